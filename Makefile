@@ -1,0 +1,42 @@
+# A thin wrapper over the CMake presets (CMakePresets.json): everything here can be
+# done with `cmake --preset NAME` / `cmake --workflow --preset NAME` directly.
+# Each target first makes sure the Debian packages are there (scripts/deps.sh).
+
+DEMO_ARGS ?=
+
+.PHONY: demo test test-clang test-asan test-tsan bench format format-check deps clean
+
+demo: deps
+	cmake --preset release
+	cmake --build --preset release --target lockstep-pipeline-demo
+	./build/release/tools/lockstep-pipeline-demo $(DEMO_ARGS)
+
+test: deps
+	cmake --workflow --preset dev
+
+test-clang: deps
+	cmake --workflow --preset clang
+
+test-asan: deps
+	cmake --workflow --preset asan
+
+test-tsan: deps
+	cmake --workflow --preset tsan
+
+bench: deps
+	cmake --preset release
+	cmake --build --preset release --target lockstep-bench-pipeline
+	./build/release/bench/lockstep-bench-pipeline --benchmark_repetitions=5 \
+	  --benchmark_report_aggregates_only=true
+
+format:
+	git ls-files '*.h' '*.cc' | xargs clang-format -i
+
+format-check:
+	git ls-files '*.h' '*.cc' | xargs clang-format --dry-run --Werror
+
+deps:
+	@bash scripts/deps.sh
+
+clean:
+	rm -rf build
