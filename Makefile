@@ -26,8 +26,11 @@ test-tsan: deps
 bench: deps
 	cmake --preset release
 	cmake --build --preset release --target lockstep-bench-pipeline
-	./build/release/bench/lockstep-bench-pipeline --benchmark_repetitions=5 \
-	  --benchmark_report_aggregates_only=true
+	mkdir -p build/bench
+	./build/release/bench/lockstep-bench-pipeline --benchmark_repetitions=9 \
+	  --benchmark_enable_random_interleaving=true --benchmark_min_time=0.2 \
+	  --benchmark_out=build/bench/pipeline.json --benchmark_out_format=json
+	python3 bench/summarize.py build/bench/pipeline.json
 
 format:
 	git ls-files '*.h' '*.cc' | xargs clang-format -i

@@ -523,10 +523,11 @@ class Finish {
 };
 
 // One iteration: P producer threads and one thread that polls stages 0..H-1 in turn
-// (stages 0..H-2 relay and sum the values they see; stage H-1 is the sink). Returns an
-// error message, or nullptr if every item arrived as it should.
+// (stages 0..H-2 relay; with relay_reads they also sum the values they see; stage H-1 is
+// the sink). Returns an error message, or nullptr if every item arrived as it should.
 template <class Pipe, int P, int H>
-const char* run_iteration(Pipe& pipe, std::int64_t batch, lockstep::Histogram& latency_ns) {
+const char* run_iteration(Pipe& pipe, std::int64_t batch, bool relay_reads,
+                          lockstep::Histogram& latency_ns) {
   constexpr std::int64_t kPerProducer = kItemsPerIteration / P;
   const std::int64_t take_max = batch == 1 ? 1 : kRingCapacity;
   Sink sink(P, kPerProducer, latency_ns);
@@ -556,9 +557,15 @@ const char* run_iteration(Pipe& pipe, std::int64_t batch, lockstep::Histogram& l
       std::int64_t progress = 0;
       for (int k = 0; k + 1 < H; ++k) {
         std::uint64_t& sum = relay_sums[static_cast<std::size_t>(k)];
-        progress += pipe.poll(k, take_max, [&sum](const Item& item) {
-          sum += static_cast<std::uint64_t>(item.value);
-        });
+        if (relay_reads) {
+          progress += pipe.poll(k, take_max, [&sum](const Item& item) {
+            sum += static_cast<std::uint64_t>(item.value);
+          });
+        } else {
+          // Hand-off only: a lockstep stage that needs nothing from the slot does not
+          // touch it; a queue stage still has to move the item to the next queue.
+          progress += pipe.poll(k, take_max, [](const Item&) {});
+        }
       }
       progress += pipe.poll(H - 1, take_max, sink);
       // Nothing anywhere: later stages only wait on earlier ones, so new work can only
@@ -580,7 +587,7 @@ const char* run_iteration(Pipe& pipe, std::int64_t batch, lockstep::Histogram& l
   if (!sink.complete()) return "sink: items missing, duplicated or out of producer order";
   // Relays (1 producer only) must each have seen 0 + 1 + ... + (n - 1).
   const auto n = static_cast<std::uint64_t>(kItemsPerIteration);
-  for (int k = 0; k + 1 < H; ++k) {
+  for (int k = 0; relay_reads && k + 1 < H; ++k) {
     if (relay_sums[static_cast<std::size_t>(k)] != n * (n - 1) / 2) return "relay: bad sum";
   }
   return nullptr;
@@ -644,6 +651,7 @@ double cross_core_rtt_ns() {
 template <class Impl, int P, int H>
 void run_benchmark(benchmark::State& state, const std::string& layout) {
   const std::int64_t batch = state.range(0);
+  const bool relay_reads = H == 1 || state.range(1) != 0;
   if (batch < 1 || batch > kBatchMax || kItemsPerIteration / P % batch != 0) {
     state.SkipWithError("batch must be in [1, 64] and divide the items per producer");
     return;
@@ -658,7 +666,7 @@ void run_benchmark(benchmark::State& state, const std::string& layout) {
     auto pipe = std::make_unique<Pipe>(kRingCapacity);
     state.ResumeTiming();
 
-    const char* error = run_iteration<Pipe, P, H>(*pipe, batch, latency_ns);
+    const char* error = run_iteration<Pipe, P, H>(*pipe, batch, relay_reads, latency_ns);
 
     state.PauseTiming();
     pipe.reset();
@@ -683,19 +691,30 @@ void run_benchmark(benchmark::State& state, const std::string& layout) {
 double statistic_min(const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); }
 double statistic_max(const std::vector<double>& v) { return *std::max_element(v.begin(), v.end()); }
 
+// Every topology runs batch:1 and batch:64. Pipelines (H > 1) also run relay_reads:0,
+// where the relay stages only hand the slot on: the cost of the pipeline machinery
+// itself, against relay_reads:1, where each relay stage also reads every item.
+template <int P, int H, class Impl>
+void register_one(const std::string& topology, const std::string& layout) {
+  benchmark::internal::Benchmark* b = benchmark::RegisterBenchmark(
+      (topology + "/" + Impl::kName).c_str(),
+      [layout](benchmark::State& state) { run_benchmark<Impl, P, H>(state, layout); });
+  b->ArgNames({"batch", "relay_reads"});
+  b->Args({1, 1});
+  b->Args({kBatchMax, 1});
+  if (H > 1) b->Args({kBatchMax, 0});
+  b->UseRealTime()
+      ->Unit(benchmark::kMillisecond)
+      ->ComputeStatistics("min", &statistic_min)
+      ->ComputeStatistics("max", &statistic_max);
+}
+
+// Every topology runs batch:1 and batch:64. Pipelines (H > 1) also run relay_reads:0,
+// where the relay stages only hand the slot on: the cost of the pipeline machinery
+// itself, against relay_reads:1, where each relay stage also reads every item.
 template <int P, int H, class... Impls>
 void register_topology(const std::string& topology, const std::string& layout) {
-  (benchmark::RegisterBenchmark(
-       (topology + "/" + Impls::kName).c_str(),
-       [layout](benchmark::State& state) { run_benchmark<Impls, P, H>(state, layout); })
-       ->ArgNames({"batch"})
-       ->Arg(1)
-       ->Arg(kBatchMax)
-       ->UseRealTime()
-       ->Unit(benchmark::kMillisecond)
-       ->ComputeStatistics("min", &statistic_min)
-       ->ComputeStatistics("max", &statistic_max),
-   ...);
+  (register_one<P, H, Impls>(topology, layout), ...);
 }
 
 void record_setup() {

@@ -274,18 +274,21 @@ void HistogramSnapshot::write_percentile_rows(std::ostream& out, double scaling,
   }
 }
 
-std::string HistogramSnapshot::to_json() const {
+std::string HistogramSnapshot::to_json(std::string_view unit) const {
+  // The unit is a short label the caller chose ("ns", "slots"), written unescaped.
+  LS_ASSERT(unit.size() <= 32 && unit.find_first_of("\"\\") == std::string_view::npos);
   char json[512];
   const int length = std::snprintf(
       json, sizeof json,
       "{\"count\":%lld,\"saturated\":%lld,\"min\":%lld,\"mean\":%.3f,\"p50\":%lld,"
-      "\"p90\":%lld,\"p99\":%lld,\"p999\":%lld,\"p9999\":%lld,\"max\":%lld,\"unit\":\"ns\"}",
+      "\"p90\":%lld,\"p99\":%lld,\"p999\":%lld,\"p9999\":%lld,\"max\":%lld,\"unit\":\"%.*s\"}",
       static_cast<long long>(total_count()), static_cast<long long>(saturated_count()),
       static_cast<long long>(min()), mean(), static_cast<long long>(value_at_percentile(50.0)),
       static_cast<long long>(value_at_percentile(90.0)),
       static_cast<long long>(value_at_percentile(99.0)),
       static_cast<long long>(value_at_percentile(99.9)),
-      static_cast<long long>(value_at_percentile(99.99)), static_cast<long long>(max()));
+      static_cast<long long>(value_at_percentile(99.99)), static_cast<long long>(max()),
+      static_cast<int>(unit.size()), unit.data());
   LS_ASSERT(length > 0 && static_cast<std::size_t>(length) < sizeof json);
   return std::string(json, static_cast<std::size_t>(length));
 }

@@ -18,6 +18,7 @@
 #include <iosfwd>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pipeline/assert.h"
@@ -126,8 +127,9 @@ class HistogramSnapshot {
                   int ticks_per_half_distance = 5) const;
 
   // One JSON object with raw (unscaled) values: {"count":N,"saturated":N,"min":N,
-  // "mean":X,"p50":N,"p90":N,"p99":N,"p999":N,"p9999":N,"max":N,"unit":"ns"}.
-  std::string to_json() const;
+  // "mean":X,"p50":N,"p90":N,"p99":N,"p999":N,"p9999":N,"max":N,"unit":"<unit>"}.
+  // REQUIRES: `unit` is a short label without quotes or backslashes.
+  std::string to_json(std::string_view unit = "ns") const;
 
   const HistogramConfig& config() const noexcept { return config_; }
 

@@ -21,8 +21,9 @@ namespace lockstep {
 // What every stage measures. Written by the stage's thread only; any thread may take
 // snapshots (histogram.h explains why that needs no lock).
 struct StageMetrics {
-  // Slot counts up to the largest ring, to 2 significant digits.
-  static constexpr HistogramConfig kBatchSlotsConfig{1, kRingCapacityMax, 2};
+  // Slot counts up to the largest ring, to 3 significant digits: exact up to 2047 slots,
+  // so a report never shows a batch larger than the ring.
+  static constexpr HistogramConfig kBatchSlotsConfig{1, kRingCapacityMax, 3};
   // Nanoseconds up to an hour, to 3 significant digits.
   static constexpr HistogramConfig kLatencyConfig{};
 

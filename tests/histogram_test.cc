@@ -404,6 +404,12 @@ TEST(HistogramTest, JsonContainsEveryFieldWithRawValues) {
   }
 }
 
+TEST(HistogramTest, JsonNamesTheUnitItIsGiven) {
+  HistogramSnapshot s;
+  s.record_n(4, 2);
+  EXPECT_NE(s.to_json("slots").find("\"unit\":\"slots\"}"), std::string::npos);
+}
+
 // One writer, one reader taking snapshots as fast as it can. Each counter only grows and
 // a reader's successive loads of a counter never go backwards, so totals of successive
 // snapshots must be non-decreasing and can never exceed what was written. Run under TSan.

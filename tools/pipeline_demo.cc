@@ -176,7 +176,7 @@ void print_table(const Options& o, const std::vector<std::unique_ptr<lockstep::S
     for (std::size_t i = 0; i < stages.size(); ++i) {
       const auto& m = stages[i]->metrics();
       std::printf("%s{\"name\":\"%s\",\"batch_slots\":%s,\"command_latency_ns\":%s}", i ? "," : "",
-                  stages[i]->name().c_str(), m.batch_slots.snapshot().to_json().c_str(),
+                  stages[i]->name().c_str(), m.batch_slots.snapshot().to_json("slots").c_str(),
                   m.command_latency_ns.snapshot().to_json().c_str());
     }
     std::printf("]}\n");
