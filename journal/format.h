@@ -1,0 +1,95 @@
+// The journal's on-disk format: every size and offset of docs/journal-format.md, in one
+// header included by the writer and every reader. The static_asserts tie the numbers
+// together; change the format here and in that document in the same commit.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+namespace lockstep::journal {
+
+inline constexpr std::uint32_t kFormatVersion = 1;
+
+// ---- Segment header -----------------------------------------------------------------
+inline constexpr std::array<std::byte, 8> kSegmentMagic = {
+    std::byte{'L'}, std::byte{'S'}, std::byte{'T'}, std::byte{'X'},
+    std::byte{'L'}, std::byte{'O'}, std::byte{'G'}, std::byte{0}};
+
+inline constexpr std::size_t kSegmentHeaderFixedBytes = 128;
+inline constexpr std::size_t kSegmentHeaderAlignBytes = 4096;
+
+// Field offsets within the fixed part of the segment header.
+namespace segment_field {
+inline constexpr std::size_t kMagic = 0;
+inline constexpr std::size_t kFormatVersion = 8;
+inline constexpr std::size_t kHeaderBytes = 12;
+inline constexpr std::size_t kFlags = 16;
+inline constexpr std::size_t kDescriptorBytes = 20;
+inline constexpr std::size_t kSegmentIndex = 24;
+inline constexpr std::size_t kFirstSequence = 32;
+inline constexpr std::size_t kSegmentBytes = 40;
+inline constexpr std::size_t kPrevChainHash = 48;
+inline constexpr std::size_t kSchemaHash = 80;
+inline constexpr std::size_t kReserved = 112;
+inline constexpr std::size_t kHeaderChecksum = 120;
+}  // namespace segment_field
+
+// Segment header flags.
+inline constexpr std::uint32_t kFlagChainXxh3 = 1u << 0;  // chain hash is XXH3-128
+inline constexpr std::uint32_t kFlagDirectIo = 1u << 1;   // frames are 4096-aligned
+inline constexpr std::uint32_t kFlagsKnown = kFlagChainXxh3 | kFlagDirectIo;
+
+// ---- Frames -------------------------------------------------------------------------
+inline constexpr std::array<std::byte, 4> kFrameMagic = {std::byte{'L'}, std::byte{'S'},
+                                                         std::byte{'F'}, std::byte{'R'}};
+
+inline constexpr std::size_t kFrameHeaderBytes = 64;
+inline constexpr std::size_t kChainHashBytes = 32;
+inline constexpr std::size_t kEntryLengthBytes = 4;
+
+// Field offsets within a frame header.
+namespace frame_field {
+inline constexpr std::size_t kMagic = 0;
+inline constexpr std::size_t kFrameBytes = 4;
+inline constexpr std::size_t kPayloadBytes = 8;
+inline constexpr std::size_t kEntryCount = 12;
+inline constexpr std::size_t kFirstSequence = 16;
+inline constexpr std::size_t kLastSequence = 24;
+inline constexpr std::size_t kSegmentFirstSequence = 32;
+inline constexpr std::size_t kSegmentOffset = 40;
+inline constexpr std::size_t kPaddingBytes = 48;
+inline constexpr std::size_t kReserved = 52;
+inline constexpr std::size_t kChecksum = 56;
+}  // namespace frame_field
+
+// Frame alignment: buffered segments align frames to 8 bytes, direct-I/O segments to
+// the 4096-byte block O_DIRECT requires.
+inline constexpr std::size_t kFrameAlignBuffered = 8;
+inline constexpr std::size_t kFrameAlignDirect = 4096;
+
+// The smallest frame: a header, no payload, no padding, the chain hash.
+inline constexpr std::size_t kFrameBytesMin = kFrameHeaderBytes + kChainHashBytes;
+inline constexpr std::size_t kFrameBytesMax = std::size_t{64} << 20;
+inline constexpr std::size_t kEntryBytesMax = std::size_t{16} << 20;
+inline constexpr std::size_t kDescriptorBytesMax = std::size_t{1} << 20;
+
+// ---- The relations the document states ----------------------------------------------
+static_assert(segment_field::kHeaderChecksum + 8 == kSegmentHeaderFixedBytes);
+static_assert(segment_field::kPrevChainHash + kChainHashBytes == segment_field::kSchemaHash);
+static_assert(segment_field::kSchemaHash + 32 == segment_field::kReserved);
+static_assert(kSegmentHeaderFixedBytes <= kSegmentHeaderAlignBytes);
+static_assert(frame_field::kChecksum + 8 == kFrameHeaderBytes);
+static_assert(kFrameHeaderBytes % kFrameAlignBuffered == 0);
+static_assert(kChainHashBytes % kFrameAlignBuffered == 0);
+static_assert(kFrameBytesMin % kFrameAlignBuffered == 0);
+static_assert(kFrameAlignDirect % kFrameAlignBuffered == 0);
+static_assert(kSegmentHeaderAlignBytes % kFrameAlignDirect == 0,
+              "the first frame of a direct-I/O segment starts aligned");
+static_assert(kFrameBytesMax % kFrameAlignDirect == 0);
+static_assert(kEntryBytesMax + kEntryLengthBytes + kFrameBytesMin <= kFrameBytesMax,
+              "the largest entry fits in the largest frame");
+static_assert(kFrameBytesMax <= UINT32_MAX, "frame_bytes is a 32-bit field");
+static_assert(kDescriptorBytesMax <= UINT32_MAX, "descriptor_bytes is a 32-bit field");
+
+}  // namespace lockstep::journal
