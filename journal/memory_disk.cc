@@ -1,0 +1,212 @@
+#include "journal/memory_disk.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "pipeline/assert.h"
+
+namespace lockstep::journal {
+
+MemoryDisk::MemoryDisk(std::size_t depth) : depth_(depth) { LS_ASSERT(depth >= 1); }
+
+void MemoryDisk::fail(Op op, std::uint64_t nth, int error_code, bool forever) {
+  LS_ASSERT(nth >= 1 && error_code > 0);
+  faults_.push_back({op, nth, error_code, forever});
+}
+
+void MemoryDisk::short_write(std::uint64_t nth, std::size_t bytes) {
+  LS_ASSERT(nth >= 1);
+  short_writes_[nth] = bytes;
+}
+
+void MemoryDisk::crash_at(std::uint64_t io_number, std::size_t torn_bytes) {
+  LS_ASSERT(io_number >= 1);
+  crash_at_ = io_number;
+  torn_bytes_ = torn_bytes;
+}
+
+void MemoryDisk::flip_bit(const std::string& name, std::uint64_t offset, int bit) {
+  File& f = files_.at(name);
+  const auto mask = std::byte{static_cast<unsigned char>(1u << bit)};
+  if (offset < f.current.size()) f.current[offset] ^= mask;
+  if (offset < f.durable.size()) f.durable[offset] ^= mask;
+}
+
+MemoryDisk MemoryDisk::restarted() const {
+  MemoryDisk disk(depth_);
+  for (const auto& [name, file] : files_) {
+    if (!file.name_durable) continue;
+    File& copy = disk.files_[name];
+    copy.current = file.durable;
+    copy.durable = file.durable;
+    copy.name_durable = true;
+  }
+  return disk;
+}
+
+std::vector<std::byte> MemoryDisk::contents(const std::string& name) const {
+  const auto it = files_.find(name);
+  return it == files_.end() ? std::vector<std::byte>{} : it->second.current;
+}
+
+MemoryDisk::File* MemoryDisk::file_of(FileHandle handle, std::string* name) {
+  if (handle >= handles_.size() || handles_[handle].empty()) return nullptr;
+  *name = handles_[handle];
+  return &files_.at(*name);
+}
+
+IoStatus MemoryDisk::next_call(Op op, const std::string& name, std::uint64_t offset,
+                               std::span<const std::byte> torn_source, File* file) {
+  ++io_count_;
+  const std::uint64_t nth = op == Op::kWrite ? ++writes_ : ++syncs_;
+  const char* what = op == Op::kWrite ? "write" : "fdatasync";
+  if (crashed_) return IoStatus::error(EIO, what, name, offset);
+  if (crash_at_ != 0 && io_count_ == crash_at_) {
+    crashed_ = true;
+    if (op == Op::kWrite && file != nullptr) {
+      const std::size_t torn = std::min(torn_bytes_, torn_source.size());
+      if (file->durable.size() < offset + torn) file->durable.resize(offset + torn);
+      if (torn > 0) std::memcpy(file->durable.data() + offset, torn_source.data(), torn);
+    }
+    return IoStatus::error(EIO, what, name, offset);
+  }
+  for (const Fault& f : faults_) {
+    if (f.op == op && (nth == f.nth || (f.forever && nth > f.nth))) {
+      return IoStatus::error(f.error_code, what, name, offset);
+    }
+  }
+  return IoStatus::ok();
+}
+
+IoStatus MemoryDisk::sys_write(FileHandle handle, std::uint64_t offset,
+                               std::span<const std::byte> bytes, std::size_t* written) {
+  std::string name;
+  File* f = file_of(handle, &name);
+  if (f == nullptr) return IoStatus::error(EBADF, "write", "", offset);
+  if (IoStatus s = next_call(Op::kWrite, name, offset, bytes, f); !s) return s;
+  std::size_t n = bytes.size();
+  if (const auto it = short_writes_.find(writes_); it != short_writes_.end()) {
+    n = std::min(n, it->second);
+  }
+  if (f->current.size() < offset + n) f->current.resize(offset + n);
+  if (n > 0) std::memcpy(f->current.data() + offset, bytes.data(), n);
+  *written = n;
+  return IoStatus::ok();
+}
+
+IoStatus MemoryDisk::sys_sync(FileHandle handle) {
+  std::string name;
+  File* f = file_of(handle, &name);
+  if (f == nullptr) return IoStatus::error(EBADF, "fdatasync", "", 0);
+  if (IoStatus s = next_call(Op::kSync, name, 0, {}, nullptr); !s) return s;
+  f->durable = f->current;
+  return IoStatus::ok();
+}
+
+IoStatus MemoryDisk::write_all(FileHandle handle, std::uint64_t offset,
+                               std::span<const std::byte> bytes) {
+  while (!bytes.empty()) {
+    std::size_t written = 0;
+    if (IoStatus s = sys_write(handle, offset, bytes, &written); !s) return s;
+    if (written == 0) return IoStatus::error(EIO, "write (no progress)", handles_[handle], offset);
+    offset += written;
+    bytes = bytes.subspan(written);
+  }
+  return IoStatus::ok();
+}
+
+IoStatus MemoryDisk::list(std::vector<std::string>* names) {
+  names->clear();
+  for (const auto& entry : files_) names->push_back(entry.first);  // std::map: sorted
+  return IoStatus::ok();
+}
+
+IoStatus MemoryDisk::open(std::string_view name, const OpenOptions& options, FileHandle* file) {
+  const std::string key(name);
+  if (!files_.contains(key)) {
+    if (!options.create) return IoStatus::error(ENOENT, "open", key, 0);
+    files_[key];
+  }
+  handles_.push_back(key);
+  *file = static_cast<FileHandle>(handles_.size() - 1);
+  return IoStatus::ok();
+}
+
+IoStatus MemoryDisk::close(FileHandle file) {
+  if (file >= handles_.size() || handles_[file].empty())
+    return IoStatus::error(EBADF, "close", "", 0);
+  handles_[file].clear();
+  return IoStatus::ok();
+}
+
+IoStatus MemoryDisk::allocate(FileHandle file, std::uint64_t bytes) {
+  std::string name;
+  File* f = file_of(file, &name);
+  if (f == nullptr) return IoStatus::error(EBADF, "fallocate", "", 0);
+  if (f->current.size() < bytes) f->current.resize(bytes);
+  return IoStatus::ok();
+}
+
+IoStatus MemoryDisk::size(FileHandle file, std::uint64_t* bytes) {
+  std::string name;
+  File* f = file_of(file, &name);
+  if (f == nullptr) return IoStatus::error(EBADF, "fstat", "", 0);
+  *bytes = f->current.size();
+  return IoStatus::ok();
+}
+
+IoStatus MemoryDisk::read(FileHandle file, std::uint64_t offset, std::span<std::byte> out,
+                          std::size_t* got) {
+  std::string name;
+  File* f = file_of(file, &name);
+  if (f == nullptr) return IoStatus::error(EBADF, "read", "", offset);
+  const std::size_t n =
+      offset >= f->current.size()
+          ? 0
+          : std::min<std::size_t>(out.size(), f->current.size() - static_cast<std::size_t>(offset));
+  if (n > 0) std::memcpy(out.data(), f->current.data() + offset, n);
+  *got = n;
+  return IoStatus::ok();
+}
+
+IoStatus MemoryDisk::truncate(FileHandle file, std::uint64_t bytes) {
+  std::string name;
+  File* f = file_of(file, &name);
+  if (f == nullptr) return IoStatus::error(EBADF, "ftruncate", "", bytes);
+  f->current.resize(bytes);
+  return IoStatus::ok();
+}
+
+IoStatus MemoryDisk::write_and_sync(FileHandle file, std::uint64_t offset,
+                                    std::span<const std::byte> bytes) {
+  if (IoStatus s = write_all(file, offset, bytes); !s) return s;
+  return sys_sync(file);
+}
+
+IoStatus MemoryDisk::sync_directory() {
+  if (IoStatus s = next_call(Op::kSync, ".", 0, {}, nullptr); !s) {
+    return IoStatus::error(s.error_code(), "fsync of directory", ".", 0);
+  }
+  for (auto& entry : files_) entry.second.name_durable = true;
+  return IoStatus::ok();
+}
+
+IoStatus MemoryDisk::submit(const DurableWrite& write) {
+  LS_ASSERT(completions_.size() < depth_);
+  IoStatus status = write_all(write.file, write.offset, write.bytes);
+  if (status) status = sys_sync(write.file);
+  completions_.push_back({write.tag, std::move(status)});
+  return IoStatus::ok();
+}
+
+IoStatus MemoryDisk::reap(std::size_t min, std::vector<Completion>* out) {
+  LS_ASSERT(min <= completions_.size());
+  while (!completions_.empty()) {
+    out->push_back(std::move(completions_.front()));
+    completions_.pop_front();
+  }
+  return IoStatus::ok();
+}
+
+}  // namespace lockstep::journal

@@ -1,0 +1,108 @@
+// MemoryDisk: an IoBackend over a simulated disk, for tests (TigerBeetle's faulty
+// storage, LevelDB's fault-injection Env).
+//
+// Model. Each file has `current` bytes (what reads see) and `durable` bytes (what survives
+// a power loss). A sync of a file makes its current bytes durable; a directory sync makes
+// created files' names durable. Every system call the backend makes (each write attempt,
+// each sync, each directory sync) is numbered from 1; faults are planned against those
+// numbers or against the n-th call of a kind:
+// - fail(op, nth, errno, forever): the n-th write (or sync) fails with errno, once or from
+//   then on;
+// - short_write(nth, bytes): the n-th write transfers only `bytes`; the backend writes the
+//   rest in another call, as a POSIX backend must;
+// - crash_at(io_number, torn_bytes): power fails during system call `io_number`: if it is
+//   a write, its first `torn_bytes` bytes reach the disk (a torn write); that call and
+//   every later one fail with EIO, and nothing unsynced survives;
+// - flip_bit(file, offset, bit): a bit rots, in what reads see and in what survives.
+// restarted() returns the disk a machine would find after the crash.
+//
+// Durable writes complete synchronously inside submit(); reap() hands them back in order.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "journal/io_backend.h"
+
+namespace lockstep::journal {
+
+class MemoryDisk final : public IoBackend {
+ public:
+  enum class Op : std::uint8_t { kWrite, kSync };
+
+  explicit MemoryDisk(std::size_t depth = 4);
+
+  // ---- fault plan (test thread, between operations) ----
+  void fail(Op op, std::uint64_t nth, int error_code, bool forever = false);
+  void short_write(std::uint64_t nth, std::size_t bytes);
+  void crash_at(std::uint64_t io_number, std::size_t torn_bytes);
+  void flip_bit(const std::string& name, std::uint64_t offset, int bit);
+
+  // System calls made so far (writes, syncs, directory syncs).
+  std::uint64_t io_count() const noexcept { return io_count_; }
+  bool crashed() const noexcept { return crashed_; }
+  // The disk as a restarted machine finds it: durable bytes and names only.
+  MemoryDisk restarted() const;
+  // What reads of `name` see now (test inspection); empty if there is no such file.
+  std::vector<std::byte> contents(const std::string& name) const;
+
+  // ---- IoBackend ----
+  std::string_view name() const noexcept override { return "memory"; }
+  IoStatus list(std::vector<std::string>* names) override;
+  IoStatus open(std::string_view name, const OpenOptions& options, FileHandle* file) override;
+  IoStatus close(FileHandle file) override;
+  IoStatus allocate(FileHandle file, std::uint64_t bytes) override;
+  IoStatus size(FileHandle file, std::uint64_t* bytes) override;
+  IoStatus read(FileHandle file, std::uint64_t offset, std::span<std::byte> out,
+                std::size_t* got) override;
+  IoStatus truncate(FileHandle file, std::uint64_t bytes) override;
+  IoStatus write_and_sync(FileHandle file, std::uint64_t offset,
+                          std::span<const std::byte> bytes) override;
+  IoStatus sync_directory() override;
+  std::size_t depth() const noexcept override { return depth_; }
+  IoStatus submit(const DurableWrite& write) override;
+  IoStatus reap(std::size_t min, std::vector<Completion>* out) override;
+  std::size_t in_flight() const noexcept override { return completions_.size(); }
+
+ private:
+  struct File {
+    std::vector<std::byte> current;
+    std::vector<std::byte> durable;
+    bool name_durable = false;
+  };
+  struct Fault {
+    Op op;
+    std::uint64_t nth;
+    int error_code;
+    bool forever;
+  };
+
+  File* file_of(FileHandle handle, std::string* name);
+  // One write system call: returns the bytes transferred, or an error.
+  IoStatus sys_write(FileHandle handle, std::uint64_t offset, std::span<const std::byte> bytes,
+                     std::size_t* written);
+  IoStatus sys_sync(FileHandle handle);
+  IoStatus write_all(FileHandle handle, std::uint64_t offset, std::span<const std::byte> bytes);
+  // Counts a system call of kind `op`; returns the planned failure, if any.
+  IoStatus next_call(Op op, const std::string& name, std::uint64_t offset,
+                     std::span<const std::byte> torn_source, File* file);
+
+  std::size_t depth_;
+  std::map<std::string, File> files_;
+  std::vector<std::string> handles_;  // FileHandle -> name ("" once closed)
+  std::deque<Completion> completions_;
+  std::vector<Fault> faults_;
+  std::map<std::uint64_t, std::size_t> short_writes_;  // nth write -> bytes
+  std::uint64_t io_count_ = 0;
+  std::uint64_t writes_ = 0;
+  std::uint64_t syncs_ = 0;
+  std::uint64_t crash_at_ = 0;  // 0: no crash planned
+  std::size_t torn_bytes_ = 0;
+  bool crashed_ = false;
+};
+
+}  // namespace lockstep::journal
