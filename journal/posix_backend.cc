@@ -12,14 +12,20 @@
 
 namespace lockstep::journal {
 
-IoStatus PosixBackend::open_directory(const std::string& path, bool create, std::size_t depth,
-                                      std::unique_ptr<PosixBackend>* out) {
-  LS_ASSERT(depth >= 1);
+IoStatus PosixBackend::open_directory_fd(const std::string& path, bool create, int* fd) {
   if (create && ::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
     return IoStatus::error(errno, "mkdir", path, 0);
   }
-  const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return IoStatus::error(errno, "open directory", path, 0);
+  *fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (*fd < 0) return IoStatus::error(errno, "open directory", path, 0);
+  return IoStatus::ok();
+}
+
+IoStatus PosixBackend::open_directory(const std::string& path, bool create, std::size_t depth,
+                                      std::unique_ptr<PosixBackend>* out) {
+  LS_ASSERT(depth >= 1);
+  int fd = -1;
+  if (IoStatus s = open_directory_fd(path, create, &fd); !s) return s;
   out->reset(new PosixBackend(path, fd, depth));
   return IoStatus::ok();
 }

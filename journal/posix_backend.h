@@ -6,6 +6,9 @@
 // engine is the journal stage's own thread: the "dedicated thread" of the fallback. A
 // short write is continued from where it stopped; EINTR is retried; any other error is
 // returned, never retried, and an fdatasync is never retried at all.
+//
+// UringBackend derives from it: the same synchronous set-up and recovery calls, with the
+// group-commit path on io_uring.
 #pragma once
 
 #include <deque>
@@ -17,7 +20,7 @@
 
 namespace lockstep::journal {
 
-class PosixBackend final : public IoBackend {
+class PosixBackend : public IoBackend {
  public:
   // Opens (with `create`, first creates) the directory. On failure returns the error and
   // leaves *out empty.
@@ -42,13 +45,17 @@ class PosixBackend final : public IoBackend {
   IoStatus reap(std::size_t min, std::vector<Completion>* out) override;
   std::size_t in_flight() const noexcept override { return completions_.size(); }
 
- private:
+ protected:
   PosixBackend(std::string path, int directory_fd, std::size_t depth);
   struct Open {
     int fd = -1;
     std::string name;
   };
   const Open* file_of(FileHandle file) const noexcept;
+  // Opens (creating if asked) the directory; the fd for the constructor.
+  static IoStatus open_directory_fd(const std::string& path, bool create, int* fd);
+
+ private:
   IoStatus write_all(const Open& file, std::uint64_t offset, std::span<const std::byte> bytes);
   IoStatus sync(const Open& file);
 

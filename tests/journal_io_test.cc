@@ -11,6 +11,7 @@
 
 #include "journal/memory_disk.h"
 #include "journal/posix_backend.h"
+#include "journal/uring_backend.h"
 
 namespace lockstep::journal {
 namespace {
@@ -49,6 +50,15 @@ struct PosixFactory {
   }
 };
 
+struct UringFactory : PosixFactory {
+  std::unique_ptr<IoBackend> make() {
+    std::unique_ptr<UringBackend> io;
+    const IoStatus s = UringBackend::create(dir, false, 4, &io);
+    EXPECT_TRUE(s) << s.message();
+    return io;
+  }
+};
+
 template <class F>
 class BackendTest : public ::testing::Test {
  protected:
@@ -56,7 +66,7 @@ class BackendTest : public ::testing::Test {
   std::unique_ptr<IoBackend> io = factory.make();
 };
 
-using Factories = ::testing::Types<MemoryFactory, PosixFactory>;
+using Factories = ::testing::Types<MemoryFactory, PosixFactory, UringFactory>;
 TYPED_TEST_SUITE(BackendTest, Factories);
 
 TYPED_TEST(BackendTest, OpeningAMissingFileWithoutCreateSaysWhich) {
@@ -146,6 +156,23 @@ TYPED_TEST(BackendTest, AClosedHandleIsRefused) {
 }
 
 TYPED_TEST(BackendTest, TheDirectoryCanBeSynced) { EXPECT_TRUE(this->io->sync_directory()); }
+
+TEST(OpenIoBackend, PrefersIoUringAndSaysWhichItChose) {
+  PosixFactory dir;
+  std::unique_ptr<IoBackend> io;
+  std::string note;
+  ASSERT_TRUE(open_io_backend(dir.dir, false, 4, &io, &note));
+  ASSERT_NE(io, nullptr);
+  EXPECT_NE(note.find(io->name()), std::string::npos) << note;
+}
+
+TEST(OpenIoBackend, AMissingDirectoryIsAnErrorThatNamesIt) {
+  std::unique_ptr<IoBackend> io;
+  std::string note;
+  const IoStatus s = open_io_backend("/nonexistent/lockstep", false, 4, &io, &note);
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.message().find("/nonexistent/lockstep"), std::string::npos) << s.message();
+}
 
 // ---- the in-memory disk's faults ----------------------------------------------------------
 
