@@ -71,7 +71,9 @@ class IoBackend {
   // Writes synchronously and syncs (segment headers, recovery's repairs).
   virtual IoStatus write_and_sync(FileHandle file, std::uint64_t offset,
                                   std::span<const std::byte> bytes) = 0;
-  // Makes file creations, renames and removals in the directory durable.
+  // Removes a file that is not open (recovery's clean-up of an incomplete segment).
+  virtual IoStatus remove(std::string_view name) = 0;
+  // Makes file creations and removals in the directory durable.
   virtual IoStatus sync_directory() = 0;
 
   // ---- the group-commit path ------------------------------------------------------------

@@ -184,6 +184,14 @@ IoStatus MemoryDisk::write_and_sync(FileHandle file, std::uint64_t offset,
   return sys_sync(file);
 }
 
+IoStatus MemoryDisk::remove(std::string_view name) {
+  // Simplification: a removal is durable at once (the journal syncs the directory after
+  // every removal anyway, and a removed file that came back would only be removed again).
+  const std::string key(name);
+  if (files_.erase(key) == 0) return IoStatus::error(ENOENT, "unlink", key, 0);
+  return IoStatus::ok();
+}
+
 IoStatus MemoryDisk::sync_directory() {
   if (IoStatus s = next_call(Op::kSync, ".", 0, {}, nullptr); !s) {
     return IoStatus::error(s.error_code(), "fsync of directory", ".", 0);

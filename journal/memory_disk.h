@@ -62,6 +62,7 @@ class MemoryDisk final : public IoBackend {
   IoStatus truncate(FileHandle file, std::uint64_t bytes) override;
   IoStatus write_and_sync(FileHandle file, std::uint64_t offset,
                           std::span<const std::byte> bytes) override;
+  IoStatus remove(std::string_view name) override;
   IoStatus sync_directory() override;
   std::size_t depth() const noexcept override { return depth_; }
   IoStatus submit(const DurableWrite& write) override;

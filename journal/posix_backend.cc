@@ -161,6 +161,13 @@ IoStatus PosixBackend::write_and_sync(FileHandle file, std::uint64_t offset,
   return sync(*f);
 }
 
+IoStatus PosixBackend::remove(std::string_view name) {
+  const std::string key(name);
+  if (::unlinkat(directory_fd_, key.c_str(), 0) != 0)
+    return IoStatus::error(errno, "unlink", key, 0);
+  return IoStatus::ok();
+}
+
 IoStatus PosixBackend::sync_directory() {
   if (::fsync(directory_fd_) != 0) return IoStatus::error(errno, "fsync of directory", path_, 0);
   return IoStatus::ok();

@@ -155,6 +155,17 @@ TYPED_TEST(BackendTest, AClosedHandleIsRefused) {
   EXPECT_EQ(this->io->size(f, &size).error_code(), EBADF);
 }
 
+TYPED_TEST(BackendTest, ARemovedFileIsNoLongerListed) {
+  FileHandle f = 0;
+  ASSERT_TRUE(this->io->open("gone.lsj", {.create = true}, &f));
+  ASSERT_TRUE(this->io->close(f));
+  ASSERT_TRUE(this->io->remove("gone.lsj"));
+  std::vector<std::string> names;
+  ASSERT_TRUE(this->io->list(&names));
+  EXPECT_TRUE(names.empty());
+  EXPECT_EQ(this->io->remove("gone.lsj").error_code(), ENOENT);
+}
+
 TYPED_TEST(BackendTest, TheDirectoryCanBeSynced) { EXPECT_TRUE(this->io->sync_directory()); }
 
 TEST(OpenIoBackend, PrefersIoUringAndSaysWhichItChose) {

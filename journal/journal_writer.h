@@ -1,0 +1,113 @@
+// JournalWriter: appends group-committed frames to the journal and tells how far it is
+// durable.
+//
+// The producer (in the engine, the execute stage) serializes entries straight into the
+// payload area begin_frame() hands out (append_entry), then commit() seals the frame in
+// place and submits it as one durable write: a write linked with an fdatasync. Up to
+// `writes_in_flight` frames are in flight; the durable sequence advances only as their
+// completions arrive, strictly in order. A frame that would not fit in the current
+// segment first rolls to a new one (preallocated, header written and synced, directory
+// synced), whose header carries the chain hash forward.
+//
+// Failure is sticky (STYLE: a failed sync poisons the log): after any I/O error the writer
+// reports that error, naming operation, segment and offset, from every later call, and
+// durable_sequence() never moves again. Nothing is retried.
+//
+// Memory: (writes_in_flight + 1) frame buffers of frame_bytes_max, allocated once.
+// Thread safety: one thread (the journal stage's).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "journal/chain_hash.h"
+#include "journal/frame.h"
+#include "journal/io_backend.h"
+#include "journal/segment_header.h"
+
+namespace lockstep::journal {
+
+struct JournalOptions {
+  std::uint64_t segment_bytes = std::uint64_t{256} << 20;  // preallocated size of a segment
+  std::size_t frame_bytes_max = std::size_t{4} << 20;      // largest group commit
+  std::size_t writes_in_flight = 4;
+  ChainKind chain = ChainKind::kSha256;
+  bool direct_io = false;
+  std::vector<std::byte> descriptor;  // the domain's schema descriptor
+
+  // Throws std::invalid_argument naming the first bad field.
+  void validate() const;
+  std::uint32_t segment_flags() const noexcept;
+};
+
+// Where appending resumes: what recovery found (or the start of an empty journal).
+struct JournalTail {
+  std::uint64_t next_sequence = 0;
+  ChainHash chain{};
+  // The segment to keep appending to, if any; otherwise the next commit creates one.
+  std::optional<std::uint64_t> segment_first_sequence;
+  std::uint64_t segment_index = 0;   // of that segment, or of the next one to create
+  std::uint64_t segment_offset = 0;  // where the next frame goes in that segment
+};
+
+class JournalWriter {
+ public:
+  // REQUIRES: `io` outlives the writer; options.validate() passes (it throws otherwise).
+  JournalWriter(IoBackend& io, JournalOptions options, const JournalTail& tail);
+  ~JournalWriter();
+  JournalWriter(const JournalWriter&) = delete;
+  JournalWriter& operator=(const JournalWriter&) = delete;
+
+  // The payload area of the next frame: at most payload_capacity() bytes. Waits for a
+  // frame in flight to complete if every buffer is busy. Empty after a failure.
+  std::span<std::byte> begin_frame();
+  std::size_t payload_capacity() const noexcept;
+
+  // Seals the frame begun last, with `entry_count` entries in its first `payload_bytes`
+  // payload bytes, as sequences next_sequence() .. + entry_count - 1, and submits it.
+  IoStatus commit(std::uint32_t payload_bytes, std::uint32_t entry_count);
+
+  // Takes the completions that are ready (with `wait`, waits for at least one if any is
+  // in flight). Returns the writer's failure, if it has one.
+  IoStatus poll(bool wait);
+  // Waits for every frame in flight.
+  IoStatus flush();
+
+  // Every sequence below this is durable. Starts at the tail's next_sequence.
+  std::uint64_t durable_sequence() const noexcept { return durable_sequence_; }
+  // The sequence the next committed entry gets.
+  std::uint64_t next_sequence() const noexcept { return next_sequence_; }
+  std::size_t in_flight() const noexcept { return io_.in_flight(); }
+  const IoStatus& failure() const noexcept { return failure_; }
+  const ChainHash& chain() const noexcept { return chain_; }
+
+ private:
+  struct Buffer;
+  IoStatus roll_segment();
+  IoStatus fail(IoStatus status);
+  Buffer* free_buffer() noexcept;
+
+  IoBackend& io_;
+  const JournalOptions options_;
+  ChainHasher hasher_;
+  std::vector<std::unique_ptr<Buffer>> buffers_;
+  Buffer* current_ = nullptr;  // the frame begun and not yet committed
+
+  std::uint64_t next_sequence_;
+  std::uint64_t durable_sequence_;
+  ChainHash chain_;
+  bool have_segment_ = false;
+  FileHandle segment_file_ = 0;
+  std::uint64_t segment_first_sequence_ = 0;
+  std::uint64_t segment_index_ = 0;
+  std::uint64_t segment_offset_ = 0;
+  IoStatus failure_;
+  std::vector<Completion> reaped_;  // reused, so polling allocates nothing in steady state
+};
+
+}  // namespace lockstep::journal

@@ -1,0 +1,252 @@
+#include "journal/recovery.h"
+
+#include <algorithm>
+#include <cstring>
+#include <optional>
+#include <utility>
+
+#include "journal/endian.h"
+#include "pipeline/assert.h"
+
+namespace lockstep::journal {
+namespace {
+
+struct Segment {
+  std::uint64_t first_sequence;
+  std::string name;
+};
+
+RecoveryStatus io_error(IoStatus io) {
+  RecoveryStatus s;
+  s.error = RecoveryError::kIo;
+  s.segment = io.file();
+  s.offset = io.offset();
+  s.what = io.message();
+  s.io = std::move(io);
+  return s;
+}
+
+RecoveryStatus corrupt(RecoveryError error, const std::string& segment, std::uint64_t offset,
+                       std::uint64_t sequence, std::string what) {
+  RecoveryStatus s;
+  s.error = error;
+  s.segment = segment;
+  s.offset = offset;
+  s.sequence = sequence;
+  s.what = std::move(what);
+  return s;
+}
+
+// Is there, anywhere after `offset`, a frame whose checksum holds? If so, a bad frame at
+// `offset` cannot be a torn tail: something valid was written after it.
+bool checksummed_frame_after(std::span<const std::byte> data, std::size_t offset,
+                             std::size_t alignment) {
+  for (std::size_t o = offset + alignment; o + kFrameBytesMin <= data.size(); o += alignment) {
+    if (std::memcmp(data.data() + o, kFrameMagic.data(), kFrameMagic.size()) != 0) continue;
+    const auto frame_bytes = load_le<std::uint32_t>(data, o + frame_field::kFrameBytes);
+    if (frame_bytes < kFrameBytesMin || frame_bytes > data.size() - o) continue;
+    const std::span<const std::byte> frame = data.subspan(o, frame_bytes);
+    if (load_le<std::uint64_t>(frame, frame_field::kChecksum) == frame_checksum(frame)) return true;
+  }
+  return false;
+}
+
+// One past the last non-zero byte at or after `offset`, or `offset` if all are zero.
+std::size_t end_of_data(std::span<const std::byte> data, std::size_t offset) {
+  std::size_t end = data.size();
+  while (end > offset && data[end - 1] == std::byte{0}) --end;
+  return end;
+}
+
+bool tearable(FrameStatus status) {
+  return status == FrameStatus::kTruncated || status == FrameStatus::kBadChecksum ||
+         status == FrameStatus::kBadMagic || status == FrameStatus::kBadLength;
+}
+
+class Recovery {
+ public:
+  Recovery(IoBackend& io, bool repair, RecoveryReport* report, const FrameVisitor& visit)
+      : io_(io), repair_(repair), report_(*report), visit_(visit) {}
+
+  RecoveryStatus run() {
+    std::vector<Segment> segments;
+    if (RecoveryStatus s = list(&segments); !s.is_ok()) return s;
+    if (segments.empty()) return {};
+    for (std::size_t i = 0; i < segments.size(); ++i) {
+      const bool last = i + 1 == segments.size();
+      if (RecoveryStatus s = segment(segments[i], i == 0, last); !s.is_ok()) return s;
+      if (stop_) break;
+    }
+    report_.tail = tail_;
+    return {};
+  }
+
+ private:
+  RecoveryStatus list(std::vector<Segment>* segments) {
+    std::vector<std::string> names;
+    if (IoStatus s = io_.list(&names); !s) return io_error(std::move(s));
+    for (const std::string& name : names) {
+      if (const auto first = parse_segment_file_name(name)) segments->push_back({*first, name});
+    }
+    std::sort(segments->begin(), segments->end(), [](const Segment& a, const Segment& b) {
+      return a.first_sequence < b.first_sequence;
+    });
+    return {};
+  }
+
+  RecoveryStatus read_file(const std::string& name, FileHandle* file) {
+    if (IoStatus s = io_.open(name, {}, file); !s) return io_error(std::move(s));
+    std::uint64_t size = 0;
+    if (IoStatus s = io_.size(*file, &size); !s) return io_error(std::move(s));
+    data_.resize(static_cast<std::size_t>(size));
+    std::size_t got = 0;
+    if (IoStatus s = io_.read(*file, 0, data_, &got); !s) return io_error(std::move(s));
+    data_.resize(got);
+    return {};
+  }
+
+  // A crash while rolling leaves a last segment whose header never became durable and
+  // that holds nothing else: the roll did not happen. Remove it.
+  RecoveryStatus drop_incomplete_segment(const Segment& seg, FileHandle file) {
+    report_.torn_tail = true;
+    report_.torn_detail = "incomplete segment " + seg.name + " (crash while rolling) removed";
+    if (IoStatus s = io_.close(file); !s) return io_error(std::move(s));
+    if (repair_) {
+      if (IoStatus s = io_.remove(seg.name); !s) return io_error(std::move(s));
+      if (IoStatus s = io_.sync_directory(); !s) return io_error(std::move(s));
+    }
+    stop_ = true;
+    return {};
+  }
+
+  RecoveryStatus segment(const Segment& seg, bool first, bool last) {
+    FileHandle file = 0;
+    if (RecoveryStatus s = read_file(seg.name, &file); !s.is_ok()) return s;
+    const DecodedSegmentHeader d = decode_segment_header(data_);
+    if (d.status != SegmentHeaderStatus::kOk) {
+      if (last && !first && end_of_data(data_, 0) <= kSegmentHeaderAlignBytes &&
+          !checksummed_frame_after(data_, 0, kFrameAlignBuffered)) {
+        return drop_incomplete_segment(seg, file);
+      }
+      return corrupt(RecoveryError::kBadSegment, seg.name, 0, next_sequence_,
+                     std::string(to_string(d.status)));
+    }
+    const SegmentHeader& h = d.header;
+    if (RecoveryStatus s = check_place(seg, h, first); !s.is_ok()) return s;
+    ++report_.segments;
+    if (!hasher_) hasher_.emplace(h.chain_kind());
+
+    std::size_t offset = d.header_bytes;
+    for (;;) {
+      const FrameExpectation expect{h.first_sequence, offset, next_sequence_, h.frame_alignment(),
+                                    chain_};
+      const DecodedFrame frame =
+          decode_frame(std::span<const std::byte>(data_).subspan(offset), expect, *hasher_);
+      if (frame.status == FrameStatus::kOk) {
+        if (visit_) visit_(frame);
+        chain_ = frame.chain;
+        next_sequence_ = frame.header.last_sequence + 1;
+        offset += frame.header.frame_bytes;
+        ++report_.frames;
+        report_.entries += frame.header.entry_count;
+        continue;
+      }
+      const bool garbage_follows = end_of_data(data_, offset) > offset;
+      if (frame.status == FrameStatus::kEnd && !garbage_follows) break;
+      const bool torn = last && (frame.status == FrameStatus::kEnd || tearable(frame.status)) &&
+                        !checksummed_frame_after(data_, offset, h.frame_alignment());
+      if (!torn) {
+        return corrupt(RecoveryError::kCorruptFrame, seg.name, offset, next_sequence_,
+                       frame.status == FrameStatus::kEnd
+                           ? "data after the end of the segment's frames"
+                           : std::string(to_string(frame.status)));
+      }
+      if (RecoveryStatus s = drop_torn_tail(seg, file, offset, frame.status); !s.is_ok()) return s;
+      break;
+    }
+    tail_ = JournalTail{next_sequence_, chain_, h.first_sequence, h.segment_index, offset};
+    if (IoStatus s = io_.close(file); !s) return io_error(std::move(s));
+    return {};
+  }
+
+  RecoveryStatus check_place(const Segment& seg, const SegmentHeader& h, bool first) {
+    if (h.first_sequence != seg.first_sequence) {
+      return corrupt(RecoveryError::kBadSegment, seg.name, 0, next_sequence_,
+                     "header says first sequence " + std::to_string(h.first_sequence));
+    }
+    if (first) {
+      report_.flags = h.flags;
+      report_.descriptor = h.descriptor;
+      next_sequence_ = h.first_sequence;
+      chain_ = h.prev_chain_hash;
+      segment_index_ = h.segment_index;
+      return {};
+    }
+    ++segment_index_;
+    if (h.segment_index != segment_index_ || h.first_sequence != next_sequence_) {
+      return corrupt(RecoveryError::kBadSegment, seg.name, 0, next_sequence_,
+                     "segment " + std::to_string(h.segment_index) + " starting at sequence " +
+                         std::to_string(h.first_sequence) + " follows segment " +
+                         std::to_string(segment_index_ - 1) + ": a segment is missing");
+    }
+    if (h.prev_chain_hash != chain_) {
+      return corrupt(RecoveryError::kBadSegment, seg.name, 0, next_sequence_,
+                     "the chain hash carried into the segment differs");
+    }
+    if (h.flags != report_.flags || h.descriptor != report_.descriptor) {
+      return corrupt(RecoveryError::kBadSegment, seg.name, 0, next_sequence_,
+                     "flags or schema descriptor differ from the first segment's");
+    }
+    return {};
+  }
+
+  RecoveryStatus drop_torn_tail(const Segment& seg, FileHandle file, std::size_t offset,
+                                FrameStatus status) {
+    const std::size_t end = end_of_data(data_, offset);
+    report_.torn_tail = true;
+    report_.torn_offset = offset;
+    report_.dropped_bytes = end - offset;
+    report_.torn_detail = seg.name + " at offset " + std::to_string(offset) + " (sequence " +
+                          std::to_string(next_sequence_) + "): " + std::string(to_string(status)) +
+                          ", " + std::to_string(end - offset) + " bytes dropped";
+    if (repair_ && end > offset) {
+      const std::vector<std::byte> zeros(end - offset, std::byte{0});
+      if (IoStatus s = io_.write_and_sync(file, offset, zeros); !s) return io_error(std::move(s));
+    }
+    return {};
+  }
+
+  IoBackend& io_;
+  const bool repair_;
+  RecoveryReport& report_;
+  const FrameVisitor& visit_;
+  std::optional<ChainHasher> hasher_;
+  std::vector<std::byte> data_;
+  std::uint64_t next_sequence_ = 0;
+  std::uint64_t segment_index_ = 0;
+  ChainHash chain_{};
+  JournalTail tail_;
+  bool stop_ = false;
+};
+
+}  // namespace
+
+std::string RecoveryStatus::message() const {
+  switch (error) {
+    case RecoveryError::kNone: return "ok";
+    case RecoveryError::kIo: return "journal I/O error: " + what;
+    case RecoveryError::kBadSegment:
+    case RecoveryError::kCorruptFrame:
+      return "corrupt journal: " + segment + " at offset " + std::to_string(offset) +
+             " (sequence " + std::to_string(sequence) + "): " + what;
+  }
+  return "?";
+}
+
+RecoveryStatus recover_journal(IoBackend& io, bool repair, RecoveryReport* report,
+                               const FrameVisitor& visit) {
+  *report = RecoveryReport{};
+  return Recovery(io, repair, report, visit).run();
+}
+
+}  // namespace lockstep::journal

@@ -1,0 +1,67 @@
+// Recovery: reads a journal directory from its first segment to its last, verifies
+// everything docs/journal-format.md says a reader checks, and finds where appending
+// resumes.
+//
+// It tells a torn tail from corruption:
+// - a torn tail (the last segment ends in a frame that is truncated or fails its
+//   checksum, and nothing valid follows it in that segment) is what a crash leaves: its
+//   bytes are zeroed and synced, the report says what was dropped, and recovery succeeds;
+// - anything else (a bad frame followed by a valid one, a broken chain, a misplaced frame,
+//   a sequence gap, a bad segment header, a missing or out-of-place segment) is
+//   corruption: recovery refuses, naming segment file, byte offset and sequence.
+//
+// A visitor, if given, sees every good frame in order (replay, tools, tests).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "journal/frame.h"
+#include "journal/io_backend.h"
+#include "journal/journal_writer.h"
+#include "journal/segment_header.h"
+
+namespace lockstep::journal {
+
+enum class RecoveryError : std::uint8_t {
+  kNone,
+  kIo,            // an I/O call failed (io holds which)
+  kBadSegment,    // a segment header is invalid, or segments do not follow one another
+  kCorruptFrame,  // a frame is wrong somewhere other than a torn tail
+};
+
+struct RecoveryStatus {
+  RecoveryError error = RecoveryError::kNone;
+  IoStatus io;
+  std::string segment;         // file name
+  std::uint64_t offset = 0;    // byte offset in that segment
+  std::uint64_t sequence = 0;  // the sequence expected there
+  std::string what;            // the check that failed
+  bool is_ok() const noexcept { return error == RecoveryError::kNone; }
+  // "corrupt journal: 00000000000000000000.lsj at offset 8192 (sequence 41): broken hash chain"
+  std::string message() const;
+};
+
+struct RecoveryReport {
+  JournalTail tail;  // where a JournalWriter resumes
+  std::uint64_t segments = 0;
+  std::uint64_t frames = 0;
+  std::uint64_t entries = 0;
+  std::uint32_t flags = 0;  // of the segments (chain kind, direct I/O)
+  std::vector<std::byte> descriptor;
+  bool torn_tail = false;
+  std::uint64_t torn_offset = 0;    // where the torn frame started, if any
+  std::uint64_t dropped_bytes = 0;  // bytes zeroed there
+  std::string torn_detail;          // why the tail frame was dropped
+};
+
+using FrameVisitor = std::function<void(const DecodedFrame&)>;
+
+// Recovers the journal in `io`'s directory. With repair, a torn tail is zeroed and synced;
+// without, nothing is written (tools that only read).
+RecoveryStatus recover_journal(IoBackend& io, bool repair, RecoveryReport* report,
+                               const FrameVisitor& visit = {});
+
+}  // namespace lockstep::journal

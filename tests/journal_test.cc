@@ -1,0 +1,408 @@
+// The journal end to end on the in-memory disk: group commit, segment rolls, recovery,
+// the corruption suite at the level of a whole journal, every crash point, and I/O faults.
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "journal/endian.h"
+#include "journal/journal_writer.h"
+#include "journal/memory_disk.h"
+#include "journal/recovery.h"
+
+namespace lockstep::journal {
+namespace {
+
+// Small segments and frames so a short workload rolls several times.
+JournalOptions small_options() {
+  JournalOptions o;
+  o.segment_bytes = 8192;  // the least: a header block and one largest frame
+  o.frame_bytes_max = 4096;
+  o.writes_in_flight = 2;
+  o.descriptor = {std::byte{'s'}, std::byte{'c'}, std::byte{'h'}};
+  return o;
+}
+
+std::string entry_text(std::uint64_t sequence) {
+  return "entry " + std::to_string(sequence) + std::string((sequence % 7) * 100, 'x');
+}
+
+// Commits frames of 1..4 entries; returns false at the first failure. *max_durable is
+// the highest durable sequence the writer reported at any point, as a client acknowledged
+// after each call would have seen it, whatever the call returned.
+bool commit_frames(JournalWriter& w, int frames, std::uint64_t* max_durable = nullptr) {
+  const auto observe = [&] {
+    if (max_durable != nullptr) *max_durable = std::max(*max_durable, w.durable_sequence());
+  };
+  for (int f = 0; f < frames; ++f) {
+    const std::span<std::byte> payload = w.begin_frame();
+    observe();
+    if (payload.empty()) return false;
+    const std::uint32_t count = 1 + static_cast<std::uint32_t>(w.next_sequence() % 4);
+    std::size_t used = 0;
+    for (std::uint32_t i = 0; i < count; ++i) {
+      const std::string text = entry_text(w.next_sequence() + i);
+      used = append_entry(payload, used,
+                          {reinterpret_cast<const std::byte*>(text.data()), text.size()});
+    }
+    const bool committed = w.commit(static_cast<std::uint32_t>(used), count).is_ok();
+    observe();
+    if (!committed) return false;
+    const bool polled = w.poll(false).is_ok();
+    observe();
+    if (!polled) return false;
+  }
+  const bool ok = w.flush().is_ok();
+  observe();
+  return ok;
+}
+
+// Recovers, checking that every entry is the one written for its sequence.
+RecoveryStatus recover_checked(MemoryDisk& disk, RecoveryReport* report, bool repair = true) {
+  std::uint64_t expected = 0;
+  bool entries_ok = true;
+  const RecoveryStatus s = recover_journal(disk, repair, report, [&](const DecodedFrame& frame) {
+    EntryReader reader(frame.payload);
+    for (std::uint64_t seq = frame.header.first_sequence; seq <= frame.header.last_sequence;
+         ++seq) {
+      const auto entry = reader.next();
+      entries_ok &= seq == expected++ && std::string(reinterpret_cast<const char*>(entry.data()),
+                                                     entry.size()) == entry_text(seq);
+    }
+  });
+  EXPECT_TRUE(entries_ok) << "an entry differs from what was written";
+  return s;
+}
+
+TEST(Journal, AnEmptyDirectoryRecoversToSequenceZero) {
+  MemoryDisk disk;
+  RecoveryReport report;
+  ASSERT_TRUE(recover_journal(disk, true, &report).is_ok());
+  EXPECT_EQ(report.tail.next_sequence, 0u);
+  EXPECT_FALSE(report.tail.segment_first_sequence.has_value());
+}
+
+TEST(Journal, RefusesOptionsThatCannotWork) {
+  JournalOptions o = small_options();
+  o.frame_bytes_max = 1000;
+  EXPECT_THROW(o.validate(), std::invalid_argument);
+  o = small_options();
+  o.segment_bytes = 4096;  // no room for a header and a frame
+  EXPECT_THROW(o.validate(), std::invalid_argument);
+  o = small_options();
+  o.writes_in_flight = 0;
+  EXPECT_THROW(o.validate(), std::invalid_argument);
+}
+
+TEST(Journal, FlushedFramesAreDurableAndRecoverEntryForEntry) {
+  MemoryDisk disk(2);
+  std::uint64_t written = 0;
+  {
+    JournalWriter w(disk, small_options(), {});
+    ASSERT_TRUE(commit_frames(w, 20));
+    written = w.next_sequence();
+    EXPECT_EQ(w.durable_sequence(), written);
+  }
+  MemoryDisk after = disk.restarted();
+  RecoveryReport report;
+  ASSERT_TRUE(recover_checked(after, &report).is_ok());
+  EXPECT_EQ(report.tail.next_sequence, written);
+  EXPECT_EQ(report.frames, 20u);
+  EXPECT_EQ(report.entries, written);
+  EXPECT_GT(report.segments, 2u);
+  EXPECT_FALSE(report.torn_tail);
+}
+
+TEST(Journal, SegmentsAreNamedByTheirFirstSequence) {
+  MemoryDisk disk(2);
+  JournalWriter w(disk, small_options(), {});
+  ASSERT_TRUE(commit_frames(w, 20));
+  std::vector<std::string> names;
+  ASSERT_TRUE(disk.list(&names));
+  ASSERT_GT(names.size(), 2u);
+  EXPECT_EQ(names[0], "00000000000000000000.lsj");
+  for (const std::string& name : names) EXPECT_TRUE(parse_segment_file_name(name).has_value());
+}
+
+TEST(Journal, AppendingResumesWhereRecoveryEnded) {
+  MemoryDisk disk(2);
+  {
+    JournalWriter w(disk, small_options(), {});
+    ASSERT_TRUE(commit_frames(w, 7));
+  }
+  RecoveryReport first;
+  ASSERT_TRUE(recover_checked(disk, &first).is_ok());
+  std::uint64_t total = 0;
+  {
+    JournalWriter w(disk, small_options(), first.tail);
+    ASSERT_TRUE(commit_frames(w, 9));
+    total = w.next_sequence();
+  }
+  MemoryDisk after = disk.restarted();
+  RecoveryReport second;
+  ASSERT_TRUE(recover_checked(after, &second).is_ok());
+  EXPECT_EQ(second.tail.next_sequence, total);
+  EXPECT_EQ(second.frames, 16u);
+}
+
+TEST(Journal, TheXxh3ChainAndDirectIoFramesRecoverToo) {
+  MemoryDisk disk(2);
+  JournalOptions o = small_options();
+  o.chain = ChainKind::kXxh3_128;
+  o.direct_io = true;
+  o.segment_bytes = 32768;
+  {
+    JournalWriter w(disk, o, {});
+    ASSERT_TRUE(commit_frames(w, 10));
+  }
+  RecoveryReport report;
+  ASSERT_TRUE(recover_checked(disk, &report).is_ok());
+  EXPECT_EQ(report.frames, 10u);
+  EXPECT_EQ(report.flags, kFlagChainXxh3 | kFlagDirectIo);
+}
+
+// ---- corruption of a whole journal ---------------------------------------------------------
+
+class JournalCorruption : public ::testing::Test {
+ protected:
+  MemoryDisk disk{2};
+  std::vector<std::string> names;
+  void SetUp() override {
+    JournalWriter w(disk, small_options(), {});
+    ASSERT_TRUE(commit_frames(w, 20));
+    ASSERT_TRUE(disk.list(&names));
+    ASSERT_GE(names.size(), 3u);
+  }
+  // The offsets of the frames of segment `index`.
+  std::vector<std::size_t> frame_offsets(std::size_t index) {
+    const std::vector<std::byte> bytes = disk.contents(names[index]);
+    std::vector<std::size_t> offsets;
+    for (std::size_t o = segment_header_bytes(3);
+         o + 4 <= bytes.size() && bytes[o] == kFrameMagic[0];
+         o += load_le<std::uint32_t>(bytes, o + frame_field::kFrameBytes)) {
+      offsets.push_back(o);
+    }
+    return offsets;
+  }
+  void overwrite(std::size_t index, std::size_t offset, const std::vector<std::byte>& data) {
+    FileHandle f = 0;
+    ASSERT_TRUE(disk.open(names[index], {}, &f));
+    ASSERT_TRUE(disk.write_and_sync(f, offset, data));
+    ASSERT_TRUE(disk.close(f));
+  }
+  // Changes a frame's header field and re-seals its checksum (a "valid" wrong frame).
+  void rewrite_field(std::size_t index, std::size_t frame_offset, std::size_t field,
+                     std::uint64_t value) {
+    std::vector<std::byte> bytes = disk.contents(names[index]);
+    const auto frame_bytes = load_le<std::uint32_t>(bytes, frame_offset + frame_field::kFrameBytes);
+    std::vector<std::byte> frame(
+        bytes.begin() + static_cast<std::ptrdiff_t>(frame_offset),
+        bytes.begin() + static_cast<std::ptrdiff_t>(frame_offset + frame_bytes));
+    store_le<std::uint64_t>(frame, field, value);
+    store_le<std::uint64_t>(frame, frame_field::kChecksum, frame_checksum(frame));
+    overwrite(index, frame_offset, frame);
+  }
+  RecoveryStatus recover() {
+    RecoveryReport report;
+    return recover_journal(disk, false, &report);
+  }
+};
+
+TEST_F(JournalCorruption, ABadChecksumBeforeTheTailRefusesToOpenNamingSegmentAndOffset) {
+  const std::size_t victim = frame_offsets(0)[1];
+  disk.flip_bit(names[0], victim + 70, 2);
+  const RecoveryStatus s = recover();
+  ASSERT_EQ(s.error, RecoveryError::kCorruptFrame);
+  EXPECT_EQ(s.segment, names[0]);
+  EXPECT_EQ(s.offset, victim);
+  EXPECT_EQ(s.what, "bad checksum");
+  EXPECT_NE(s.message().find(names[0] + " at offset " + std::to_string(victim)), std::string::npos)
+      << s.message();
+}
+
+TEST_F(JournalCorruption, AFlippedBitInAFrameHeaderIsCorruption) {
+  const std::size_t victim = frame_offsets(1)[0];
+  disk.flip_bit(names[1], victim + frame_field::kFirstSequence, 0);
+  EXPECT_EQ(recover().error, RecoveryError::kCorruptFrame);
+}
+
+TEST_F(JournalCorruption, AFlippedBitInPaddingIsCorruption) {
+  const auto offsets = frame_offsets(0);
+  std::vector<std::byte> bytes = disk.contents(names[0]);
+  const auto payload = load_le<std::uint32_t>(bytes, offsets[0] + frame_field::kPaddingBytes);
+  ASSERT_GT(payload, 0u) << "the first frame has no padding to flip";
+  const auto payload_bytes = load_le<std::uint32_t>(bytes, offsets[0] + frame_field::kPayloadBytes);
+  disk.flip_bit(names[0], offsets[0] + kFrameHeaderBytes + payload_bytes, 0);
+  EXPECT_EQ(recover().error, RecoveryError::kCorruptFrame);
+}
+
+TEST_F(JournalCorruption, AChangedFrameWithARecomputedChecksumBreaksTheChain) {
+  const std::size_t victim = frame_offsets(0)[0];
+  std::vector<std::byte> bytes = disk.contents(names[0]);
+  const auto frame_bytes = load_le<std::uint32_t>(bytes, victim + frame_field::kFrameBytes);
+  std::vector<std::byte> frame(bytes.begin() + static_cast<std::ptrdiff_t>(victim),
+                               bytes.begin() + static_cast<std::ptrdiff_t>(victim + frame_bytes));
+  frame[kFrameHeaderBytes + 4] = std::byte{'E'};  // "entry" -> "Entry"
+  store_le<std::uint64_t>(frame, frame_field::kChecksum, frame_checksum(frame));
+  overwrite(0, victim, frame);
+  const RecoveryStatus s = recover();
+  ASSERT_EQ(s.error, RecoveryError::kCorruptFrame);
+  EXPECT_EQ(s.what, "broken hash chain");
+}
+
+TEST_F(JournalCorruption, AFrameThatSkipsSequencesIsASequenceGap) {
+  const std::size_t victim = frame_offsets(0)[1];
+  const std::vector<std::byte> bytes = disk.contents(names[0]);
+  const auto first = load_le<std::uint64_t>(bytes, victim + frame_field::kFirstSequence);
+  rewrite_field(0, victim, frame_field::kFirstSequence, first + 1);
+  EXPECT_EQ(recover().what, "sequence gap");
+}
+
+TEST_F(JournalCorruption, ADuplicatedFrameIsCaught) {
+  // The first frame copied over the second: same sequences again, wrong offset.
+  const auto offsets = frame_offsets(0);
+  const std::vector<std::byte> bytes = disk.contents(names[0]);
+  const std::vector<std::byte> first(bytes.begin() + static_cast<std::ptrdiff_t>(offsets[0]),
+                                     bytes.begin() + static_cast<std::ptrdiff_t>(offsets[1]));
+  overwrite(0, offsets[1], first);
+  EXPECT_EQ(recover().error, RecoveryError::kCorruptFrame);
+}
+
+TEST_F(JournalCorruption, AFrameFromAnotherSegmentIsMisplaced) {
+  const std::size_t victim = frame_offsets(1)[0];
+  rewrite_field(1, victim, frame_field::kSegmentFirstSequence, 0);
+  EXPECT_EQ(recover().what, "frame of another segment or offset");
+}
+
+TEST_F(JournalCorruption, AZeroedFrameBeforeTheTailIsCorruptionNotTheEnd) {
+  const auto offsets = frame_offsets(0);
+  overwrite(0, offsets[0], std::vector<std::byte>(offsets[1] - offsets[0], std::byte{0}));
+  const RecoveryStatus s = recover();
+  EXPECT_EQ(s.error, RecoveryError::kCorruptFrame);
+  EXPECT_EQ(s.offset, offsets[0]);
+}
+
+TEST_F(JournalCorruption, AMissingMiddleSegmentRefusesToOpen) {
+  ASSERT_TRUE(disk.remove(names[1]));
+  const RecoveryStatus s = recover();
+  ASSERT_EQ(s.error, RecoveryError::kBadSegment);
+  EXPECT_EQ(s.segment, names[2]);
+  EXPECT_NE(s.what.find("a segment is missing"), std::string::npos) << s.what;
+}
+
+TEST_F(JournalCorruption, ACorruptSegmentHeaderRefusesToOpen) {
+  disk.flip_bit(names[1], 40, 1);
+  const RecoveryStatus s = recover();
+  ASSERT_EQ(s.error, RecoveryError::kBadSegment);
+  EXPECT_EQ(s.segment, names[1]);
+}
+
+TEST_F(JournalCorruption, ATruncatedLastFrameIsATornTailThatIsDroppedAndReported) {
+  const auto offsets = frame_offsets(names.size() - 1);
+  const std::size_t last = offsets.back();
+  disk.flip_bit(names.back(), last + kFrameHeaderBytes + 3, 5);  // a torn last frame
+  RecoveryReport report;
+  ASSERT_TRUE(recover_journal(disk, true, &report).is_ok());
+  EXPECT_TRUE(report.torn_tail);
+  EXPECT_EQ(report.torn_offset, last);
+  EXPECT_GT(report.dropped_bytes, 0u);
+  EXPECT_NE(report.torn_detail.find("bad checksum"), std::string::npos) << report.torn_detail;
+  EXPECT_EQ(report.tail.segment_offset, last);
+  // Repaired: a second recovery finds a clean end, and appending works.
+  RecoveryReport again;
+  ASSERT_TRUE(recover_journal(disk, true, &again).is_ok());
+  EXPECT_FALSE(again.torn_tail);
+  JournalWriter w(disk, small_options(), again.tail);
+  ASSERT_TRUE(commit_frames(w, 3));
+  RecoveryReport final_report;
+  ASSERT_TRUE(recover_checked(disk, &final_report).is_ok());
+}
+
+// ---- every crash point -------------------------------------------------------------------
+
+// For a workload on the in-memory disk, crash at every system call in turn (tearing the
+// write in flight at a different byte each time), restart and recover: everything the
+// writer reported durable is there, entry for entry, and the journal is appendable.
+TEST(JournalCrash, EveryCrashPointRecoversEverythingReportedDurable) {
+  constexpr int kFrames = 14;
+  std::uint64_t total_io = 0;
+  {
+    MemoryDisk disk(2);
+    JournalWriter w(disk, small_options(), {});
+    ASSERT_TRUE(commit_frames(w, kFrames));
+    total_io = disk.io_count();
+  }
+  ASSERT_GT(total_io, 20u);
+  ::testing::Test::RecordProperty("crash_points", std::to_string(total_io));
+  for (std::uint64_t crash = 1; crash <= total_io; ++crash) {
+    SCOPED_TRACE("crash at system call " + std::to_string(crash));
+    MemoryDisk disk(2);
+    disk.crash_at(crash, (crash * 97) % 700);
+    std::uint64_t durable = 0;
+    {
+      JournalWriter w(disk, small_options(), {});
+      EXPECT_FALSE(commit_frames(w, kFrames, &durable));
+      EXPECT_FALSE(w.failure().is_ok());
+    }
+    MemoryDisk after = disk.restarted();
+    RecoveryReport report;
+    const RecoveryStatus s = recover_checked(after, &report);
+    ASSERT_TRUE(s.is_ok()) << s.message();
+    EXPECT_GE(report.tail.next_sequence, durable);
+    JournalWriter w(after, small_options(), report.tail);
+    ASSERT_TRUE(commit_frames(w, 2)) << w.failure().message();
+    RecoveryReport again;
+    ASSERT_TRUE(recover_checked(after, &again).is_ok());
+    EXPECT_FALSE(again.torn_tail);
+  }
+}
+
+// ---- I/O faults ---------------------------------------------------------------------------
+
+struct Fault {
+  MemoryDisk::Op op;
+  std::uint64_t nth;
+  int error_code;
+  bool forever;
+  const char* operation;
+};
+
+class JournalFault : public ::testing::TestWithParam<Fault> {};
+
+TEST_P(JournalFault, NothingAfterTheFaultIsReportedDurableAndTheErrorNamesTheOperation) {
+  const Fault fault = GetParam();
+  MemoryDisk disk(2);
+  disk.fail(fault.op, fault.nth, fault.error_code, fault.forever);
+  JournalWriter w(disk, small_options(), {});
+  std::uint64_t durable = 0;
+  EXPECT_FALSE(commit_frames(w, 12, &durable));
+  ASSERT_FALSE(w.failure().is_ok());
+  EXPECT_EQ(w.failure().error_code(), fault.error_code);
+  EXPECT_EQ(w.failure().operation(), fault.operation) << w.failure().message();
+  // Sticky: nothing more is accepted, and the durable position never moves again.
+  const std::uint64_t frozen = w.durable_sequence();
+  EXPECT_TRUE(w.begin_frame().empty());
+  EXPECT_FALSE(w.poll(false));
+  EXPECT_EQ(w.durable_sequence(), frozen);
+  // What was reported durable survives a restart.
+  MemoryDisk after = disk.restarted();
+  RecoveryReport report;
+  ASSERT_TRUE(recover_checked(after, &report).is_ok());
+  EXPECT_GE(report.tail.next_sequence, durable);
+}
+
+INSTANTIATE_TEST_SUITE_P(WritesAndSyncs, JournalFault,
+                         ::testing::Values(Fault{MemoryDisk::Op::kWrite, 1, EIO, false, "write"},
+                                           Fault{MemoryDisk::Op::kWrite, 5, EIO, false, "write"},
+                                           Fault{MemoryDisk::Op::kWrite, 5, EIO, true, "write"},
+                                           Fault{MemoryDisk::Op::kWrite, 7, ENOSPC, true, "write"},
+                                           Fault{MemoryDisk::Op::kSync, 1, EIO, false, "fdatasync"},
+                                           Fault{MemoryDisk::Op::kSync, 6, EIO, false, "fdatasync"},
+                                           Fault{MemoryDisk::Op::kSync, 6, EIO, true,
+                                                 "fdatasync"}));
+
+}  // namespace
+}  // namespace lockstep::journal
