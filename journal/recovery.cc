@@ -65,8 +65,12 @@ bool tearable(FrameStatus status) {
 
 class Recovery {
  public:
-  Recovery(IoBackend& io, bool repair, RecoveryReport* report, const FrameVisitor& visit)
-      : io_(io), repair_(repair), report_(*report), visit_(visit) {}
+  Recovery(IoBackend& io, RecoveryMode mode, RecoveryReport* report, const FrameVisitor& visit)
+      : io_(io),
+        repair_(mode != RecoveryMode::kVerifyOnly),
+        salvage_(mode == RecoveryMode::kSalvage),
+        report_(*report),
+        visit_(visit) {}
 
   RecoveryStatus run() {
     std::vector<Segment> segments;
@@ -75,7 +79,14 @@ class Recovery {
     for (std::size_t i = 0; i < segments.size(); ++i) {
       const bool last = i + 1 == segments.size();
       if (RecoveryStatus s = segment(segments[i], i == 0, last); !s.is_ok()) return s;
-      if (stop_) break;
+      if (stop_) {
+        if (cut_before_segment_) {
+          if (RecoveryStatus s = remove_after(segments, i - 1); !s.is_ok()) return s;
+        } else if (salvaged_here_) {
+          if (RecoveryStatus s = remove_after(segments, i); !s.is_ok()) return s;
+        }
+        break;
+      }
     }
     report_.tail = tail_;
     return {};
@@ -128,11 +139,14 @@ class Recovery {
           !checksummed_frame_after(data_, 0, kFrameAlignBuffered)) {
         return drop_incomplete_segment(seg, file);
       }
-      return corrupt(RecoveryError::kBadSegment, seg.name, 0, next_sequence_,
-                     std::string(to_string(d.status)));
+      return cut_before(seg, file, first,
+                        corrupt(RecoveryError::kBadSegment, seg.name, 0, next_sequence_,
+                                std::string(to_string(d.status))));
     }
     const SegmentHeader& h = d.header;
-    if (RecoveryStatus s = check_place(seg, h, first); !s.is_ok()) return s;
+    if (RecoveryStatus s = check_place(seg, h, first); !s.is_ok()) {
+      return cut_before(seg, file, first, std::move(s));
+    }
     ++report_.segments;
     if (!hasher_) hasher_.emplace(h.chain_kind());
 
@@ -156,10 +170,13 @@ class Recovery {
       const bool torn = last && (frame.status == FrameStatus::kEnd || tearable(frame.status)) &&
                         !checksummed_frame_after(data_, offset, h.frame_alignment());
       if (!torn) {
-        return corrupt(RecoveryError::kCorruptFrame, seg.name, offset, next_sequence_,
-                       frame.status == FrameStatus::kEnd
-                           ? "data after the end of the segment's frames"
-                           : std::string(to_string(frame.status)));
+        RecoveryStatus bad =
+            corrupt(RecoveryError::kCorruptFrame, seg.name, offset, next_sequence_,
+                    frame.status == FrameStatus::kEnd ? "data after the end of the segment's frames"
+                                                      : std::string(to_string(frame.status)));
+        if (!salvage_) return bad;
+        if (RecoveryStatus s = salvage(seg, file, offset, bad); !s.is_ok()) return s;
+        break;
       }
       if (RecoveryStatus s = drop_torn_tail(seg, file, offset, frame.status); !s.is_ok()) return s;
       break;
@@ -216,8 +233,50 @@ class Recovery {
     return {};
   }
 
+  // Cuts the journal at `offset` of `seg`: zeroes the rest of the segment; run() then
+  // removes every later segment.
+  RecoveryStatus salvage(const Segment& seg, FileHandle file, std::size_t offset,
+                         const RecoveryStatus& why) {
+    const std::size_t end = end_of_data(data_, offset);
+    report_.salvaged = true;
+    report_.salvage_detail = "salvaged at " +
+                             why.message().substr(std::string("corrupt journal: ").size()) + "; " +
+                             std::to_string(end - offset) + " bytes zeroed in " + seg.name;
+    const std::vector<std::byte> zeros(end - offset, std::byte{0});
+    if (!zeros.empty()) {
+      if (IoStatus s = io_.write_and_sync(file, offset, zeros); !s) return io_error(std::move(s));
+    }
+    salvaged_here_ = true;
+    stop_ = true;
+    return {};
+  }
+
+  // A bad or out-of-place segment: refused, or with salvage, the journal ends before it
+  // (never before the first segment: there would be nothing left to trust).
+  RecoveryStatus cut_before(const Segment& seg, FileHandle file, bool first, RecoveryStatus why) {
+    if (!salvage_ || first) return why;
+    if (IoStatus s = io_.close(file); !s) return io_error(std::move(s));
+    report_.salvaged = true;
+    report_.salvage_detail = "salvaged before " + seg.name + ": " + why.what;
+    cut_before_segment_ = true;
+    stop_ = true;
+    return {};
+  }
+
+  RecoveryStatus remove_after(const std::vector<Segment>& segments, std::size_t index) {
+    for (std::size_t j = index + 1; j < segments.size(); ++j) {
+      if (IoStatus s = io_.remove(segments[j].name); !s) return io_error(std::move(s));
+      report_.salvage_detail += "; removed " + segments[j].name;
+    }
+    if (IoStatus s = io_.sync_directory(); !s) return io_error(std::move(s));
+    return {};
+  }
+
   IoBackend& io_;
   const bool repair_;
+  const bool salvage_;
+  bool salvaged_here_ = false;
+  bool cut_before_segment_ = false;
   RecoveryReport& report_;
   const FrameVisitor& visit_;
   std::optional<ChainHasher> hasher_;
@@ -243,10 +302,10 @@ std::string RecoveryStatus::message() const {
   return "?";
 }
 
-RecoveryStatus recover_journal(IoBackend& io, bool repair, RecoveryReport* report,
+RecoveryStatus recover_journal(IoBackend& io, RecoveryMode mode, RecoveryReport* report,
                                const FrameVisitor& visit) {
   *report = RecoveryReport{};
-  return Recovery(io, repair, report, visit).run();
+  return Recovery(io, mode, report, visit).run();
 }
 
 }  // namespace lockstep::journal

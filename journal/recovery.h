@@ -10,6 +10,10 @@
 //   a sequence gap, a bad segment header, a missing or out-of-place segment) is
 //   corruption: recovery refuses, naming segment file, byte offset and sequence.
 //
+// Salvage, only when asked for, keeps what precedes the first bad frame and discards the
+// rest: that frame and everything after it in its segment are zeroed, later segments are
+// removed, and the report says exactly what was dropped.
+//
 // A visitor, if given, sees every good frame in order (replay, tools, tests).
 #pragma once
 
@@ -44,6 +48,12 @@ struct RecoveryStatus {
   std::string message() const;
 };
 
+enum class RecoveryMode : std::uint8_t {
+  kVerifyOnly,      // write nothing: a torn tail is reported, not repaired (read-only tools)
+  kRepairTornTail,  // the default on open: zero a torn tail, remove an incomplete segment
+  kSalvage,         // also cut the journal at the first bad frame instead of refusing
+};
+
 struct RecoveryReport {
   JournalTail tail;  // where a JournalWriter resumes
   std::uint64_t segments = 0;
@@ -55,13 +65,14 @@ struct RecoveryReport {
   std::uint64_t torn_offset = 0;    // where the torn frame started, if any
   std::uint64_t dropped_bytes = 0;  // bytes zeroed there
   std::string torn_detail;          // why the tail frame was dropped
+  bool salvaged = false;            // kSalvage cut the journal short
+  std::string salvage_detail;       // where, why, and what was discarded
 };
 
 using FrameVisitor = std::function<void(const DecodedFrame&)>;
 
-// Recovers the journal in `io`'s directory. With repair, a torn tail is zeroed and synced;
-// without, nothing is written (tools that only read).
-RecoveryStatus recover_journal(IoBackend& io, bool repair, RecoveryReport* report,
+// Recovers the journal in `io`'s directory, in the given mode.
+RecoveryStatus recover_journal(IoBackend& io, RecoveryMode mode, RecoveryReport* report,
                                const FrameVisitor& visit = {});
 
 }  // namespace lockstep::journal

@@ -64,10 +64,11 @@ bool commit_frames(JournalWriter& w, int frames, std::uint64_t* max_durable = nu
 }
 
 // Recovers, checking that every entry is the one written for its sequence.
-RecoveryStatus recover_checked(IoBackend& disk, RecoveryReport* report, bool repair = true) {
+RecoveryStatus recover_checked(IoBackend& disk, RecoveryReport* report,
+                               RecoveryMode mode = RecoveryMode::kRepairTornTail) {
   std::uint64_t expected = 0;
   bool entries_ok = true;
-  const RecoveryStatus s = recover_journal(disk, repair, report, [&](const DecodedFrame& frame) {
+  const RecoveryStatus s = recover_journal(disk, mode, report, [&](const DecodedFrame& frame) {
     EntryReader reader(frame.payload);
     for (std::uint64_t seq = frame.header.first_sequence; seq <= frame.header.last_sequence;
          ++seq) {
@@ -83,7 +84,7 @@ RecoveryStatus recover_checked(IoBackend& disk, RecoveryReport* report, bool rep
 TEST(Journal, AnEmptyDirectoryRecoversToSequenceZero) {
   MemoryDisk disk;
   RecoveryReport report;
-  ASSERT_TRUE(recover_journal(disk, true, &report).is_ok());
+  ASSERT_TRUE(recover_journal(disk, RecoveryMode::kRepairTornTail, &report).is_ok());
   EXPECT_EQ(report.tail.next_sequence, 0u);
   EXPECT_FALSE(report.tail.segment_first_sequence.has_value());
 }
@@ -210,7 +211,7 @@ class JournalCorruption : public ::testing::Test {
   }
   RecoveryStatus recover() {
     RecoveryReport report;
-    return recover_journal(disk, false, &report);
+    return recover_journal(disk, RecoveryMode::kVerifyOnly, &report);
   }
 };
 
@@ -308,7 +309,7 @@ TEST_F(JournalCorruption, ATruncatedLastFrameIsATornTailThatIsDroppedAndReported
   const std::size_t last = offsets.back();
   disk.flip_bit(names.back(), last + kFrameHeaderBytes + 3, 5);  // a torn last frame
   RecoveryReport report;
-  ASSERT_TRUE(recover_journal(disk, true, &report).is_ok());
+  ASSERT_TRUE(recover_journal(disk, RecoveryMode::kRepairTornTail, &report).is_ok());
   EXPECT_TRUE(report.torn_tail);
   EXPECT_EQ(report.torn_offset, last);
   EXPECT_GT(report.dropped_bytes, 0u);
@@ -316,12 +317,63 @@ TEST_F(JournalCorruption, ATruncatedLastFrameIsATornTailThatIsDroppedAndReported
   EXPECT_EQ(report.tail.segment_offset, last);
   // Repaired: a second recovery finds a clean end, and appending works.
   RecoveryReport again;
-  ASSERT_TRUE(recover_journal(disk, true, &again).is_ok());
+  ASSERT_TRUE(recover_journal(disk, RecoveryMode::kRepairTornTail, &again).is_ok());
   EXPECT_FALSE(again.torn_tail);
   JournalWriter w(disk, small_options(), again.tail);
   ASSERT_TRUE(commit_frames(w, 3));
   RecoveryReport final_report;
   ASSERT_TRUE(recover_checked(disk, &final_report).is_ok());
+}
+
+TEST_F(JournalCorruption, SalvageCutsAtTheFirstBadFrameAndRemovesLaterSegments) {
+  const std::size_t victim = frame_offsets(1)[1];
+  disk.flip_bit(names[1], victim + 70, 2);
+  RecoveryReport verify;
+  ASSERT_EQ(recover_journal(disk, RecoveryMode::kRepairTornTail, &verify).error,
+            RecoveryError::kCorruptFrame);  // refused unless salvage is asked for
+  RecoveryReport report;
+  const RecoveryStatus salvaged = recover_checked(disk, &report, RecoveryMode::kSalvage);
+  ASSERT_TRUE(salvaged.is_ok()) << salvaged.message();
+  EXPECT_TRUE(report.salvaged);
+  EXPECT_NE(report.salvage_detail.find(names[1] + " at offset " + std::to_string(victim)),
+            std::string::npos)
+      << report.salvage_detail;
+  EXPECT_NE(report.salvage_detail.find("removed " + names.back()), std::string::npos)
+      << report.salvage_detail;
+  EXPECT_EQ(report.tail.segment_offset, victim);
+  std::vector<std::string> left;
+  ASSERT_TRUE(disk.list(&left));
+  EXPECT_EQ(left.size(), 2u);
+  // The salvaged journal is clean and appendable.
+  RecoveryReport again;
+  ASSERT_TRUE(recover_checked(disk, &again).is_ok());
+  EXPECT_FALSE(again.salvaged);
+  JournalWriter w(disk, small_options(), again.tail);
+  ASSERT_TRUE(commit_frames(w, 3));
+  ASSERT_TRUE(recover_checked(disk, &again).is_ok());
+}
+
+TEST_F(JournalCorruption, SalvageEndsTheJournalBeforeABadSegmentHeader) {
+  disk.flip_bit(names[2], 40, 1);
+  RecoveryReport report;
+  ASSERT_TRUE(recover_checked(disk, &report, RecoveryMode::kSalvage).is_ok());
+  EXPECT_TRUE(report.salvaged);
+  EXPECT_NE(report.salvage_detail.find("before " + names[2]), std::string::npos)
+      << report.salvage_detail;
+  std::vector<std::string> left;
+  ASSERT_TRUE(disk.list(&left));
+  EXPECT_EQ(left.size(), 2u);
+  EXPECT_EQ(report.segments, 2u);
+}
+
+TEST_F(JournalCorruption, VerifyOnlyWritesNothingEvenForATornTail) {
+  const std::size_t last = frame_offsets(names.size() - 1).back();
+  disk.flip_bit(names.back(), last + kFrameHeaderBytes + 3, 5);
+  const std::vector<std::byte> before = disk.contents(names.back());
+  RecoveryReport report;
+  ASSERT_TRUE(recover_journal(disk, RecoveryMode::kVerifyOnly, &report).is_ok());
+  EXPECT_TRUE(report.torn_tail);
+  EXPECT_EQ(disk.contents(names.back()), before);
 }
 
 // ---- every crash point -------------------------------------------------------------------
@@ -381,7 +433,7 @@ class SegmentBitRot : public ::testing::Test {
   }
   bool detected(MemoryDisk& disk) {
     RecoveryReport report;
-    const RecoveryStatus s = recover_journal(disk, false, &report);
+    const RecoveryStatus s = recover_journal(disk, RecoveryMode::kVerifyOnly, &report);
     return !s.is_ok() || report.torn_tail;
   }
 };
