@@ -29,13 +29,15 @@ namespace lockstep::journal {
 
 using FileHandle = std::uint32_t;
 
-// A write of `bytes` at `offset` of `file`, then an fdatasync of `file`. `bytes` must stay
-// valid and unchanged until its completion is reaped.
+// A write of `bytes` at `offset` of `file`, then an fdatasync of `file` (unless `sync` is
+// false: durability mode "none", for benchmarks only). `bytes` must stay valid and
+// unchanged until its completion is reaped.
 struct DurableWrite {
   FileHandle file = 0;
   std::uint64_t offset = 0;
   std::span<const std::byte> bytes;
   std::uint64_t tag = 0;  // returned with the completion
+  bool sync = true;
 };
 
 struct Completion {

@@ -38,6 +38,10 @@ struct JournalWriter::Buffer {
   std::uint64_t last_sequence = 0;  // of the frame in it, while busy
 };
 
+std::string_view to_string(Durability durability) noexcept {
+  return durability == Durability::kFsync ? "fsync" : "none (NOT DURABLE)";
+}
+
 void JournalOptions::validate() const {
   if (frame_bytes_max < kFrameAlignDirect || frame_bytes_max > kFrameBytesMax ||
       frame_bytes_max % kFrameAlignDirect != 0) {
@@ -175,8 +179,11 @@ IoStatus JournalWriter::commit(std::uint32_t payload_bytes, std::uint32_t entry_
   LS_ASSERT(sealed == frame_bytes);
   std::uint64_t tag = 0;  // the buffer's index, to free it on completion
   while (buffers_[static_cast<std::size_t>(tag)].get() != current_) ++tag;
-  if (IoStatus s =
-          io_.submit({segment_file_, segment_offset_, {current_->memory.data, sealed}, tag});
+  if (IoStatus s = io_.submit({segment_file_,
+                               segment_offset_,
+                               {current_->memory.data, sealed},
+                               tag,
+                               options_.durability == Durability::kFsync});
       !s) {
     return fail(std::move(s));
   }

@@ -32,12 +32,20 @@
 
 namespace lockstep::journal {
 
+enum class Durability : std::uint8_t {
+  kFsync,  // acknowledge after fdatasync: the default, and the only durable mode
+  kNone,   // acknowledge after the write reached the OS: NOT durable; benchmarks only
+};
+
+std::string_view to_string(Durability durability) noexcept;
+
 struct JournalOptions {
   std::uint64_t segment_bytes = std::uint64_t{256} << 20;  // preallocated size of a segment
   std::size_t frame_bytes_max = std::size_t{4} << 20;      // largest group commit
   std::size_t writes_in_flight = 4;
   ChainKind chain = ChainKind::kSha256;
   bool direct_io = false;
+  Durability durability = Durability::kFsync;
   std::vector<std::byte> descriptor;  // the domain's schema descriptor
 
   // Throws std::invalid_argument naming the first bad field.
@@ -78,7 +86,8 @@ class JournalWriter {
   // Waits for every frame in flight.
   IoStatus flush();
 
-  // Every sequence below this is durable. Starts at the tail's next_sequence.
+  // Every sequence below this is durable (with Durability::kNone: written to the OS, not
+  // durable; every output that shows it must say so). Starts at the tail's next_sequence.
   std::uint64_t durable_sequence() const noexcept { return durable_sequence_; }
   // The sequence the next committed entry gets.
   std::uint64_t next_sequence() const noexcept { return next_sequence_; }

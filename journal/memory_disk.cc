@@ -203,7 +203,7 @@ IoStatus MemoryDisk::sync_directory() {
 IoStatus MemoryDisk::submit(const DurableWrite& write) {
   LS_ASSERT(completions_.size() < depth_);
   IoStatus status = write_all(write.file, write.offset, write.bytes);
-  if (status) status = sys_sync(write.file);
+  if (status && write.sync) status = sys_sync(write.file);
   completions_.push_back({write.tag, std::move(status)});
   return IoStatus::ok();
 }

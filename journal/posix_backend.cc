@@ -178,7 +178,7 @@ IoStatus PosixBackend::submit(const DurableWrite& write) {
   const Open* f = file_of(write.file);
   IoStatus status = f == nullptr ? IoStatus::error(EBADF, "write", "", write.offset)
                                  : write_all(*f, write.offset, write.bytes);
-  if (status) status = sync(*f);
+  if (status && write.sync) status = sync(*f);
   completions_.push_back({write.tag, std::move(status)});
   return IoStatus::ok();
 }

@@ -57,15 +57,18 @@ UringBackend::Pending* UringBackend::find(std::uint64_t id) noexcept {
 
 IoStatus UringBackend::queue_pair(Pending& p) {
   io_uring_sqe* write = io_uring_get_sqe(&ring_);
-  io_uring_sqe* sync = io_uring_get_sqe(&ring_);
-  LS_ASSERT(write != nullptr && sync != nullptr);  // sized for depth() pairs
+  LS_ASSERT(write != nullptr);  // sized for depth() pairs
   const std::span<const std::byte> rest = p.bytes.subspan(p.written);
   io_uring_prep_write(write, p.fd, rest.data(), static_cast<unsigned>(rest.size()),
                       p.offset + p.written);
   io_uring_sqe_set_data64(write, user_data(p.id, false));
-  write->flags |= IOSQE_IO_LINK;
-  io_uring_prep_fsync(sync, p.fd, IORING_FSYNC_DATASYNC);
-  io_uring_sqe_set_data64(sync, user_data(p.id, true));
+  if (p.sync) {
+    io_uring_sqe* sync = io_uring_get_sqe(&ring_);
+    LS_ASSERT(sync != nullptr);
+    write->flags |= IOSQE_IO_LINK;
+    io_uring_prep_fsync(sync, p.fd, IORING_FSYNC_DATASYNC);
+    io_uring_sqe_set_data64(sync, user_data(p.id, true));
+  }
   const int rc = io_uring_submit(&ring_);
   if (rc < 0) return IoStatus::error(-rc, "io_uring_enter", p.name, p.offset + p.written);
   return IoStatus::ok();
@@ -80,6 +83,7 @@ IoStatus UringBackend::submit(const DurableWrite& write) {
   p.tag = write.tag;
   p.offset = write.offset;
   p.bytes = write.bytes;
+  p.sync = write.sync;
   if (f == nullptr) {
     p.done = true;
     p.status = IoStatus::error(EBADF, "write", "", write.offset);
@@ -109,7 +113,10 @@ IoStatus UringBackend::handle(const io_uring_cqe& cqe) {
     } else {
       p->written += static_cast<std::size_t>(cqe.res);
     }
-    return IoStatus::ok();  // the linked sync's completion decides what happens next
+    if (p->sync) return IoStatus::ok();  // the linked sync's completion decides what's next
+    if (p->status.is_ok() && p->written < p->bytes.size()) return queue_pair(*p);
+    p->done = true;
+    return IoStatus::ok();
   }
   if (!p->status.is_ok()) {  // the write failed; its linked sync was cancelled
     p->done = true;

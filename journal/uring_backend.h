@@ -45,11 +45,12 @@ class UringBackend final : public PosixBackend {
     std::uint64_t offset = 0;
     std::span<const std::byte> bytes;
     std::size_t written = 0;  // bytes the kernel reported written so far
+    bool sync = true;         // false: durability "none", the write alone
     bool done = false;
     IoStatus status;
   };
 
-  // Queues the linked write + fdatasync of what is left of `p`, and submits.
+  // Queues the write of what is left of `p` (linked to an fdatasync if p.sync), and submits.
   IoStatus queue_pair(Pending& p);
   // Applies one completion to its pending write.
   IoStatus handle(const io_uring_cqe& cqe);

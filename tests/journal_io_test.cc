@@ -147,6 +147,18 @@ TYPED_TEST(BackendTest, DurableWritesCompleteInSubmissionOrder) {
   EXPECT_EQ(read_all(*this->io, f), expected);
 }
 
+TYPED_TEST(BackendTest, AWriteWithoutSyncCompletesToo) {
+  FileHandle f = 0;
+  ASSERT_TRUE(this->io->open("s.lsj", {.create = true}, &f));
+  const auto a = bytes(4096, 1);
+  ASSERT_TRUE(this->io->submit({f, 0, a, 5, false}));
+  std::vector<Completion> done;
+  ASSERT_TRUE(this->io->reap(1, &done));
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_TRUE(done[0].status) << done[0].status.message();
+  EXPECT_EQ(read_all(*this->io, f), a);
+}
+
 TYPED_TEST(BackendTest, AClosedHandleIsRefused) {
   FileHandle f = 0;
   ASSERT_TRUE(this->io->open("s.lsj", {.create = true}, &f));

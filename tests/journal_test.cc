@@ -168,6 +168,24 @@ TEST(Journal, TheXxh3ChainAndDirectIoFramesRecoverToo) {
   EXPECT_EQ(report.flags, kFlagChainXxh3 | kFlagDirectIo);
 }
 
+TEST(Journal, DurabilityNoneWritesWithoutSyncingAndSaysSo) {
+  MemoryDisk disk(2);
+  JournalOptions o = small_options();
+  o.durability = Durability::kNone;
+  EXPECT_EQ(to_string(o.durability), "none (NOT DURABLE)");
+  JournalWriter w(disk, o, {});
+  ASSERT_TRUE(commit_frames(w, 1));  // creates the segment (its header is always synced)
+  const std::uint64_t before = disk.io_count();
+  ASSERT_TRUE(commit_frames(w, 3));
+  EXPECT_EQ(disk.io_count() - before, 3u);  // three writes, no fdatasync
+  EXPECT_EQ(w.durable_sequence(), w.next_sequence());
+  // Nothing of those frames survives a power loss: that is what "none" means.
+  RecoveryReport report;
+  MemoryDisk after = disk.restarted();
+  ASSERT_TRUE(recover_checked(after, &report).is_ok());
+  EXPECT_LT(report.tail.next_sequence, w.next_sequence());
+}
+
 // ---- corruption of a whole journal ---------------------------------------------------------
 
 class JournalCorruption : public ::testing::Test {
