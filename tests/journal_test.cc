@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "journal/endian.h"
+#include "journal/journal_reader.h"
 #include "journal/journal_writer.h"
 #include "journal/memory_disk.h"
 #include "journal/recovery.h"
@@ -184,6 +185,129 @@ TEST(Journal, DurabilityNoneWritesWithoutSyncingAndSaysSo) {
   MemoryDisk after = disk.restarted();
   ASSERT_TRUE(recover_checked(after, &report).is_ok());
   EXPECT_LT(report.tail.next_sequence, w.next_sequence());
+}
+
+// ---- reading from any sequence ----------------------------------------------------------
+
+class JournalReading : public ::testing::Test {
+ protected:
+  MemoryDisk disk{2};
+  std::uint64_t total = 0;
+  void SetUp() override {
+    JournalWriter w(disk, small_options(), {});
+    ASSERT_TRUE(commit_frames(w, 30));
+    total = w.next_sequence();
+  }
+};
+
+TEST_F(JournalReading, ReadsEveryFrameInOrderAcrossSegments) {
+  std::unique_ptr<JournalReader> reader;
+  ASSERT_TRUE(JournalReader::open(disk, &reader).is_ok());
+  std::uint64_t expected = 0;
+  int frames = 0;
+  for (;;) {
+    DecodedFrame frame;
+    bool end = false;
+    const RecoveryStatus s = reader->next(&frame, &end);
+    ASSERT_TRUE(s.is_ok()) << s.message();
+    if (end) break;
+    ASSERT_EQ(frame.header.first_sequence, expected);
+    EntryReader entries(frame.payload);
+    for (std::uint64_t seq = frame.header.first_sequence; seq <= frame.header.last_sequence;
+         ++seq) {
+      const auto e = entries.next();
+      ASSERT_EQ(std::string(reinterpret_cast<const char*>(e.data()), e.size()), entry_text(seq));
+    }
+    expected = frame.header.last_sequence + 1;
+    ++frames;
+  }
+  EXPECT_EQ(expected, total);
+  EXPECT_EQ(frames, 30);
+}
+
+TEST_F(JournalReading, SeekingToAnySequenceReturnsTheFrameHoldingIt) {
+  std::unique_ptr<JournalReader> reader;
+  ASSERT_TRUE(JournalReader::open(disk, &reader).is_ok());
+  for (std::uint64_t seq = 0; seq < total; ++seq) {
+    ASSERT_TRUE(reader->seek(seq).is_ok()) << seq;
+    DecodedFrame frame;
+    bool end = true;
+    const RecoveryStatus s = reader->next(&frame, &end);
+    ASSERT_TRUE(s.is_ok()) << s.message();
+    ASSERT_FALSE(end) << seq;
+    EXPECT_LE(frame.header.first_sequence, seq);
+    EXPECT_GE(frame.header.last_sequence, seq);
+  }
+}
+
+TEST_F(JournalReading, SeekingPastTheEndFindsTheEnd) {
+  std::unique_ptr<JournalReader> reader;
+  ASSERT_TRUE(JournalReader::open(disk, &reader).is_ok());
+  ASSERT_TRUE(reader->seek(total + 10).is_ok());
+  DecodedFrame frame;
+  bool end = false;
+  ASSERT_TRUE(reader->next(&frame, &end).is_ok());
+  EXPECT_TRUE(end);
+}
+
+TEST_F(JournalReading, AFrameThatFailsVerificationIsAnErrorThatSaysWhere) {
+  std::vector<std::string> names;
+  ASSERT_TRUE(disk.list(&names));
+  disk.flip_bit(names[1], segment_header_bytes(3) + 70, 1);
+  std::unique_ptr<JournalReader> reader;
+  ASSERT_TRUE(JournalReader::open(disk, &reader).is_ok());
+  RecoveryStatus s;
+  for (;;) {
+    DecodedFrame frame;
+    bool end = false;
+    s = reader->next(&frame, &end);
+    if (!s.is_ok() || end) break;
+  }
+  ASSERT_EQ(s.error, RecoveryError::kCorruptFrame);
+  EXPECT_EQ(s.segment, names[1]);
+  EXPECT_EQ(s.offset, segment_header_bytes(3));
+}
+
+TEST_F(JournalReading, AMissingSegmentIsFoundWhenReadingAcrossIt) {
+  std::vector<std::string> names;
+  ASSERT_TRUE(disk.list(&names));
+  ASSERT_TRUE(disk.remove(names[1]));
+  std::unique_ptr<JournalReader> reader;
+  ASSERT_TRUE(JournalReader::open(disk, &reader).is_ok());
+  RecoveryStatus s;
+  for (;;) {
+    DecodedFrame frame;
+    bool end = false;
+    s = reader->next(&frame, &end);
+    if (!s.is_ok() || end) break;
+  }
+  EXPECT_EQ(s.error, RecoveryError::kBadSegment);
+}
+
+TEST(JournalReadingLong, SeeksUseTheSparseIndexAndStayVerified) {
+  // More frames per segment than the index interval, read and sought back and forth.
+  MemoryDisk disk(2);
+  JournalOptions o = small_options();
+  o.segment_bytes = 1 << 20;
+  std::uint64_t total = 0;
+  {
+    JournalWriter w(disk, o, {});
+    ASSERT_TRUE(commit_frames(w, 400));
+    total = w.next_sequence();
+  }
+  std::unique_ptr<JournalReader> reader;
+  ASSERT_TRUE(JournalReader::open(disk, &reader).is_ok());
+  std::mt19937 rng(7);
+  for (int i = 0; i < 500; ++i) {
+    const std::uint64_t seq = rng() % total;
+    ASSERT_TRUE(reader->seek(seq).is_ok()) << seq;
+    DecodedFrame frame;
+    bool end = true;
+    ASSERT_TRUE(reader->next(&frame, &end).is_ok());
+    ASSERT_FALSE(end);
+    EXPECT_LE(frame.header.first_sequence, seq);
+    EXPECT_GE(frame.header.last_sequence, seq);
+  }
 }
 
 // ---- corruption of a whole journal ---------------------------------------------------------
