@@ -73,6 +73,8 @@ inline constexpr std::size_t kFrameBytesMin = kFrameHeaderBytes + kChainHashByte
 inline constexpr std::size_t kFrameBytesMax = std::size_t{64} << 20;
 inline constexpr std::size_t kEntryBytesMax = std::size_t{16} << 20;
 inline constexpr std::size_t kDescriptorBytesMax = std::size_t{1} << 20;
+// The largest segment: recovery reads a segment into memory and refuses a larger file.
+inline constexpr std::uint64_t kSegmentBytesMax = std::uint64_t{4} << 30;
 
 // ---- The relations the document states ----------------------------------------------
 static_assert(segment_field::kHeaderChecksum + 8 == kSegmentHeaderFixedBytes);

@@ -6,24 +6,11 @@
 #include "pipeline/assert.h"
 
 namespace lockstep::journal {
-namespace {
-
-RecoveryStatus io_failure(IoStatus io) {
-  RecoveryStatus s;
-  s.error = RecoveryError::kIo;
-  s.segment = io.file();
-  s.offset = io.offset();
-  s.what = io.message();
-  s.io = std::move(io);
-  return s;
-}
-
-}  // namespace
 
 RecoveryStatus JournalReader::open(IoBackend& io, std::unique_ptr<JournalReader>* out) {
   std::unique_ptr<JournalReader> reader(new JournalReader(io));
   std::vector<std::string> names;
-  if (IoStatus s = io.list(&names); !s) return io_failure(std::move(s));
+  if (IoStatus s = io.list(&names); !s) return RecoveryStatus::from_io(std::move(s));
   for (const std::string& name : names) {
     if (const auto first = parse_segment_file_name(name)) {
       reader->segments_.push_back({*first, name});
@@ -55,7 +42,7 @@ RecoveryStatus JournalReader::fail(std::uint64_t offset, std::string what) const
 RecoveryStatus JournalReader::close_segment() {
   if (!open_) return {};
   open_ = false;
-  if (IoStatus s = io_.close(file_); !s) return io_failure(std::move(s));
+  if (IoStatus s = io_.close(file_); !s) return RecoveryStatus::from_io(std::move(s));
   return {};
 }
 
@@ -63,18 +50,20 @@ RecoveryStatus JournalReader::open_segment(std::size_t index) {
   if (RecoveryStatus s = close_segment(); !s.is_ok()) return s;
   segment_ = index;
   const Segment& seg = segments_[index];
-  if (IoStatus s = io_.open(seg.name, {}, &file_); !s) return io_failure(std::move(s));
+  if (IoStatus s = io_.open(seg.name, {}, &file_); !s) return RecoveryStatus::from_io(std::move(s));
   open_ = true;
   // The header: its fixed part says how long the whole of it is.
   buffer_.resize(kSegmentHeaderAlignBytes);
   std::size_t got = 0;
-  if (IoStatus s = io_.read(file_, 0, buffer_, &got); !s) return io_failure(std::move(s));
+  if (IoStatus s = io_.read(file_, 0, buffer_, &got); !s)
+    return RecoveryStatus::from_io(std::move(s));
   if (got >= kSegmentHeaderFixedBytes) {
     const auto header_bytes = load_le<std::uint32_t>(buffer_, segment_field::kHeaderBytes);
     if (header_bytes > buffer_.size() &&
         header_bytes <= kDescriptorBytesMax + kSegmentHeaderAlignBytes) {
       buffer_.resize(header_bytes);
-      if (IoStatus s = io_.read(file_, 0, buffer_, &got); !s) return io_failure(std::move(s));
+      if (IoStatus s = io_.read(file_, 0, buffer_, &got); !s)
+        return RecoveryStatus::from_io(std::move(s));
     }
   }
   const DecodedSegmentHeader d =
@@ -105,8 +94,9 @@ RecoveryStatus JournalReader::seek(std::uint64_t sequence) {
   if (RecoveryStatus s = open_segment(index); !s.is_ok()) return s;
   // Resume from the nearest verified position at or before the sequence.
   const auto& positions = index_[index];
-  auto it = positions.upper_bound(sequence);
-  at_ = std::prev(it)->second;
+  const auto it = positions.upper_bound(sequence);
+  // A sequence before the journal's first one starts at the very beginning.
+  at_ = it == positions.begin() ? it->second : std::prev(it)->second;
   // Walk (verifying) to the frame that holds the sequence.
   for (;;) {
     const Position before = at_;
@@ -140,7 +130,7 @@ RecoveryStatus JournalReader::next(DecodedFrame* frame, bool* end) {
     buffer_.resize(kFrameHeaderBytes);
     std::size_t got = 0;
     if (IoStatus s = io_.read(file_, at_.offset, buffer_, &got); !s)
-      return io_failure(std::move(s));
+      return RecoveryStatus::from_io(std::move(s));
     const bool zeros = got < kFrameMagic.size() ||
                        std::all_of(buffer_.begin(), buffer_.begin() + kFrameMagic.size(),
                                    [](std::byte b) { return b == std::byte{0}; });
@@ -166,7 +156,7 @@ RecoveryStatus JournalReader::next(DecodedFrame* frame, bool* end) {
                                  : std::uint32_t{0};
     buffer_.resize(std::clamp<std::size_t>(frame_bytes, kFrameHeaderBytes, kFrameBytesMax));
     if (IoStatus s = io_.read(file_, at_.offset, buffer_, &got); !s)
-      return io_failure(std::move(s));
+      return RecoveryStatus::from_io(std::move(s));
     const FrameExpectation expect{header_.first_sequence, at_.offset, at_.next_sequence,
                                   header_.frame_alignment(), at_.chain};
     *frame = decode_frame(std::span<const std::byte>(buffer_.data(), got), expect, *hasher_);

@@ -53,10 +53,11 @@ void JournalOptions::validate() const {
            std::to_string(kDescriptorBytesMax));
   }
   const std::uint64_t least = segment_header_bytes(descriptor.size()) + frame_bytes_max;
-  if (segment_bytes % kFrameAlignDirect != 0 || segment_bytes < least) {
+  if (segment_bytes % kFrameAlignDirect != 0 || segment_bytes < least ||
+      segment_bytes > kSegmentBytesMax) {
     refuse("segment_bytes " + std::to_string(segment_bytes) +
-           " must be a multiple of 4096 with room for the header and one largest frame (" +
-           std::to_string(least) + ")");
+           " must be a multiple of 4096, at most " + std::to_string(kSegmentBytesMax) +
+           ", with room for the header and one largest frame (" + std::to_string(least) + ")");
   }
   if (writes_in_flight < 1 || writes_in_flight > kWritesInFlightMax) {
     refuse("writes_in_flight " + std::to_string(writes_in_flight) + " must be in [1, " +
@@ -91,7 +92,26 @@ JournalWriter::JournalWriter(IoBackend& io, JournalOptions options, const Journa
     have_segment_ = true;
     segment_first_sequence_ = *tail.segment_first_sequence;
     segment_offset_ = tail.segment_offset;
+    (void)check_resumed_segment(name);
   }
+}
+
+IoStatus JournalWriter::check_resumed_segment(const std::string& name) {
+  // Appending with other options than the segment was written with would write frames
+  // its readers cannot read (alignment, chain kind), and lose them at the next recovery.
+  AlignedBytes bytes(segment_header_bytes(options_.descriptor.size()));
+  std::size_t got = 0;
+  if (IoStatus s = io_.read(segment_file_, 0, {bytes.data, bytes.size}, &got); !s) {
+    return fail(std::move(s));
+  }
+  const DecodedSegmentHeader d = decode_segment_header({bytes.data, got});
+  if (d.status != SegmentHeaderStatus::kOk || d.header.flags != options_.segment_flags() ||
+      d.header.segment_bytes != options_.segment_bytes ||
+      d.header.descriptor != options_.descriptor) {
+    return fail(
+        IoStatus::error(EINVAL, "resume (journal options differ from the segment's)", name, 0));
+  }
+  return IoStatus::ok();
 }
 
 JournalWriter::~JournalWriter() {

@@ -66,6 +66,8 @@ struct JournalTail {
 class JournalWriter {
  public:
   // REQUIRES: `io` outlives the writer; options.validate() passes (it throws otherwise).
+  // Resuming a segment written with other options (flags, size, descriptor) fails the
+  // writer at once with EINVAL: see failure().
   JournalWriter(IoBackend& io, JournalOptions options, const JournalTail& tail);
   ~JournalWriter();
   JournalWriter(const JournalWriter&) = delete;
@@ -98,6 +100,8 @@ class JournalWriter {
  private:
   struct Buffer;
   IoStatus roll_segment();
+  // When resuming: the segment must have been written with these options.
+  IoStatus check_resumed_segment(const std::string& name);
   IoStatus fail(IoStatus status);
   Buffer* free_buffer() noexcept;
 

@@ -95,11 +95,11 @@ IoStatus MemoryDisk::sys_write(FileHandle handle, std::uint64_t offset,
   return IoStatus::ok();
 }
 
-IoStatus MemoryDisk::sys_sync(FileHandle handle) {
+IoStatus MemoryDisk::sys_sync(FileHandle handle, std::uint64_t offset) {
   std::string name;
   File* f = file_of(handle, &name);
-  if (f == nullptr) return IoStatus::error(EBADF, "fdatasync", "", 0);
-  if (IoStatus s = next_call(Op::kSync, name, 0, {}, nullptr); !s) return s;
+  if (f == nullptr) return IoStatus::error(EBADF, "fdatasync", "", offset);
+  if (IoStatus s = next_call(Op::kSync, name, offset, {}, nullptr); !s) return s;
   f->durable = f->current;
   return IoStatus::ok();
 }
@@ -181,7 +181,7 @@ IoStatus MemoryDisk::truncate(FileHandle file, std::uint64_t bytes) {
 IoStatus MemoryDisk::write_and_sync(FileHandle file, std::uint64_t offset,
                                     std::span<const std::byte> bytes) {
   if (IoStatus s = write_all(file, offset, bytes); !s) return s;
-  return sys_sync(file);
+  return sys_sync(file, offset);
 }
 
 IoStatus MemoryDisk::remove(std::string_view name) {
@@ -203,17 +203,13 @@ IoStatus MemoryDisk::sync_directory() {
 IoStatus MemoryDisk::submit(const DurableWrite& write) {
   LS_ASSERT(completions_.size() < depth_);
   IoStatus status = write_all(write.file, write.offset, write.bytes);
-  if (status && write.sync) status = sys_sync(write.file);
-  completions_.push_back({write.tag, std::move(status)});
+  if (status && write.sync) status = sys_sync(write.file, write.offset);
+  completions_.push(write.tag, std::move(status));
   return IoStatus::ok();
 }
 
 IoStatus MemoryDisk::reap(std::size_t min, std::vector<Completion>* out) {
-  LS_ASSERT(min <= completions_.size());
-  while (!completions_.empty()) {
-    out->push_back(std::move(completions_.front()));
-    completions_.pop_front();
-  }
+  completions_.reap(min, out);
   return IoStatus::ok();
 }
 

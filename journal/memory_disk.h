@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "journal/completion_queue.h"
 #include "journal/io_backend.h"
 
 namespace lockstep::journal {
@@ -86,7 +87,7 @@ class MemoryDisk final : public IoBackend {
   // One write system call: returns the bytes transferred, or an error.
   IoStatus sys_write(FileHandle handle, std::uint64_t offset, std::span<const std::byte> bytes,
                      std::size_t* written);
-  IoStatus sys_sync(FileHandle handle);
+  IoStatus sys_sync(FileHandle handle, std::uint64_t offset);
   IoStatus write_all(FileHandle handle, std::uint64_t offset, std::span<const std::byte> bytes);
   // Counts a system call of kind `op`; returns the planned failure, if any.
   IoStatus next_call(Op op, const std::string& name, std::uint64_t offset,
@@ -95,7 +96,7 @@ class MemoryDisk final : public IoBackend {
   std::size_t depth_;
   std::map<std::string, File> files_;
   std::vector<std::string> handles_;  // FileHandle -> name ("" once closed)
-  std::deque<Completion> completions_;
+  CompletionQueue completions_;
   std::vector<Fault> faults_;
   std::map<std::uint64_t, std::size_t> short_writes_;  // nth write -> bytes
   std::uint64_t io_count_ = 0;

@@ -146,10 +146,10 @@ IoStatus PosixBackend::write_all(const Open& file, std::uint64_t offset,
   return IoStatus::ok();
 }
 
-IoStatus PosixBackend::sync(const Open& file) {
+IoStatus PosixBackend::sync(const Open& file, std::uint64_t offset) {
   // Never retried: after a failed fdatasync the kernel may have dropped the dirty pages,
   // and a second call can succeed without the data being on disk.
-  if (::fdatasync(file.fd) != 0) return IoStatus::error(errno, "fdatasync", file.name, 0);
+  if (::fdatasync(file.fd) != 0) return IoStatus::error(errno, "fdatasync", file.name, offset);
   return IoStatus::ok();
 }
 
@@ -158,7 +158,7 @@ IoStatus PosixBackend::write_and_sync(FileHandle file, std::uint64_t offset,
   const Open* f = file_of(file);
   if (f == nullptr) return IoStatus::error(EBADF, "write", "", offset);
   if (IoStatus s = write_all(*f, offset, bytes); !s) return s;
-  return sync(*f);
+  return sync(*f, offset);
 }
 
 IoStatus PosixBackend::remove(std::string_view name) {
@@ -178,17 +178,13 @@ IoStatus PosixBackend::submit(const DurableWrite& write) {
   const Open* f = file_of(write.file);
   IoStatus status = f == nullptr ? IoStatus::error(EBADF, "write", "", write.offset)
                                  : write_all(*f, write.offset, write.bytes);
-  if (status && write.sync) status = sync(*f);
-  completions_.push_back({write.tag, std::move(status)});
+  if (status && write.sync) status = sync(*f, write.offset);
+  completions_.push(write.tag, std::move(status));
   return IoStatus::ok();
 }
 
 IoStatus PosixBackend::reap(std::size_t min, std::vector<Completion>* out) {
-  LS_ASSERT(min <= completions_.size());
-  while (!completions_.empty()) {
-    out->push_back(std::move(completions_.front()));
-    completions_.pop_front();
-  }
+  completions_.reap(min, out);
   return IoStatus::ok();
 }
 

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "journal/completion_queue.h"
 #include "journal/io_backend.h"
 
 namespace lockstep::journal {
@@ -58,13 +59,13 @@ class PosixBackend : public IoBackend {
 
  private:
   IoStatus write_all(const Open& file, std::uint64_t offset, std::span<const std::byte> bytes);
-  IoStatus sync(const Open& file);
+  IoStatus sync(const Open& file, std::uint64_t offset);
 
   std::string path_;
   int directory_fd_;
   std::size_t depth_;
   std::vector<Open> files_;  // FileHandle -> open file (fd -1 once closed)
-  std::deque<Completion> completions_;
+  CompletionQueue completions_;
 };
 
 }  // namespace lockstep::journal

@@ -16,16 +16,6 @@ struct Segment {
   std::string name;
 };
 
-RecoveryStatus io_error(IoStatus io) {
-  RecoveryStatus s;
-  s.error = RecoveryError::kIo;
-  s.segment = io.file();
-  s.offset = io.offset();
-  s.what = io.message();
-  s.io = std::move(io);
-  return s;
-}
-
 RecoveryStatus corrupt(RecoveryError error, const std::string& segment, std::uint64_t offset,
                        std::uint64_t sequence, std::string what) {
   RecoveryStatus s;
@@ -95,7 +85,7 @@ class Recovery {
  private:
   RecoveryStatus list(std::vector<Segment>* segments) {
     std::vector<std::string> names;
-    if (IoStatus s = io_.list(&names); !s) return io_error(std::move(s));
+    if (IoStatus s = io_.list(&names); !s) return RecoveryStatus::from_io(std::move(s));
     for (const std::string& name : names) {
       if (const auto first = parse_segment_file_name(name)) segments->push_back({*first, name});
     }
@@ -106,12 +96,17 @@ class Recovery {
   }
 
   RecoveryStatus read_file(const std::string& name, FileHandle* file) {
-    if (IoStatus s = io_.open(name, {}, file); !s) return io_error(std::move(s));
+    if (IoStatus s = io_.open(name, {}, file); !s) return RecoveryStatus::from_io(std::move(s));
     std::uint64_t size = 0;
-    if (IoStatus s = io_.size(*file, &size); !s) return io_error(std::move(s));
+    if (IoStatus s = io_.size(*file, &size); !s) return RecoveryStatus::from_io(std::move(s));
+    if (size > kSegmentBytesMax) {
+      return corrupt(RecoveryError::kBadSegment, name, 0, next_sequence_,
+                     "file of " + std::to_string(size) + " bytes is larger than any segment");
+    }
     data_.resize(static_cast<std::size_t>(size));
     std::size_t got = 0;
-    if (IoStatus s = io_.read(*file, 0, data_, &got); !s) return io_error(std::move(s));
+    if (IoStatus s = io_.read(*file, 0, data_, &got); !s)
+      return RecoveryStatus::from_io(std::move(s));
     data_.resize(got);
     return {};
   }
@@ -121,10 +116,10 @@ class Recovery {
   RecoveryStatus drop_incomplete_segment(const Segment& seg, FileHandle file) {
     report_.torn_tail = true;
     report_.torn_detail = "incomplete segment " + seg.name + " (crash while rolling) removed";
-    if (IoStatus s = io_.close(file); !s) return io_error(std::move(s));
+    if (IoStatus s = io_.close(file); !s) return RecoveryStatus::from_io(std::move(s));
     if (repair_) {
-      if (IoStatus s = io_.remove(seg.name); !s) return io_error(std::move(s));
-      if (IoStatus s = io_.sync_directory(); !s) return io_error(std::move(s));
+      if (IoStatus s = io_.remove(seg.name); !s) return RecoveryStatus::from_io(std::move(s));
+      if (IoStatus s = io_.sync_directory(); !s) return RecoveryStatus::from_io(std::move(s));
     }
     stop_ = true;
     return {};
@@ -135,7 +130,8 @@ class Recovery {
     if (RecoveryStatus s = read_file(seg.name, &file); !s.is_ok()) return s;
     const DecodedSegmentHeader d = decode_segment_header(data_);
     if (d.status != SegmentHeaderStatus::kOk) {
-      if (last && !first && end_of_data(data_, 0) <= kSegmentHeaderAlignBytes &&
+      // (Any header size: no data past the largest possible header, and no frame anywhere.)
+      if (last && end_of_data(data_, 0) <= segment_header_bytes(kDescriptorBytesMax) &&
           !checksummed_frame_after(data_, 0, kFrameAlignBuffered)) {
         return drop_incomplete_segment(seg, file);
       }
@@ -182,7 +178,7 @@ class Recovery {
       break;
     }
     tail_ = JournalTail{next_sequence_, chain_, h.first_sequence, h.segment_index, offset};
-    if (IoStatus s = io_.close(file); !s) return io_error(std::move(s));
+    if (IoStatus s = io_.close(file); !s) return RecoveryStatus::from_io(std::move(s));
     return {};
   }
 
@@ -228,7 +224,8 @@ class Recovery {
                           ", " + std::to_string(end - offset) + " bytes dropped";
     if (repair_ && end > offset) {
       const std::vector<std::byte> zeros(end - offset, std::byte{0});
-      if (IoStatus s = io_.write_and_sync(file, offset, zeros); !s) return io_error(std::move(s));
+      if (IoStatus s = io_.write_and_sync(file, offset, zeros); !s)
+        return RecoveryStatus::from_io(std::move(s));
     }
     return {};
   }
@@ -244,7 +241,8 @@ class Recovery {
                              std::to_string(end - offset) + " bytes zeroed in " + seg.name;
     const std::vector<std::byte> zeros(end - offset, std::byte{0});
     if (!zeros.empty()) {
-      if (IoStatus s = io_.write_and_sync(file, offset, zeros); !s) return io_error(std::move(s));
+      if (IoStatus s = io_.write_and_sync(file, offset, zeros); !s)
+        return RecoveryStatus::from_io(std::move(s));
     }
     salvaged_here_ = true;
     stop_ = true;
@@ -255,7 +253,7 @@ class Recovery {
   // (never before the first segment: there would be nothing left to trust).
   RecoveryStatus cut_before(const Segment& seg, FileHandle file, bool first, RecoveryStatus why) {
     if (!salvage_ || first) return why;
-    if (IoStatus s = io_.close(file); !s) return io_error(std::move(s));
+    if (IoStatus s = io_.close(file); !s) return RecoveryStatus::from_io(std::move(s));
     report_.salvaged = true;
     report_.salvage_detail = "salvaged before " + seg.name + ": " + why.what;
     cut_before_segment_ = true;
@@ -265,10 +263,11 @@ class Recovery {
 
   RecoveryStatus remove_after(const std::vector<Segment>& segments, std::size_t index) {
     for (std::size_t j = index + 1; j < segments.size(); ++j) {
-      if (IoStatus s = io_.remove(segments[j].name); !s) return io_error(std::move(s));
+      if (IoStatus s = io_.remove(segments[j].name); !s)
+        return RecoveryStatus::from_io(std::move(s));
       report_.salvage_detail += "; removed " + segments[j].name;
     }
-    if (IoStatus s = io_.sync_directory(); !s) return io_error(std::move(s));
+    if (IoStatus s = io_.sync_directory(); !s) return RecoveryStatus::from_io(std::move(s));
     return {};
   }
 
@@ -289,6 +288,16 @@ class Recovery {
 };
 
 }  // namespace
+
+RecoveryStatus RecoveryStatus::from_io(IoStatus io) {
+  RecoveryStatus s;
+  s.error = RecoveryError::kIo;
+  s.segment = io.file();
+  s.offset = io.offset();
+  s.what = io.message();
+  s.io = std::move(io);
+  return s;
+}
 
 std::string RecoveryStatus::message() const {
   switch (error) {

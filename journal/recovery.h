@@ -44,6 +44,8 @@ struct RecoveryStatus {
   std::uint64_t sequence = 0;  // the sequence expected there
   std::string what;            // the check that failed
   bool is_ok() const noexcept { return error == RecoveryError::kNone; }
+  // An I/O failure (kIo), keeping the file and offset it names.
+  static RecoveryStatus from_io(IoStatus io);
   // "corrupt journal: 00000000000000000000.lsj at offset 8192 (sequence 41): broken hash chain"
   std::string message() const;
 };

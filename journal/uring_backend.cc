@@ -41,12 +41,10 @@ UringBackend::UringBackend(std::string path, int directory_fd, std::size_t depth
 UringBackend::~UringBackend() {
   if (ring_.ring_fd < 0) return;
   // Writes still in flight point into memory the caller owns: wait for them before the
-  // ring goes away. Their outcome no longer matters to anyone.
-  while (!pending_.empty()) {
-    std::vector<Completion> ignored;
-    if (!reap(pending_.size(), &ignored)) break;
-  }
-  io_uring_queue_exit(&ring_);
+  // ring goes away (poison tears it down only once the kernel is done with every one).
+  std::vector<Completion> ignored;
+  (void)reap(pending_.size(), &ignored);
+  if (ring_.ring_fd >= 0) io_uring_queue_exit(&ring_);
 }
 
 UringBackend::Pending* UringBackend::find(std::uint64_t id) noexcept {
@@ -70,7 +68,11 @@ IoStatus UringBackend::queue_pair(Pending& p) {
     io_uring_sqe_set_data64(sync, user_data(p.id, true));
   }
   const int rc = io_uring_submit(&ring_);
-  if (rc < 0) return IoStatus::error(-rc, "io_uring_enter", p.name, p.offset + p.written);
+  const int expected = p.sync ? 2 : 1;
+  if (rc < expected) {
+    return poison(
+        IoStatus::error(rc < 0 ? -rc : EIO, "io_uring_enter", p.name, p.offset + p.written));
+  }
   return IoStatus::ok();
 }
 
@@ -92,11 +94,14 @@ IoStatus UringBackend::submit(const DurableWrite& write) {
   }
   p.fd = f->fd;
   p.name = f->name;
-  pending_.push_back(std::move(p));
-  if (IoStatus s = queue_pair(pending_.back()); !s) {
-    pending_.pop_back();
-    return s;
+  if (!broken_.is_ok()) {
+    p.done = true;
+    p.status = broken_;
+    pending_.push_back(std::move(p));
+    return IoStatus::ok();
   }
+  pending_.push_back(std::move(p));
+  (void)queue_pair(pending_.back());  // a failure poisons the ring and fails the entry
   return IoStatus::ok();
 }
 
@@ -122,9 +127,16 @@ IoStatus UringBackend::handle(const io_uring_cqe& cqe) {
     p->done = true;
     return IoStatus::ok();
   }
+  if (cqe.res < 0 && cqe.res != -ECANCELED) {
+    // A failed fdatasync is final, even after a short write: a later sync of the same file
+    // may succeed without the data that failed ever reaching the disk.
+    p->status = IoStatus::error(-cqe.res, "fdatasync", p->name, p->offset);
+    p->done = true;
+    return IoStatus::ok();
+  }
   if (p->written < p->bytes.size()) {
-    // A short write: the kernel cancels the linked sync (or, on kernels that do not break
-    // the link, syncs a partial write, which is harmless). Write the rest, then sync.
+    // A short write: the kernel cancelled the linked sync (or synced a partial write,
+    // harmless). Write the rest, then sync.
     return queue_pair(*p);
   }
   if (cqe.res < 0) p->status = IoStatus::error(-cqe.res, "fdatasync", p->name, p->offset);
@@ -132,10 +144,38 @@ IoStatus UringBackend::handle(const io_uring_cqe& cqe) {
   return IoStatus::ok();
 }
 
+IoStatus UringBackend::drain_ready() {
+  io_uring_cqe* cqe = nullptr;
+  while (io_uring_peek_cqe(&ring_, &cqe) == 0) {
+    const io_uring_cqe copy = *cqe;
+    io_uring_cqe_seen(&ring_, cqe);
+    if (IoStatus s = handle(copy); !s) return poison(std::move(s));
+  }
+  return IoStatus::ok();
+}
+
+IoStatus UringBackend::poison(IoStatus why) {
+  // The ring can no longer be trusted to report what it did. Tearing it down waits for
+  // every request in flight, so no buffer is read after this; every pending write fails.
+  if (ring_.ring_fd >= 0) {
+    io_uring_queue_exit(&ring_);
+    ring_.ring_fd = -1;
+  }
+  broken_ = why;
+  for (Pending& p : pending_) {
+    if (!p.done) {
+      p.status = why;
+      p.done = true;
+    }
+  }
+  return why;
+}
+
 IoStatus UringBackend::reap(std::size_t min, std::vector<Completion>* out) {
   LS_ASSERT(min <= pending_.size());
   std::size_t delivered = 0;
   for (;;) {
+    if (ring_.ring_fd >= 0) (void)drain_ready();  // failures are in the pending entries
     while (!pending_.empty() && pending_.front().done) {
       out->push_back({pending_.front().tag, std::move(pending_.front().status)});
       pending_.pop_front();
@@ -145,13 +185,7 @@ IoStatus UringBackend::reap(std::size_t min, std::vector<Completion>* out) {
     io_uring_cqe* cqe = nullptr;
     const int rc = io_uring_wait_cqe(&ring_, &cqe);
     if (rc == -EINTR) continue;
-    if (rc < 0) return IoStatus::error(-rc, "io_uring_wait_cqe", "", 0);
-    // Drain every completion that is ready, not just the one waited for.
-    do {
-      const io_uring_cqe copy = *cqe;
-      io_uring_cqe_seen(&ring_, cqe);
-      if (IoStatus s = handle(copy); !s) return s;
-    } while (io_uring_peek_cqe(&ring_, &cqe) == 0);
+    if (rc < 0) (void)poison(IoStatus::error(-rc, "io_uring_wait_cqe", "", 0));
   }
 }
 

@@ -54,11 +54,17 @@ class UringBackend final : public PosixBackend {
   IoStatus queue_pair(Pending& p);
   // Applies one completion to its pending write.
   IoStatus handle(const io_uring_cqe& cqe);
+  // Applies every completion already in the queue, without waiting.
+  IoStatus drain_ready();
+  // After a failure of the ring itself: tears it down (which waits for the kernel to be
+  // done with every request), fails every pending write, refuses later ones.
+  IoStatus poison(IoStatus why);
   Pending* find(std::uint64_t id) noexcept;
 
   io_uring ring_{};
   std::deque<Pending> pending_;  // in submission order; front is the oldest
   std::uint64_t next_id_ = 0;
+  IoStatus broken_;  // set by poison(): every later submit fails with it
 };
 
 // The best backend for `path`: io_uring, or, if that is refused, PosixBackend. *note says

@@ -62,6 +62,14 @@ class FrameTest : public ::testing::Test {
   const std::vector<std::string> entries = {"debit 7", "", "credit 7 and a longer entry body"};
 
   FrameStatus decode(const Built& b) { return decode_frame(b.bytes, b.expect, hasher).status; }
+
+  void expect_every_bit_flip_detected(const Built& good) {
+    for (std::size_t bit = 0; bit < good.bytes.size() * 8; ++bit) {
+      Built b = good;
+      b.bytes[bit / 8] ^= std::byte{static_cast<unsigned char>(1u << (bit % 8))};
+      ASSERT_NE(decode(b), FrameStatus::kOk) << "bit " << bit;
+    }
+  }
 };
 
 TEST_F(FrameTest, ASealedFrameDecodesWithItsEntriesAndChain) {
@@ -238,21 +246,11 @@ TEST_F(FrameTest, AChangedEntryWithARecomputedChecksumBreaksTheChain) {
 }
 
 TEST_F(FrameTest, EverySingleBitFlipIsDetected) {
-  const Built good = build(hasher, entries, 100, kFrameAlignBuffered);
-  for (std::size_t bit = 0; bit < good.bytes.size() * 8; ++bit) {
-    Built b = good;
-    b.bytes[bit / 8] ^= std::byte{static_cast<unsigned char>(1u << (bit % 8))};
-    EXPECT_NE(decode(b), FrameStatus::kOk) << "bit " << bit;
-  }
+  expect_every_bit_flip_detected(build(hasher, entries, 100, kFrameAlignBuffered));
 }
 
 TEST_F(FrameTest, EverySingleBitFlipInADirectIoFrameIsDetected) {
-  const Built good = build(hasher, entries, 100, kFrameAlignDirect);
-  for (std::size_t bit = 0; bit < good.bytes.size() * 8; ++bit) {
-    Built b = good;
-    b.bytes[bit / 8] ^= std::byte{static_cast<unsigned char>(1u << (bit % 8))};
-    ASSERT_NE(decode(b), FrameStatus::kOk) << "bit " << bit;
-  }
+  expect_every_bit_flip_detected(build(hasher, entries, 100, kFrameAlignDirect));
 }
 
 TEST_F(FrameTest, RandomMultiByteCorruptionsAreAllDetected) {

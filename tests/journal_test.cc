@@ -3,11 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "journal/endian.h"
@@ -62,6 +64,10 @@ bool commit_frames(JournalWriter& w, int frames, std::uint64_t* max_durable = nu
   const bool ok = w.flush().is_ok();
   observe();
   return ok;
+}
+
+std::span<const std::byte> bytes_of_text(const std::string& text) {
+  return {reinterpret_cast<const std::byte*>(text.data()), text.size()};
 }
 
 // Recovers, checking that every entry is the one written for its sequence.
@@ -153,6 +159,37 @@ TEST(Journal, AppendingResumesWhereRecoveryEnded) {
   EXPECT_EQ(second.frames, 16u);
 }
 
+TEST(Journal, ResumingWithOtherOptionsThanTheSegmentsIsRefused) {
+  MemoryDisk disk(2);
+  {
+    JournalWriter w(disk, small_options(), {});
+    ASSERT_TRUE(commit_frames(w, 2));
+  }
+  RecoveryReport report;
+  ASSERT_TRUE(recover_checked(disk, &report).is_ok());
+  JournalOptions other = small_options();
+  other.chain = ChainKind::kXxh3_128;
+  JournalWriter w(disk, other, report.tail);
+  ASSERT_FALSE(w.failure().is_ok());
+  EXPECT_EQ(w.failure().error_code(), EINVAL);
+  EXPECT_TRUE(w.begin_frame().empty());
+}
+
+TEST(Journal, ACrashBeforeTheFirstSegmentHeaderWasSyncedLeavesAnEmptyJournal) {
+  MemoryDisk disk(2);
+  FileHandle f = 0;
+  ASSERT_TRUE(disk.open(segment_file_name(0), {.create = true}, &f));
+  ASSERT_TRUE(disk.allocate(f, 8192));
+  ASSERT_TRUE(disk.write_and_sync(f, 0, std::vector<std::byte>(100, std::byte{7})));  // torn
+  ASSERT_TRUE(disk.sync_directory());
+  RecoveryReport report;
+  ASSERT_TRUE(recover_journal(disk, RecoveryMode::kRepairTornTail, &report).is_ok());
+  EXPECT_EQ(report.tail.next_sequence, 0u);
+  JournalWriter w(disk, small_options(), report.tail);
+  ASSERT_TRUE(commit_frames(w, 2));
+  ASSERT_TRUE(recover_checked(disk, &report).is_ok());
+}
+
 TEST(Journal, TheXxh3ChainAndDirectIoFramesRecoverToo) {
   MemoryDisk disk(2);
   JournalOptions o = small_options();
@@ -188,6 +225,16 @@ TEST(Journal, DurabilityNoneWritesWithoutSyncingAndSaysSo) {
 }
 
 // ---- reading from any sequence ----------------------------------------------------------
+
+// Reads frames until the end or the first error; returns that error, if any.
+RecoveryStatus read_to_end(JournalReader& reader) {
+  for (;;) {
+    DecodedFrame frame;
+    bool end = false;
+    RecoveryStatus s = reader.next(&frame, &end);
+    if (!s.is_ok() || end) return s;
+  }
+}
 
 class JournalReading : public ::testing::Test {
  protected:
@@ -240,6 +287,22 @@ TEST_F(JournalReading, SeekingToAnySequenceReturnsTheFrameHoldingIt) {
   }
 }
 
+TEST_F(JournalReading, SeekingBeforeTheFirstSequenceStartsAtTheBeginning) {
+  // As after archiving: the oldest remaining segment starts after sequence 0.
+  std::vector<std::string> names;
+  ASSERT_TRUE(disk.list(&names));
+  ASSERT_TRUE(disk.remove(names[0]));
+  std::unique_ptr<JournalReader> reader;
+  ASSERT_TRUE(JournalReader::open(disk, &reader).is_ok());
+  ASSERT_GT(reader->first_sequence(), 0u);
+  ASSERT_TRUE(reader->seek(0).is_ok());
+  DecodedFrame frame;
+  bool end = true;
+  ASSERT_TRUE(reader->next(&frame, &end).is_ok());
+  ASSERT_FALSE(end);
+  EXPECT_EQ(frame.header.first_sequence, reader->first_sequence());
+}
+
 TEST_F(JournalReading, SeekingPastTheEndFindsTheEnd) {
   std::unique_ptr<JournalReader> reader;
   ASSERT_TRUE(JournalReader::open(disk, &reader).is_ok());
@@ -256,13 +319,7 @@ TEST_F(JournalReading, AFrameThatFailsVerificationIsAnErrorThatSaysWhere) {
   disk.flip_bit(names[1], segment_header_bytes(3) + 70, 1);
   std::unique_ptr<JournalReader> reader;
   ASSERT_TRUE(JournalReader::open(disk, &reader).is_ok());
-  RecoveryStatus s;
-  for (;;) {
-    DecodedFrame frame;
-    bool end = false;
-    s = reader->next(&frame, &end);
-    if (!s.is_ok() || end) break;
-  }
+  const RecoveryStatus s = read_to_end(*reader);
   ASSERT_EQ(s.error, RecoveryError::kCorruptFrame);
   EXPECT_EQ(s.segment, names[1]);
   EXPECT_EQ(s.offset, segment_header_bytes(3));
@@ -274,13 +331,7 @@ TEST_F(JournalReading, AMissingSegmentIsFoundWhenReadingAcrossIt) {
   ASSERT_TRUE(disk.remove(names[1]));
   std::unique_ptr<JournalReader> reader;
   ASSERT_TRUE(JournalReader::open(disk, &reader).is_ok());
-  RecoveryStatus s;
-  for (;;) {
-    DecodedFrame frame;
-    bool end = false;
-    s = reader->next(&frame, &end);
-    if (!s.is_ok() || end) break;
-  }
+  const RecoveryStatus s = read_to_end(*reader);
   EXPECT_EQ(s.error, RecoveryError::kBadSegment);
 }
 
@@ -672,6 +723,21 @@ TEST_P(JournalOnDisk, WritesRecoversAndAppendsOnARealFileSystem) {
   ASSERT_TRUE(recover_checked(*io, &again).is_ok());
   EXPECT_EQ(again.tail.next_sequence, written);
   EXPECT_EQ(again.frames, 20u);
+}
+
+TEST_P(JournalOnDisk, PollingWithoutWaitingSeesACommitBecomeDurable) {
+  auto io = open();
+  JournalWriter w(*io, options(), {});
+  const std::span<std::byte> payload = w.begin_frame();
+  ASSERT_FALSE(payload.empty());
+  const std::size_t used = append_entry(payload, 0, bytes_of_text(entry_text(0)));
+  ASSERT_TRUE(w.commit(static_cast<std::uint32_t>(used), 1));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (w.durable_sequence() < 1 && std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE(w.poll(false)) << w.failure().message();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(w.durable_sequence(), 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, JournalOnDisk,
