@@ -31,7 +31,8 @@ inline constexpr std::size_t kFirstSequence = 32;
 inline constexpr std::size_t kSegmentBytes = 40;
 inline constexpr std::size_t kPrevChainHash = 48;
 inline constexpr std::size_t kSchemaHash = 80;
-inline constexpr std::size_t kReserved = 112;
+inline constexpr std::size_t kWritesInFlight = 112;
+inline constexpr std::size_t kReserved = 116;
 inline constexpr std::size_t kHeaderChecksum = 120;
 }  // namespace segment_field
 
@@ -73,13 +74,17 @@ inline constexpr std::size_t kFrameBytesMin = kFrameHeaderBytes + kChainHashByte
 inline constexpr std::size_t kFrameBytesMax = std::size_t{64} << 20;
 inline constexpr std::size_t kEntryBytesMax = std::size_t{16} << 20;
 inline constexpr std::size_t kDescriptorBytesMax = std::size_t{1} << 20;
+// The most group commits a writer keeps in flight; recorded in every segment header.
+inline constexpr std::uint32_t kWritesInFlightMax = 64;
 // The largest segment: recovery reads a segment into memory and refuses a larger file.
 inline constexpr std::uint64_t kSegmentBytesMax = std::uint64_t{4} << 30;
 
 // ---- The relations the document states ----------------------------------------------
 static_assert(segment_field::kHeaderChecksum + 8 == kSegmentHeaderFixedBytes);
 static_assert(segment_field::kPrevChainHash + kChainHashBytes == segment_field::kSchemaHash);
-static_assert(segment_field::kSchemaHash + 32 == segment_field::kReserved);
+static_assert(segment_field::kSchemaHash + 32 == segment_field::kWritesInFlight);
+static_assert(segment_field::kWritesInFlight + 4 == segment_field::kReserved);
+static_assert(segment_field::kReserved + 4 == segment_field::kHeaderChecksum);
 static_assert(kSegmentHeaderFixedBytes <= kSegmentHeaderAlignBytes);
 static_assert(frame_field::kChecksum + 8 == kFrameHeaderBytes);
 static_assert(kFrameHeaderBytes % kFrameAlignBuffered == 0);

@@ -11,7 +11,6 @@ namespace lockstep::journal {
 namespace {
 
 constexpr std::size_t kBufferAlignBytes = 4096;  // O_DIRECT needs aligned buffers
-constexpr std::size_t kWritesInFlightMax = 64;
 
 [[noreturn]] void refuse(const std::string& what) {
   throw std::invalid_argument("journal options: " + what);
@@ -107,6 +106,7 @@ IoStatus JournalWriter::check_resumed_segment(const std::string& name) {
   const DecodedSegmentHeader d = decode_segment_header({bytes.data, got});
   if (d.status != SegmentHeaderStatus::kOk || d.header.flags != options_.segment_flags() ||
       d.header.segment_bytes != options_.segment_bytes ||
+      d.header.writes_in_flight != options_.writes_in_flight ||
       d.header.descriptor != options_.descriptor) {
     return fail(
         IoStatus::error(EINVAL, "resume (journal options differ from the segment's)", name, 0));
@@ -167,6 +167,7 @@ IoStatus JournalWriter::roll_segment() {
   header.segment_index = segment_index_;
   header.first_sequence = next_sequence_;
   header.segment_bytes = options_.segment_bytes;
+  header.writes_in_flight = static_cast<std::uint32_t>(options_.writes_in_flight);
   header.prev_chain_hash = chain_;
   header.descriptor = options_.descriptor;
   AlignedBytes bytes(segment_header_bytes(header.descriptor.size()));

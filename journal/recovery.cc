@@ -27,18 +27,30 @@ RecoveryStatus corrupt(RecoveryError error, const std::string& segment, std::uin
   return s;
 }
 
-// Is there, anywhere after `offset`, a frame whose checksum holds? If so, a bad frame at
-// `offset` cannot be a torn tail: something valid was written after it.
-bool checksummed_frame_after(std::span<const std::byte> data, std::size_t offset,
-                             std::size_t alignment) {
-  for (std::size_t o = offset + alignment; o + kFrameBytesMin <= data.size(); o += alignment) {
-    if (std::memcmp(data.data() + o, kFrameMagic.data(), kFrameMagic.size()) != 0) continue;
-    const auto frame_bytes = load_le<std::uint32_t>(data, o + frame_field::kFrameBytes);
-    if (frame_bytes < kFrameBytesMin || frame_bytes > data.size() - o) continue;
-    const std::span<const std::byte> frame = data.subspan(o, frame_bytes);
-    if (load_le<std::uint64_t>(frame, frame_field::kChecksum) == frame_checksum(frame)) return true;
+// How many frames whose checksum holds start after `offset` (counting stops past `limit`).
+// A crash leaves at most writes_in_flight - 1 such frames after a bad one: frames written
+// together may reach the disk in any order (page-cache writeback has none), but a frame is
+// acknowledged only after every earlier one. More than that means something valid was
+// written after the bad frame had been acknowledged: corruption.
+std::size_t checksummed_frames_after(std::span<const std::byte> data, std::size_t offset,
+                                     std::size_t alignment, std::size_t limit) {
+  std::size_t count = 0;
+  for (std::size_t o = offset + alignment; o + kFrameBytesMin <= data.size() && count <= limit;) {
+    if (std::memcmp(data.data() + o, kFrameMagic.data(), kFrameMagic.size()) == 0) {
+      const auto frame_bytes = load_le<std::uint32_t>(data, o + frame_field::kFrameBytes);
+      if (frame_bytes >= kFrameBytesMin && frame_bytes <= data.size() - o &&
+          frame_bytes % alignment == 0) {
+        const std::span<const std::byte> frame = data.subspan(o, frame_bytes);
+        if (load_le<std::uint64_t>(frame, frame_field::kChecksum) == frame_checksum(frame)) {
+          ++count;
+          o += frame_bytes;
+          continue;
+        }
+      }
+    }
+    o += alignment;
   }
-  return false;
+  return count;
 }
 
 // One past the last non-zero byte at or after `offset`, or `offset` if all are zero.
@@ -132,7 +144,7 @@ class Recovery {
     if (d.status != SegmentHeaderStatus::kOk) {
       // (Any header size: no data past the largest possible header, and no frame anywhere.)
       if (last && end_of_data(data_, 0) <= segment_header_bytes(kDescriptorBytesMax) &&
-          !checksummed_frame_after(data_, 0, kFrameAlignBuffered)) {
+          checksummed_frames_after(data_, 0, kFrameAlignBuffered, 0) == 0) {
         return drop_incomplete_segment(seg, file);
       }
       return cut_before(seg, file, first,
@@ -164,7 +176,8 @@ class Recovery {
       const bool garbage_follows = end_of_data(data_, offset) > offset;
       if (frame.status == FrameStatus::kEnd && !garbage_follows) break;
       const bool torn = last && (frame.status == FrameStatus::kEnd || tearable(frame.status)) &&
-                        !checksummed_frame_after(data_, offset, h.frame_alignment());
+                        checksummed_frames_after(data_, offset, h.frame_alignment(),
+                                                 h.writes_in_flight) < h.writes_in_flight;
       if (!torn) {
         RecoveryStatus bad =
             corrupt(RecoveryError::kCorruptFrame, seg.name, offset, next_sequence_,

@@ -53,6 +53,7 @@ std::size_t segment_header_bytes(std::size_t descriptor_bytes) noexcept {
 std::size_t encode_segment_header(const SegmentHeader& header, std::span<std::byte> out) {
   LS_ASSERT(header.descriptor.size() <= kDescriptorBytesMax);
   LS_ASSERT((header.flags & ~kFlagsKnown) == 0);
+  LS_ASSERT(header.writes_in_flight >= 1 && header.writes_in_flight <= kWritesInFlightMax);
   const std::size_t size = segment_header_bytes(header.descriptor.size());
   LS_ASSERT(out.size() >= size);
   const std::span<std::byte> h = out.first(size);
@@ -66,6 +67,7 @@ std::size_t encode_segment_header(const SegmentHeader& header, std::span<std::by
   store_le<std::uint64_t>(h, s::kSegmentIndex, header.segment_index);
   store_le<std::uint64_t>(h, s::kFirstSequence, header.first_sequence);
   store_le<std::uint64_t>(h, s::kSegmentBytes, header.segment_bytes);
+  store_le<std::uint32_t>(h, s::kWritesInFlight, header.writes_in_flight);
   std::memcpy(h.data() + s::kPrevChainHash, header.prev_chain_hash.data(), kChainHashBytes);
   const SchemaHash schema = sha256(header.descriptor);
   std::memcpy(h.data() + s::kSchemaHash, schema.data(), schema.size());
@@ -83,7 +85,7 @@ std::string_view to_string(SegmentHeaderStatus status) noexcept {
     case SegmentHeaderStatus::kTruncated: return "truncated segment header";
     case SegmentHeaderStatus::kBadMagic: return "not a lockstep journal segment";
     case SegmentHeaderStatus::kBadVersion: return "unsupported format version";
-    case SegmentHeaderStatus::kBadFlags: return "unknown segment flags";
+    case SegmentHeaderStatus::kBadFlags: return "unknown segment flags or settings";
     case SegmentHeaderStatus::kBadLength: return "bad segment header length";
     case SegmentHeaderStatus::kBadChecksum: return "bad segment header checksum";
     case SegmentHeaderStatus::kBadSchemaHash: return "schema descriptor does not match its hash";
@@ -118,11 +120,13 @@ DecodedSegmentHeader decode_segment_header(std::span<const std::byte> bytes) {
     return d;
   }
   const auto flags = load_le<std::uint32_t>(bytes, s::kFlags);
-  if ((flags & ~kFlagsKnown) != 0) {
+  const auto writes_in_flight = load_le<std::uint32_t>(bytes, s::kWritesInFlight);
+  if ((flags & ~kFlagsKnown) != 0 || writes_in_flight < 1 ||
+      writes_in_flight > kWritesInFlightMax) {
     d.status = SegmentHeaderStatus::kBadFlags;
     return d;
   }
-  if (!all_zero(bytes.subspan(s::kReserved, 8)) ||
+  if (!all_zero(bytes.subspan(s::kReserved, 4)) ||
       !all_zero(bytes.subspan(kSegmentHeaderFixedBytes + descriptor_bytes,
                               header_bytes - kSegmentHeaderFixedBytes - descriptor_bytes))) {
     d.status = SegmentHeaderStatus::kBadPadding;
@@ -138,6 +142,7 @@ DecodedSegmentHeader decode_segment_header(std::span<const std::byte> bytes) {
   h.segment_index = load_le<std::uint64_t>(bytes, s::kSegmentIndex);
   h.first_sequence = load_le<std::uint64_t>(bytes, s::kFirstSequence);
   h.segment_bytes = load_le<std::uint64_t>(bytes, s::kSegmentBytes);
+  h.writes_in_flight = writes_in_flight;
   std::memcpy(h.prev_chain_hash.data(), bytes.data() + s::kPrevChainHash, kChainHashBytes);
   h.descriptor.assign(descriptor.begin(), descriptor.end());
   d.header_bytes = header_bytes;

@@ -25,6 +25,9 @@ struct SegmentHeader {
   std::uint64_t segment_index = 0;
   std::uint64_t first_sequence = 0;
   std::uint64_t segment_bytes = 0;
+  // How many frames the writer kept in flight: after a crash, that many frames at the end
+  // of the journal may have reached the disk in any order (docs/journal-format.md).
+  std::uint32_t writes_in_flight = 1;
   ChainHash prev_chain_hash{};
   std::vector<std::byte> descriptor;
 
@@ -49,7 +52,7 @@ enum class SegmentHeaderStatus : std::uint8_t {
   kTruncated,      // fewer bytes than the header says it has
   kBadMagic,       // not a lockstep journal segment
   kBadVersion,     // a format version this build does not read
-  kBadFlags,       // flag bits this build does not know
+  kBadFlags,       // unknown flag bits, or writes_in_flight out of range
   kBadLength,      // header_bytes or descriptor_bytes impossible
   kBadChecksum,    // the header bytes are not the ones written
   kBadSchemaHash,  // the descriptor does not hash to the recorded schema hash

@@ -569,6 +569,58 @@ TEST_F(JournalCorruption, VerifyOnlyWritesNothingEvenForATornTail) {
   EXPECT_EQ(disk.contents(names.back()), before);
 }
 
+// With several frames in flight, a crash can leave a frame missing while a later one,
+// never acknowledged, reached the disk. That is a torn tail, not corruption.
+class JournalInFlightWindow : public ::testing::Test {
+ protected:
+  MemoryDisk disk{2};
+  std::vector<std::size_t> offsets;
+  std::string name;
+  void SetUp() override {
+    JournalOptions o = small_options();
+    o.segment_bytes = 65536;  // one segment holds the whole workload
+    ASSERT_EQ(o.writes_in_flight, 2u);
+    JournalWriter w(disk, o, {});
+    ASSERT_TRUE(commit_frames(w, 12));
+    std::vector<std::string> names;
+    ASSERT_TRUE(disk.list(&names));
+    ASSERT_EQ(names.size(), 1u);
+    name = names[0];
+    const std::vector<std::byte> bytes = disk.contents(name);
+    for (std::size_t at = segment_header_bytes(3); bytes[at] == kFrameMagic[0];
+         at += load_le<std::uint32_t>(bytes, at + frame_field::kFrameBytes)) {
+      offsets.push_back(at);
+    }
+    ASSERT_EQ(offsets.size(), 12u);
+  }
+  // The frame at `index` never reached the disk.
+  void lose_frame(std::size_t index) {
+    FileHandle f = 0;
+    ASSERT_TRUE(disk.open(name, {}, &f));
+    ASSERT_TRUE(disk.write_and_sync(
+        f, offsets[index],
+        std::vector<std::byte>(offsets[index + 1] - offsets[index], std::byte{0})));
+    ASSERT_TRUE(disk.close(f));
+  }
+};
+
+TEST_F(JournalInFlightWindow, AMissingFrameFollowedByOneIntactFrameIsATornTail) {
+  lose_frame(10);
+  RecoveryReport report;
+  ASSERT_TRUE(recover_checked(disk, &report).is_ok());
+  EXPECT_TRUE(report.torn_tail);
+  EXPECT_EQ(report.tail.segment_offset, offsets[10]);
+  EXPECT_EQ(report.frames, 10u);
+}
+
+TEST_F(JournalInFlightWindow, AMissingFrameFollowedByMoreThanTheWindowIsCorruption) {
+  lose_frame(9);  // frames 10 and 11 intact: more than writes_in_flight - 1 = 1
+  RecoveryReport report;
+  const RecoveryStatus s = recover_journal(disk, RecoveryMode::kRepairTornTail, &report);
+  EXPECT_EQ(s.error, RecoveryError::kCorruptFrame);
+  EXPECT_EQ(s.offset, offsets[9]);
+}
+
 // ---- every crash point -------------------------------------------------------------------
 
 // For a workload on the in-memory disk, crash at every system call in turn (tearing the
