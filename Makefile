@@ -4,7 +4,7 @@
 
 DEMO_ARGS ?=
 
-.PHONY: demo test test-clang test-asan test-tsan bench format format-check deps clean
+.PHONY: demo test test-clang test-asan test-tsan bench bench-journal format format-check deps clean
 
 demo: deps
 	cmake --preset release
@@ -31,6 +31,15 @@ bench: deps
 	  --benchmark_enable_random_interleaving=true --benchmark_min_time=0.2 \
 	  --benchmark_out=build/bench/pipeline.json --benchmark_out_format=json
 	python3 bench/summarize.py build/bench/pipeline.json
+
+bench-journal: deps
+	cmake --preset release
+	cmake --build --preset release --target lockstep-bench-journal
+	mkdir -p build/bench
+	./build/release/bench/lockstep-bench-journal --benchmark_repetitions=3 \
+	  --benchmark_min_time=0.3 --benchmark_report_aggregates_only=true \
+	  --benchmark_out=build/bench/journal.json --benchmark_out_format=json
+	python3 bench/summarize_journal.py build/bench/journal.json
 
 format:
 	git ls-files '*.h' '*.cc' | xargs clang-format -i
