@@ -8,7 +8,7 @@
 //                                        commit (one entry filling the frame), sealed
 //                                        (XXH3 + SHA-256 chain) and written with its
 //                                        fdatasync; N group commits in flight.
-//   BM_JournalXxh3/uring/...             the same with the XXH3-128 chain option: the cost
+//   BM_Journal/uring_xxh3/...            the same with the XXH3-128 chain option: the cost
 //                                        of the SHA-256 chain, by difference.
 //   BM_JournalTiny/<backend>/in_flight:N one 128-byte entry per frame: frames/s against
 //                                        the raw write+fdatasync rate of 4 KiB groups.
@@ -160,19 +160,11 @@ std::size_t payload_for_group(std::size_t group) {
   return group - lockstep::journal::kFrameHeaderBytes - lockstep::journal::kChainHashBytes;
 }
 
-void BM_Journal(benchmark::State& state, bool uring) {
+void BM_Journal(benchmark::State& state, bool uring, lockstep::journal::ChainKind chain) {
   const bool direct = state.range(0) != 0;
   const auto group = static_cast<std::size_t>(state.range(1));
   run_journal(state, uring, direct, payload_for_group(group), std::max<std::size_t>(group, 4096),
-              static_cast<std::size_t>(state.range(2)));
-}
-
-// The same with the XXH3-128 chain (the non-cryptographic option): what the hash costs.
-void BM_JournalXxh3(benchmark::State& state, bool uring) {
-  const bool direct = state.range(0) != 0;
-  const auto group = static_cast<std::size_t>(state.range(1));
-  run_journal(state, uring, direct, payload_for_group(group), std::max<std::size_t>(group, 4096),
-              static_cast<std::size_t>(state.range(2)), lockstep::journal::ChainKind::kXxh3_128);
+              static_cast<std::size_t>(state.range(2)), chain);
 }
 
 void BM_JournalTiny(benchmark::State& state, bool uring) {
@@ -200,21 +192,19 @@ BENCHMARK(BM_RawWriteSync)
     ->Apply([](benchmark::internal::Benchmark* b) { groups(b, false); })
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_Journal, posix, false)
-    ->ArgNames({"direct", "group", "in_flight"})
-    ->Apply([](benchmark::internal::Benchmark* b) { groups(b, true); })
-    ->UseRealTime()
-    ->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_Journal, uring, true)
-    ->ArgNames({"direct", "group", "in_flight"})
-    ->Apply([](benchmark::internal::Benchmark* b) { groups(b, true); })
-    ->UseRealTime()
-    ->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_JournalXxh3, uring, true)
-    ->ArgNames({"direct", "group", "in_flight"})
-    ->Apply([](benchmark::internal::Benchmark* b) { groups(b, true); })
-    ->UseRealTime()
-    ->Unit(benchmark::kMicrosecond);
+// The same arguments for every journal configuration.
+static void journal_groups(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"direct", "group", "in_flight"})
+      ->Apply([](benchmark::internal::Benchmark* g) { groups(g, true); })
+      ->UseRealTime()
+      ->Unit(benchmark::kMicrosecond);
+}
+
+constexpr auto kSha256 = lockstep::journal::ChainKind::kSha256;
+constexpr auto kXxh3 = lockstep::journal::ChainKind::kXxh3_128;
+BENCHMARK_CAPTURE(BM_Journal, posix, false, kSha256)->Apply(journal_groups);
+BENCHMARK_CAPTURE(BM_Journal, uring, true, kSha256)->Apply(journal_groups);
+BENCHMARK_CAPTURE(BM_Journal, uring_xxh3, true, kXxh3)->Apply(journal_groups);
 BENCHMARK_CAPTURE(BM_JournalTiny, posix, false)
     ->ArgNames({"in_flight"})
     ->Arg(1)

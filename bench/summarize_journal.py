@@ -29,9 +29,9 @@ def main(path):
         args = dict(p.split(":") for p in parts if ":" in p)
         if kind == "BM_RawWriteSync":
             rows[(args["direct"], int(args["group"]))]["raw"] = bps
-        elif kind in ("BM_Journal", "BM_JournalXxh3"):
-            chain = "sha256" if kind == "BM_Journal" else "xxh3"
-            key = f"{parts[1]}/{chain}/in_flight:{args['in_flight']}"
+        elif kind == "BM_Journal":
+            backend, _, chain = parts[1].partition("_")
+            key = f"{backend}/{chain or 'sha256'}/in_flight:{args['in_flight']}"
             rows[(args["direct"], int(args["group"]))][key] = bps
     columns = ["posix/sha256/in_flight:1", "posix/sha256/in_flight:4", "uring/sha256/in_flight:1",
                "uring/sha256/in_flight:4", "uring/xxh3/in_flight:4"]

@@ -11,7 +11,6 @@
 // group-commit path on io_uring.
 #pragma once
 
-#include <deque>
 #include <memory>
 #include <string>
 #include <vector>

@@ -134,7 +134,7 @@ TEST(Pipeline, CarriesIngressCommandsThroughEveryStageInOrder) {
   ASSERT_EQ(out.size(), kCommands);
   for (std::uint64_t i = 0; i < kCommands; ++i) EXPECT_EQ(out[i], 2 * i);
   const auto batches = collector.metrics().batch_slots.snapshot();
-  EXPECT_EQ(batches.total_count() > 0, true);
+  EXPECT_GT(batches.total_count(), 0);
   const auto latency = collector.metrics().command_latency_ns.snapshot();
   EXPECT_EQ(latency.total_count(), static_cast<std::int64_t>(kCommands));
   EXPECT_EQ(collector.metrics().slot_latency_ns.snapshot().total_count(),
