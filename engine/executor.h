@@ -1,0 +1,383 @@
+// Executor<D>: the single writer. Runs one command at a time against staged state,
+// commits it all-or-nothing and serializes its TxResult (engine/tx_result.h) straight
+// into the caller's buffer: in the engine, the journal's frame payload.
+//
+// D is a generated domain (schemac): Tables (a tuple of Table<...>), Tx, Handlers,
+// dispatch(), kRecordBytesMax. Per command:
+//
+//   1. the handler for its kind runs with a Tx (typed accessors over the tables) and
+//      returns ok or a reject code;
+//   2. if ok, and nothing was refused on the way, the engine checks what it wrote: the
+//      secondary indexes are synced (unique keys!), no primary key changed, every named
+//      invariant of every written record holds, every state-machine edge is declared;
+//   3. ok: the state hash takes the writes, the TxResult carries the after-images, erased
+//      keys and events. Refused: every write is taken back; the result carries the reject
+//      code and detail, no writes, no events.
+//
+// Linked chains: a command with `linked` set commits together with the commands after
+// it, up to and including the first without the flag. If one is refused, all are: it
+// carries its own reason, the others kLinkedChainFailed. A batch that ends inside a chain
+// refuses the chain (kLinkedChainOpen). A chain's results are staged in the executor's
+// own buffer and reach the caller's when the chain ends.
+//
+// Determinism: handlers see the command, its logical time and the state; results and
+// the state hash depend on nothing else (docs/determinism.md).
+//
+// Thread safety: one thread (the execute stage's). Memory: everything is sized at
+// construction from EngineOptions; nothing allocates per command (scans of more than 1024
+// records grow one scratch vector once).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "engine/outcome.h"
+#include "engine/state_hash.h"
+#include "engine/table.h"
+#include "engine/tx_core.h"
+#include "engine/tx_result.h"
+#include "pipeline/assert.h"
+
+namespace lockstep {
+
+struct EngineOptions {
+  // Capacity of each table, by table id; tables beyond the list get default_capacity.
+  std::vector<std::uint32_t> table_capacity;
+  std::uint32_t default_capacity = 1u << 20;
+  // Allocate every table's storage and index tables at start (no allocation later).
+  bool preallocate = false;
+  TxLimits limits;
+  // The largest TxResult; a command whose result would be larger is refused.
+  std::uint32_t result_bytes_max = 1u << 20;
+  // The longest linked chain, in commands and in result bytes; a longer one is refused
+  // as a whole.
+  std::uint32_t chain_length_max = 256;
+  std::uint32_t chain_bytes_max = 4u << 20;
+  // Where sequences start (after recovery: the journal's next sequence).
+  std::uint64_t first_command_sequence = 0;
+  std::uint64_t first_tx_sequence = 0;
+
+  // Throws std::invalid_argument naming the first bad field.
+  void validate() const;
+};
+
+// One command as the executor takes it.
+struct CommandView {
+  std::uint16_t kind = 0;
+  bool linked = false;
+  std::uint64_t client_id = 0;
+  std::uint64_t request_id = 0;
+  std::uint64_t sequence = 0;  // must be the executor's next_sequence()
+  std::int64_t logical_time_ns = 0;
+  std::span<const std::byte> payload;
+};
+
+struct ExecuteResult {
+  std::size_t bytes = 0;    // written to the caller's buffer
+  std::uint32_t results = 0;  // TxResults among them (0 while a chain stays open)
+};
+
+template <class D>
+class Executor {
+ public:
+  using Tables = typename D::Tables;
+  using Tx = typename D::Tx;
+  using Handlers = typename D::Handlers;
+
+  // Throws std::invalid_argument if options are bad or a handler is missing.
+  Executor(const Handlers& handlers, EngineOptions options)
+      : options_(validated(std::move(options))),
+        handlers_(checked(handlers)),
+        tables_(make_tables(std::make_index_sequence<std::tuple_size_v<Tables>>{})),
+        core_(table_bases(), options_.limits, D::kRecordBytesMax),
+        tx_(core_, tables_),
+        next_sequence_(options_.first_command_sequence),
+        tx_sequence_(options_.first_tx_sequence),
+        chain_buffer_(options_.chain_bytes_max) {}
+
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+
+  // How many free bytes the caller's buffer must have for the next execute(): one
+  // result, plus the results of the open chain, which are copied out when it ends.
+  std::size_t room_needed() const noexcept { return options_.result_bytes_max + chain_used_; }
+
+  // Executes `cmd` (the last of its batch if `batch_end`: its result then also carries
+  // the state hash) and writes the results that are final into `out`, from its start.
+  // REQUIRES: cmd.sequence == next_sequence(); out.size() >= room_needed().
+  ExecuteResult execute(const CommandView& cmd, bool batch_end, std::span<std::byte> out) {
+    LS_ASSERT(cmd.sequence == next_sequence_);
+    LS_ASSERT(out.size() >= room_needed());
+    ++next_sequence_;
+    const bool in_chain = cmd.linked || chain_length_ > 0;
+    if (!in_chain) {
+      Sink sink{out.data(), 0};
+      (void)run(sink, cmd);
+      core_.clear();
+      std::size_t bytes = sink.used;
+      if (batch_end) bytes = append_state_hash(out.data(), last_result_offset_, bytes);
+      return {bytes, 1};
+    }
+    if (chain_length_ == 0) {
+      chain_hash_ = hash_;
+      chain_tx_sequence_ = tx_sequence_;
+    }
+    const std::uint32_t position = chain_length_;
+    Sink sink{chain_buffer_.data(), chain_used_};
+    Outcome failed;
+    if (chain_failed_) {
+      write_refused(sink, cmd, Outcome::engine(EngineReject::kLinkedChainFailed, chain_failed_at_));
+    } else if (position >= options_.chain_length_max ||
+               chain_used_ + options_.result_bytes_max > chain_buffer_.size()) {
+      failed = Outcome::engine(EngineReject::kCapacityExceeded,
+                               kLimitDetailBase | static_cast<std::uint32_t>(EngineLimit::kChainLength));
+      write_refused(sink, cmd, failed);
+    } else {
+      failed = run(sink, cmd);
+    }
+    chain_used_ = sink.used;
+    ++chain_length_;
+    if (!failed.is_ok()) {
+      fail_chain(position, failed, Outcome::engine(EngineReject::kLinkedChainFailed, position));
+    }
+    if (cmd.linked) {
+      if (!batch_end) return {};
+      // The batch ends inside the chain: all of it is refused.
+      const Outcome open = Outcome::engine(EngineReject::kLinkedChainOpen);
+      fail_chain(kNoPosition, open, open);
+    }
+    // The chain ends: its results go to the caller.
+    if (!chain_failed_) core_.clear();
+    std::memcpy(out.data(), chain_buffer_.data(), chain_used_);
+    ExecuteResult r{chain_used_, chain_length_};
+    if (batch_end) r.bytes = append_state_hash(out.data(), last_result_offset_, r.bytes);
+    chain_used_ = 0;
+    chain_length_ = 0;
+    chain_failed_ = false;
+    return r;
+  }
+
+  std::uint64_t next_sequence() const noexcept { return next_sequence_; }
+  std::uint64_t tx_sequence() const noexcept { return tx_sequence_; }
+  // The incrementally maintained state hash (after the last closed command or chain).
+  const StateHash& state_hash() const noexcept { return hash_; }
+  // The state hash computed from every live record, to check the incremental one.
+  StateHash recompute_state_hash() const {
+    StateHash h;
+    std::apply([&](const auto&... t) { (t.hash_all(&h), ...); }, tables_);
+    return h;
+  }
+  const Tables& tables() const noexcept { return tables_; }
+  const EngineOptions& options() const noexcept { return options_; }
+
+ private:
+  struct Sink {
+    std::byte* base;
+    std::size_t used;
+  };
+
+  static EngineOptions validated(EngineOptions o) {
+    o.validate();
+    return o;
+  }
+  static const Handlers& checked(const Handlers& h) {
+    if (const char* missing = D::missing_handler(h); missing != nullptr) {
+      throw std::invalid_argument(std::string("no handler for command '") + missing + "'");
+    }
+    return h;
+  }
+  template <std::size_t... I>
+  Tables make_tables(std::index_sequence<I...>) const {
+    return Tables{typename std::tuple_element_t<I, Tables>(capacity_of(I), options_.preallocate)...};
+  }
+  std::uint32_t capacity_of(std::size_t table) const noexcept {
+    return table < options_.table_capacity.size() ? options_.table_capacity[table]
+                                                  : options_.default_capacity;
+  }
+  std::vector<TableBase*> table_bases() {
+    std::vector<TableBase*> v;
+    std::apply([&](auto&... t) { (v.push_back(&t), ...); }, tables_);
+    return v;
+  }
+
+  template <typename V>
+  static void put(std::byte* p, std::size_t at, V v) noexcept {
+    std::memcpy(p + at, &v, sizeof v);
+  }
+
+  void write_header(Sink& s, const CommandView& cmd, Outcome outcome, std::uint32_t writes,
+                    std::uint32_t events, std::size_t body) noexcept {
+    using namespace tx_field;
+    std::byte* p = s.base + s.used;
+    last_result_offset_ = s.used;
+    put<std::uint16_t>(p, kFormat, kTxResultFormat);
+    put<std::uint16_t>(p, kFlags, cmd.linked ? kTxFlagLinked : 0);
+    put<std::uint16_t>(p, kCommandKind, cmd.kind);
+    put<std::uint16_t>(p, kReserved, 0);
+    put<std::uint64_t>(p, kClientId, cmd.client_id);
+    put<std::uint64_t>(p, kRequestId, cmd.request_id);
+    put<std::uint64_t>(p, kCommandSequence, cmd.sequence);
+    put<std::uint64_t>(p, kTxSequence, tx_sequence_);
+    put<std::int64_t>(p, kLogicalTime, cmd.logical_time_ns);
+    put<std::uint32_t>(p, kOutcomeCode, outcome.code());
+    put<std::uint32_t>(p, kOutcomeDetail, outcome.detail());
+    put<std::uint32_t>(p, kCommandBytes, static_cast<std::uint32_t>(cmd.payload.size()));
+    put<std::uint32_t>(p, kWriteCount, writes);
+    put<std::uint32_t>(p, kEventCount, events);
+    put<std::uint32_t>(p, kBodyBytes, static_cast<std::uint32_t>(body));
+    s.used += kTxResultHeaderBytes;
+    std::memcpy(s.base + s.used, cmd.payload.data(), cmd.payload.size());
+    s.used += cmd.payload.size();
+  }
+
+  void write_refused(Sink& s, const CommandView& cmd, Outcome why) noexcept {
+    write_header(s, cmd, why, 0, 0, cmd.payload.size());
+  }
+
+  // Runs one command as a member: commits it (its result with writes and events) or
+  // takes it back (its result with the reason). Returns its outcome.
+  Outcome run(Sink& s, const CommandView& cmd) {
+    core_.begin_member(cmd.logical_time_ns);
+    Outcome outcome = D::dispatch(handlers_, cmd.kind, cmd.payload, tx_);
+    if (core_.doomed() || outcome.is_ok()) outcome = core_.finish_member();
+    std::size_t body = 0;
+    std::uint32_t writes = 0;
+    if (outcome.is_ok()) {
+      body = cmd.payload.size() + core_.member_events().size();
+      for (const TxCore::Entry& e : core_.member_entries()) {
+        if (const std::size_t n = delta_bytes(e); n != 0) {
+          body += kTxWriteHeaderBytes + n;
+          ++writes;
+        }
+      }
+      if (kTxResultHeaderBytes + body + kTxStateHashBytes > options_.result_bytes_max) {
+        outcome = Outcome::engine(
+            EngineReject::kCapacityExceeded,
+            kLimitDetailBase | static_cast<std::uint32_t>(EngineLimit::kResultBytes));
+      }
+    }
+    if (!outcome.is_ok()) {
+      core_.rollback_member();
+      write_refused(s, cmd, outcome);
+      return outcome;
+    }
+    ++tx_sequence_;
+    write_header(s, cmd, outcome, writes, core_.member_event_count(), body);
+    for (const TxCore::Entry& e : core_.member_entries()) write_delta(s, e);
+    const std::span<const std::byte> events = core_.member_events();
+    std::memcpy(s.base + s.used, events.data(), events.size());
+    s.used += events.size();
+    core_.apply_member(&hash_);
+    return outcome;
+  }
+
+  // After-image of a live record; primary key of one erased; nothing for one inserted
+  // and erased by the same command.
+  static std::size_t delta_bytes(const TxCore::Entry& e) noexcept {
+    if (e.table->live(e.slot)) return e.table->record_bytes();
+    return e.existed ? e.table->primary_bytes() : 0;
+  }
+
+  void write_delta(Sink& s, const TxCore::Entry& e) noexcept {
+    std::byte* p = s.base + s.used;
+    std::uint32_t n = 0;
+    std::uint8_t op = 0;
+    if (e.table->live(e.slot)) {
+      op = kWriteUpsert;
+      n = e.table->record_bytes();
+      std::memcpy(p + kTxWriteHeaderBytes, e.table->record_bytes_at(e.slot), n);
+    } else if (e.existed) {
+      op = kWriteErase;
+      n = e.table->encode_primary(core_.image(e.before), p + kTxWriteHeaderBytes);
+    } else {
+      return;
+    }
+    put<std::uint8_t>(p, 0, op);
+    put<std::uint8_t>(p, 1, 0);
+    put<std::uint16_t>(p, 2, e.table->id());
+    put<std::uint32_t>(p, 4, n);
+    s.used += kTxWriteHeaderBytes + n;
+  }
+
+  static constexpr std::uint32_t kNoPosition = 0xFFFFFFFFu;
+
+  // Refuses the open chain: takes back what its members applied, restores the state
+  // hash and transaction sequence, and rewrites every result in the chain buffer as
+  // refused, with no writes or events: the member at `failing` with `why`, the others
+  // with `others`.
+  void fail_chain(std::uint32_t failing, Outcome why, Outcome others) noexcept {
+    if (!chain_failed_) {
+      core_.rollback_applied();
+      hash_ = chain_hash_;
+      tx_sequence_ = chain_tx_sequence_;
+      chain_failed_ = true;
+      chain_failed_at_ = failing;
+    }
+    std::size_t read = 0;
+    std::size_t write = 0;
+    std::uint32_t position = 0;
+    while (read < chain_used_) {
+      std::byte* p = chain_buffer_.data() + read;
+      std::uint32_t command_bytes = 0;
+      std::uint32_t body = 0;
+      std::memcpy(&command_bytes, p + tx_field::kCommandBytes, 4);
+      std::memcpy(&body, p + tx_field::kBodyBytes, 4);
+      const Outcome o = position == failing ? why : others;
+      put<std::uint64_t>(p, tx_field::kTxSequence, chain_tx_sequence_);
+      put<std::uint32_t>(p, tx_field::kOutcomeCode, o.code());
+      put<std::uint32_t>(p, tx_field::kOutcomeDetail, o.detail());
+      put<std::uint32_t>(p, tx_field::kWriteCount, 0);
+      put<std::uint32_t>(p, tx_field::kEventCount, 0);
+      put<std::uint32_t>(p, tx_field::kBodyBytes, command_bytes);
+      std::memmove(chain_buffer_.data() + write, p, kTxResultHeaderBytes + command_bytes);
+      last_result_offset_ = write;
+      write += kTxResultHeaderBytes + command_bytes;
+      read += kTxResultHeaderBytes + body;
+      ++position;
+    }
+    chain_used_ = write;
+  }
+
+  // Marks the result at `at` as its batch's last and appends the state hash.
+  std::size_t append_state_hash(std::byte* base, std::size_t at, std::size_t end) noexcept {
+    std::byte* p = base + at;
+    std::uint16_t flags = 0;
+    std::uint32_t body = 0;
+    std::memcpy(&flags, p + tx_field::kFlags, 2);
+    std::memcpy(&body, p + tx_field::kBodyBytes, 4);
+    LS_ASSERT(at + kTxResultHeaderBytes + body == end);
+    put<std::uint16_t>(p, tx_field::kFlags, static_cast<std::uint16_t>(flags | kTxFlagBatchEnd));
+    put<std::uint32_t>(p, tx_field::kBodyBytes, static_cast<std::uint32_t>(body + kTxStateHashBytes));
+    put<std::uint64_t>(base, end, hash_.lo);
+    put<std::uint64_t>(base, end + 8, hash_.hi);
+    put<std::uint64_t>(base, end + 16, hash_.records);
+    return end + kTxStateHashBytes;
+  }
+
+  const EngineOptions options_;
+  const Handlers handlers_;
+  Tables tables_;
+  TxCore core_;
+  Tx tx_;
+  std::uint64_t next_sequence_;
+  std::uint64_t tx_sequence_;
+  StateHash hash_;
+  // Linked chain state.
+  std::vector<std::byte> chain_buffer_;
+  std::size_t chain_used_ = 0;
+  std::uint32_t chain_length_ = 0;
+  bool chain_failed_ = false;
+  std::uint32_t chain_failed_at_ = 0;
+  StateHash chain_hash_;
+  std::uint64_t chain_tx_sequence_ = 0;
+  std::size_t last_result_offset_ = 0;
+};
+
+}  // namespace lockstep

@@ -1,0 +1,428 @@
+// Table<T>: the records of one record type, and their indexes.
+//
+// Storage: records live in chunks allocated whole (about 1 MiB each) as the table grows
+// and never moved, so a record's address is stable while it is live. A slot is a
+// record's place; slots are handed out deterministically: the most recently freed slot
+// first (LIFO), else the next never-used one, so the same history of inserts and erases
+// gives the same slots. Capacity is configuration: a full table refuses the insert
+// (EngineReject::kCapacityExceeded), it does not grow past it.
+//
+// Indexes: the primary key in an absl::flat_hash_map from its encoding (engine/key.h) to
+// the slot; each unique key likewise; each ordered index in an absl::btree_map from the
+// index fields' encoding followed by the primary key's, so entries are unique and a
+// prefix of the index fields selects a contiguous range. No output ever depends on the
+// iteration order of a hash map; ordered scans and for_each (slot order) are
+// deterministic.
+//
+// T is a generated table description (schemac): Record, kId, kName, Primary, Uniques,
+// Indexes (tuples of key specs with kBytes and encode()), clear_padding() and check().
+//
+// Thread safety: one thread, the execute stage's. Handlers reach a table only through
+// TableAccess (engine/table_access.h), which stages every write in the TxCore.
+#pragma once
+
+#include <absl/container/btree_map.h>
+#include <absl/container/flat_hash_map.h>
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <span>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "engine/key.h"
+#include "engine/outcome.h"
+#include "engine/state_hash.h"
+#include "pipeline/assert.h"
+
+namespace lockstep {
+
+inline constexpr std::uint32_t kNoSlot = 0xFFFFFFFFu;
+
+// What TxCore needs of any table, for commit and rollback: called once or twice per
+// written record, so a virtual call is cheap beside the work; handlers' reads and writes
+// go through TableAccess<T> without it.
+class TableBase {
+ public:
+  virtual ~TableBase() = default;
+  virtual std::uint16_t id() const noexcept = 0;
+  virtual std::uint32_t record_bytes() const noexcept = 0;
+  virtual std::byte* record_bytes_at(std::uint32_t slot) noexcept = 0;
+  virtual bool live(std::uint32_t slot) const noexcept = 0;
+  virtual void set_live(std::uint32_t slot, bool live) noexcept = 0;
+  virtual bool has_secondary() const noexcept = 0;
+  // Moves the secondary index entries of `slot` from the keys of `indexed` to those of
+  // the current record. Refuses (returns the outcome, changes nothing) if a new unique
+  // key belongs to another record. Sets *changed if any key differed.
+  virtual Outcome sync_secondary(std::uint32_t slot, const std::byte* indexed,
+                                 bool* changed) noexcept = 0;
+  // The primary key of `a` and of the record in `slot` are equal.
+  virtual bool same_primary(const std::byte* a, std::uint32_t slot) const noexcept = 0;
+  // Invariants and state machine of the record in `slot`; `before` is null for an insert.
+  virtual Outcome check(const std::byte* before, std::uint32_t slot) const noexcept = 0;
+  // Adds or removes the index entries of `image` for `slot`: the primary key's if
+  // `primary`, the unique keys' and ordered indexes' if `secondary`.
+  virtual void add_keys(std::uint32_t slot, const std::byte* image, bool primary,
+                        bool secondary) noexcept = 0;
+  virtual void remove_keys(std::uint32_t slot, const std::byte* image, bool primary,
+                           bool secondary) noexcept = 0;
+  virtual std::uint32_t primary_bytes() const noexcept = 0;
+  // Writes the primary key encoding of `image` to `out`; returns its length.
+  virtual std::uint32_t encode_primary(const std::byte* image, std::byte* out) const noexcept = 0;
+  // Slot allocation, and its undo, for rollback.
+  virtual void release(std::uint32_t slot) noexcept = 0;
+  virtual void undo_release(std::uint32_t slot) noexcept = 0;
+  virtual void undo_allocate(std::uint32_t slot, bool fresh) noexcept = 0;
+  // The live records' contribution to the state hash, recomputed from scratch.
+  virtual void hash_all(StateHash* into) const = 0;
+};
+
+template <class Spec>
+struct UniqueIndex {
+  absl::flat_hash_map<KeyBytes<Spec::kBytes>, std::uint32_t> map;
+};
+template <class Spec, std::size_t PkBytes>
+struct OrderedIndex {
+  absl::btree_map<KeyBytes<Spec::kBytes + PkBytes>, std::uint32_t> map;
+};
+
+namespace detail {
+template <class Tuple>
+struct UniquesOf;
+template <class... S>
+struct UniquesOf<std::tuple<S...>> {
+  using type = std::tuple<UniqueIndex<S>...>;
+};
+template <class Tuple, std::size_t PkBytes>
+struct OrderedOf;
+template <class... S, std::size_t PkBytes>
+struct OrderedOf<std::tuple<S...>, PkBytes> {
+  using type = std::tuple<OrderedIndex<S, PkBytes>...>;
+};
+}  // namespace detail
+
+template <class T>
+class Table final : public TableBase {
+ public:
+  using Record = typename T::Record;
+  static constexpr std::size_t kPkBytes = T::Primary::kBytes;
+  using Pk = KeyBytes<kPkBytes>;
+  using Uniques = typename detail::UniquesOf<typename T::Uniques>::type;
+  using Ordered = typename detail::OrderedOf<typename T::Indexes, kPkBytes>::type;
+  static constexpr std::size_t kUniqueCount = std::tuple_size_v<typename T::Uniques>;
+  static constexpr std::size_t kIndexCount = std::tuple_size_v<typename T::Indexes>;
+  // Records per chunk: a power of two near 1 MiB of records.
+  static constexpr std::uint32_t kChunkShift =
+      std::bit_width(std::max<std::size_t>(1, (std::size_t{1} << 20) / sizeof(Record))) - 1;
+  static constexpr std::uint32_t kChunkRecords = 1u << kChunkShift;
+
+  // `capacity`: the most live records (at most kNoSlot - 1). With `preallocate`, every
+  // chunk and the index tables are allocated now, so nothing allocates while running.
+  Table(std::uint32_t capacity, bool preallocate) : capacity_(capacity) {
+    LS_ASSERT(capacity < kNoSlot);
+    chunks_.resize((std::size_t{capacity} + kChunkRecords - 1) >> kChunkShift);
+    if (preallocate) {
+      for (auto& c : chunks_) c = std::make_unique<Chunk>();
+      primary_.reserve(capacity);
+      std::apply([&](auto&... u) { (u.map.reserve(capacity), ...); }, uniques_);
+      free_.reserve(capacity);
+    }
+  }
+
+  std::uint32_t capacity() const noexcept { return capacity_; }
+  std::uint32_t size() const noexcept { return live_count_; }
+
+  // The slot of the live record with primary key `pk`, or kNoSlot.
+  std::uint32_t slot_of(const Pk& pk) const noexcept {
+    const auto it = primary_.find(pk);
+    return it == primary_.end() ? kNoSlot : it->second;
+  }
+  Record& record(std::uint32_t slot) noexcept { return chunk(slot).records[offset(slot)]; }
+  const Record& record(std::uint32_t slot) const noexcept {
+    return chunks_[slot >> kChunkShift]->records[offset(slot)];
+  }
+  // The TxCore's per-slot note of which command touched the slot last, and its entry.
+  std::uint64_t& touch_stamp(std::uint32_t slot) noexcept { return chunk(slot).stamp[offset(slot)]; }
+  std::uint32_t& touch_entry(std::uint32_t slot) noexcept { return chunk(slot).entry[offset(slot)]; }
+
+  static Pk primary_of(const Record& r) noexcept {
+    Pk k;
+    T::Primary::encode(r, k.data());
+    return k;
+  }
+
+  // Takes a slot for an insert; false if the table is full.
+  [[nodiscard]] bool allocate(std::uint32_t* slot, bool* fresh) {
+    if (!free_.empty()) {
+      *slot = free_.back();
+      free_.pop_back();
+      *fresh = false;
+    } else if (next_fresh_ < capacity_) {
+      *slot = next_fresh_++;
+      *fresh = true;
+      auto& c = chunks_[*slot >> kChunkShift];
+      if (c == nullptr) c = std::make_unique<Chunk>();
+    } else {
+      return false;
+    }
+    return true;
+  }
+
+  // ---- TableBase
+  std::uint16_t id() const noexcept override { return T::kId; }
+  std::uint32_t record_bytes() const noexcept override { return sizeof(Record); }
+  std::byte* record_bytes_at(std::uint32_t slot) noexcept override {
+    return reinterpret_cast<std::byte*>(&record(slot));
+  }
+  bool live(std::uint32_t slot) const noexcept override {
+    return slot < next_fresh_ && chunks_[slot >> kChunkShift]->live[offset(slot)] != 0;
+  }
+  void set_live(std::uint32_t slot, bool live) noexcept override {
+    std::uint8_t& l = chunk(slot).live[offset(slot)];
+    LS_DASSERT((l != 0) != live);
+    l = live ? 1 : 0;
+    live_count_ += live ? 1 : -1;
+  }
+  bool has_secondary() const noexcept override { return kUniqueCount + kIndexCount > 0; }
+
+  Outcome sync_secondary(std::uint32_t slot, const std::byte* indexed,
+                         bool* changed) noexcept override {
+    const Record& now = record(slot);
+    const Record& was = as_record(indexed);
+    *changed = false;
+    // First every check, then every change: a refusal leaves the indexes as they were.
+    Outcome refusal;
+    for_each_unique([&](std::uint32_t i, auto& u, auto spec) {
+      using Spec = decltype(spec);
+      if (!refusal.is_ok()) return;
+      KeyBytes<Spec::kBytes> a, b;
+      Spec::encode(was, a.data());
+      Spec::encode(now, b.data());
+      if (a == b) return;
+      const auto it = u.map.find(b);
+      if (it != u.map.end() && it->second != slot) {
+        refusal = Outcome::engine(EngineReject::kUniqueKeyConflict,
+                                  std::uint32_t{T::kId} << 16 | (i + 1));
+      }
+    });
+    if (!refusal.is_ok()) return refusal;
+    for_each_unique([&](std::uint32_t, auto& u, auto spec) {
+      using Spec = decltype(spec);
+      KeyBytes<Spec::kBytes> a, b;
+      Spec::encode(was, a.data());
+      Spec::encode(now, b.data());
+      if (a == b) return;
+      *changed = true;
+      u.map.erase(a);
+      u.map.emplace(b, slot);
+    });
+    for_each_ordered([&](std::uint32_t, auto& o, auto spec) {
+      using Spec = decltype(spec);
+      const auto a = ordered_key<Spec>(was);
+      const auto b = ordered_key<Spec>(now);
+      if (a == b) return;
+      *changed = true;
+      o.map.erase(a);
+      o.map.emplace(b, slot);
+    });
+    return Outcome::ok();
+  }
+
+  bool same_primary(const std::byte* a, std::uint32_t slot) const noexcept override {
+    return primary_of(as_record(a)) == primary_of(record(slot));
+  }
+
+  Outcome check(const std::byte* before, std::uint32_t slot) const noexcept override {
+    return T::check(before == nullptr ? nullptr : &as_record(before), record(slot));
+  }
+
+  void add_keys(std::uint32_t slot, const std::byte* image, bool primary,
+                bool secondary) noexcept override {
+    const Record& r = as_record(image);
+    if (primary) {
+      const bool fresh = primary_.emplace(primary_of(r), slot).second;
+      LS_ASSERT(fresh);
+    }
+    if (!secondary) return;
+    for_each_unique([&](std::uint32_t, auto& u, auto spec) {
+      using Spec = decltype(spec);
+      KeyBytes<Spec::kBytes> k;
+      Spec::encode(r, k.data());
+      const bool fresh = u.map.emplace(k, slot).second;
+      LS_ASSERT(fresh);
+    });
+    for_each_ordered([&](std::uint32_t, auto& o, auto spec) {
+      const bool fresh = o.map.emplace(ordered_key<decltype(spec)>(r), slot).second;
+      LS_ASSERT(fresh);
+    });
+  }
+
+  void remove_keys(std::uint32_t slot, const std::byte* image, bool primary,
+                   bool secondary) noexcept override {
+    const Record& r = as_record(image);
+    if (primary) {
+      const auto it = primary_.find(primary_of(r));
+      LS_ASSERT(it != primary_.end() && it->second == slot);
+      primary_.erase(it);
+    }
+    if (!secondary) return;
+    for_each_unique([&](std::uint32_t, auto& u, auto spec) {
+      using Spec = decltype(spec);
+      KeyBytes<Spec::kBytes> k;
+      Spec::encode(r, k.data());
+      const auto it = u.map.find(k);
+      LS_ASSERT(it != u.map.end() && it->second == slot);
+      u.map.erase(it);
+    });
+    for_each_ordered([&](std::uint32_t, auto& o, auto spec) {
+      const auto erased = o.map.erase(ordered_key<decltype(spec)>(r));
+      LS_ASSERT(erased == 1);
+    });
+  }
+
+  std::uint32_t primary_bytes() const noexcept override { return kPkBytes; }
+  std::uint32_t encode_primary(const std::byte* image, std::byte* out) const noexcept override {
+    const Pk k = primary_of(as_record(image));
+    std::memcpy(out, k.data(), k.size());
+    return static_cast<std::uint32_t>(k.size());
+  }
+
+  void release(std::uint32_t slot) noexcept override { free_.push_back(slot); }
+  void undo_release(std::uint32_t slot) noexcept override {
+    LS_ASSERT(!free_.empty() && free_.back() == slot);
+    free_.pop_back();
+  }
+  void undo_allocate(std::uint32_t slot, bool fresh) noexcept override {
+    if (fresh) {
+      LS_ASSERT(next_fresh_ == slot + 1);
+      --next_fresh_;
+    } else {
+      free_.push_back(slot);
+    }
+  }
+
+  void hash_all(StateHash* into) const override {
+    for_each([&](std::uint32_t, const Record& r) {
+      into->add(T::kId, {reinterpret_cast<const std::byte*>(&r), sizeof r});
+    });
+  }
+
+  // Calls f(slot, record) for every live record, in slot order.
+  template <class F>
+  void for_each(F&& f) const {
+    for (std::uint32_t s = 0; s < next_fresh_; ++s) {
+      if (live(s)) f(s, record(s));
+    }
+  }
+
+  // Unique-key lookup: the slot of the live record whose I-th unique key encodes to
+  // `k`, or kNoSlot. (The TxCore brings the indexes up to date first.)
+  template <std::size_t I, std::size_t N>
+  std::uint32_t find_unique(const KeyBytes<N>& k) const noexcept {
+    const auto& map = std::get<I>(uniques_).map;
+    const auto it = map.find(k);
+    return it == map.end() ? kNoSlot : it->second;
+  }
+
+  // Ordered scan of index I over [lo, hi) in encoded bytes (lo, hi: index-field prefixes
+  // of any length; an empty hi means to the end). f(slot) returns false to stop.
+  template <std::size_t I, class F>
+  void scan(std::span<const std::uint8_t> lo, std::span<const std::uint8_t> hi, F&& f) const {
+    const auto& map = std::get<I>(ordered_).map;
+    using Full = typename std::remove_cvref_t<decltype(map)>::key_type;
+    Full from{};
+    LS_DASSERT(lo.size() <= from.size());
+    std::memcpy(from.data(), lo.data(), lo.size());
+    for (auto it = map.lower_bound(from); it != map.end(); ++it) {
+      if (!hi.empty() && std::memcmp(it->first.data(), hi.data(), hi.size()) >= 0) return;
+      if (!f(it->second)) return;
+    }
+  }
+  // Prefix scan of index I: every entry whose encoding begins with `prefix`.
+  template <std::size_t I, class F>
+  void scan_prefix(std::span<const std::uint8_t> prefix, F&& f) const {
+    const auto& map = std::get<I>(ordered_).map;
+    using Full = typename std::remove_cvref_t<decltype(map)>::key_type;
+    Full from{};
+    LS_DASSERT(prefix.size() <= from.size());
+    std::memcpy(from.data(), prefix.data(), prefix.size());
+    for (auto it = map.lower_bound(from); it != map.end(); ++it) {
+      if (std::memcmp(it->first.data(), prefix.data(), prefix.size()) != 0) return;
+      if (!f(it->second)) return;
+    }
+  }
+
+  // For inserts: whether `r`'s primary key or a unique key is taken. Returns the
+  // refusal, or ok.
+  Outcome insert_conflict(const Record& r) const noexcept {
+    if (primary_.contains(primary_of(r))) {
+      return Outcome::engine(EngineReject::kUniqueKeyConflict, std::uint32_t{T::kId} << 16);
+    }
+    Outcome refusal;
+    const_cast<Table*>(this)->for_each_unique([&](std::uint32_t i, auto& u, auto spec) {
+      using Spec = decltype(spec);
+      if (!refusal.is_ok()) return;
+      KeyBytes<Spec::kBytes> k;
+      Spec::encode(r, k.data());
+      if (u.map.contains(k)) {
+        refusal = Outcome::engine(EngineReject::kUniqueKeyConflict,
+                                  std::uint32_t{T::kId} << 16 | (i + 1));
+      }
+    });
+    return refusal;
+  }
+
+ private:
+  struct Chunk {
+    Record records[kChunkRecords];
+    std::uint64_t stamp[kChunkRecords] = {};
+    std::uint32_t entry[kChunkRecords] = {};
+    std::uint8_t live[kChunkRecords] = {};
+  };
+
+  static const Record& as_record(const std::byte* p) noexcept {
+    return *reinterpret_cast<const Record*>(p);  // images are stored aligned (TxCore)
+  }
+  static std::uint32_t offset(std::uint32_t slot) noexcept { return slot & (kChunkRecords - 1); }
+  Chunk& chunk(std::uint32_t slot) noexcept {
+    LS_DASSERT(chunks_[slot >> kChunkShift] != nullptr);
+    return *chunks_[slot >> kChunkShift];
+  }
+
+  template <class Spec>
+  static KeyBytes<Spec::kBytes + kPkBytes> ordered_key(const Record& r) noexcept {
+    KeyBytes<Spec::kBytes + kPkBytes> k;
+    Spec::encode(r, k.data());
+    T::Primary::encode(r, k.data() + Spec::kBytes);
+    return k;
+  }
+
+  // f(index, container, Spec{}) for each unique key / ordered index.
+  template <class F>
+  void for_each_unique(F&& f) {
+    for_each_in<typename T::Uniques>(uniques_, f, std::make_index_sequence<kUniqueCount>{});
+  }
+  template <class F>
+  void for_each_ordered(F&& f) {
+    for_each_in<typename T::Indexes>(ordered_, f, std::make_index_sequence<kIndexCount>{});
+  }
+  template <class Specs, class Tuple, class F, std::size_t... I>
+  static void for_each_in(Tuple& t, F& f, std::index_sequence<I...>) {
+    (f(static_cast<std::uint32_t>(I), std::get<I>(t), std::tuple_element_t<I, Specs>{}), ...);
+  }
+
+  std::uint32_t capacity_;
+  std::uint32_t next_fresh_ = 0;
+  std::uint32_t live_count_ = 0;
+  std::vector<std::unique_ptr<Chunk>> chunks_;
+  std::vector<std::uint32_t> free_;
+  absl::flat_hash_map<Pk, std::uint32_t> primary_;
+  Uniques uniques_;
+  Ordered ordered_;
+};
+
+}  // namespace lockstep

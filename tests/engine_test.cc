@@ -1,0 +1,293 @@
+// The engine core on the bank domain: staging, refusals, linked chains, invariants, state
+// machines, unique keys, capacity, TxResult contents and the state hash.
+#include <gtest/gtest.h>
+
+#include "bank/bank_harness.h"
+
+namespace {
+
+using bank_test::Bank;
+using bank_test::deposit;
+using bank_test::open;
+using bank_test::transfer;
+using bank_test::withdraw;
+using lockstep::EngineLimit;
+using lockstep::EngineReject;
+using lockstep::Outcome;
+
+Outcome domain(bank::Reject r) { return bank::reject(r); }
+Outcome engine(EngineReject r, std::uint32_t detail = 0) { return Outcome::engine(r, detail); }
+std::uint32_t limit(EngineLimit l) { return lockstep::kLimitDetailBase | static_cast<std::uint32_t>(l); }
+
+TEST(Engine, DepositCreditsTheAccountAndEmitsAnEvent) {
+  Bank b;
+  ASSERT_TRUE(b.outcome(open(1, "alice")).is_ok());
+  const auto r = b.submit(deposit(1, 500));
+  ASSERT_EQ(r.size(), 1u);
+  const auto& v = r[0].view;
+  EXPECT_TRUE(v.outcome.is_ok());
+  EXPECT_EQ(v.command_kind, bank::Deposit::kKind);
+  EXPECT_EQ(v.command_sequence, 1u);
+  EXPECT_EQ(v.tx_sequence, 2u);
+  ASSERT_EQ(v.writes.size(), 1u);
+  EXPECT_EQ(v.writes[0].op, lockstep::kWriteUpsert);
+  EXPECT_EQ(v.writes[0].table, bank::Account::kTableId);
+  bank::Account after;
+  ASSERT_EQ(v.writes[0].bytes.size(), sizeof after);
+  std::memcpy(&after, v.writes[0].bytes.data(), sizeof after);
+  EXPECT_EQ(after.balance.units, 500);
+  ASSERT_EQ(v.events.size(), 1u);
+  EXPECT_EQ(v.events[0].kind, bank::Deposited::kKind);
+  bank::Deposited e;
+  std::memcpy(&e, v.events[0].bytes.data(), sizeof e);
+  EXPECT_EQ(e.balance.units, 500);
+  EXPECT_EQ(b.account(1)->balance.units, 500);
+}
+
+TEST(Engine, ARefusedCommandWritesNothingAndKeepsTheStateHash) {
+  Bank b;
+  ASSERT_TRUE(b.outcome(open(1, "alice")).is_ok());
+  const lockstep::StateHash before = b.exec().state_hash();
+  const auto r = b.submit(withdraw(1, 10));
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].view.outcome, domain(bank::Reject::insufficient_funds));
+  EXPECT_TRUE(r[0].view.writes.empty());
+  EXPECT_TRUE(r[0].view.events.empty());
+  EXPECT_EQ(r[0].view.tx_sequence, 1u);  // no new transaction
+  EXPECT_EQ(b.exec().state_hash(), before);
+  EXPECT_EQ(b.outcome(deposit(9, 1)), domain(bank::Reject::account_not_found));
+}
+
+TEST(Engine, TransferMovesMoneyAndRecordsTheTransfer) {
+  Bank b;
+  ASSERT_TRUE(b.outcome(open(1, "alice")).is_ok());
+  ASSERT_TRUE(b.outcome(open(2, "bob")).is_ok());
+  ASSERT_TRUE(b.outcome(deposit(1, 1000)).is_ok());
+  const auto r = b.submit(transfer(77, 1, 2, 300));
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_TRUE(r[0].view.outcome.is_ok());
+  EXPECT_EQ(r[0].view.writes.size(), 3u);
+  EXPECT_EQ(b.account(1)->balance.units, 700);
+  EXPECT_EQ(b.account(2)->balance.units, 300);
+  EXPECT_EQ(b.transfers(), 1u);
+  EXPECT_EQ(b.outcome(transfer(77, 1, 2, 1)), domain(bank::Reject::transfer_exists));
+}
+
+TEST(Engine, AHandlerRefusalAfterWritesTakesThemAllBack) {
+  Bank b;
+  ASSERT_TRUE(b.outcome(open(1, "alice")).is_ok());
+  ASSERT_TRUE(b.outcome(open(2, "bob")).is_ok());
+  ASSERT_TRUE(b.outcome(deposit(1, 100)).is_ok());
+  ASSERT_TRUE(b.outcome(bank::SetStatus{.account = 2, .status = bank::AccountStatus::frozen}).is_ok());
+  // The handler modifies both accounts, then refuses because the credit one is frozen.
+  const lockstep::StateHash before = b.exec().state_hash();
+  EXPECT_EQ(b.outcome(transfer(5, 1, 2, 50)), domain(bank::Reject::account_not_open));
+  EXPECT_EQ(b.account(1)->balance.units, 100);
+  EXPECT_EQ(b.account(2)->balance.units, 0);
+  EXPECT_EQ(b.transfers(), 0u);
+  EXPECT_EQ(b.exec().state_hash(), before);
+  EXPECT_EQ(b.exec().recompute_state_hash(), before);
+}
+
+TEST(Engine, AnInvariantViolationRefusesWithTheInvariantNamed) {
+  Bank b;
+  ASSERT_TRUE(b.outcome(open(1, "alice", 500)).is_ok());
+  ASSERT_TRUE(b.outcome(withdraw(1, 400)).is_ok());
+  // Forcing the limit below the overdraft breaks balance_within_limit (invariant 0).
+  EXPECT_EQ(b.outcome(bank::SetLimit{.account = 1, .overdraft_limit = {100}, .force = true}),
+            engine(EngineReject::kInvariantViolated, (0u << 16) | 0u));
+  EXPECT_EQ(b.account(1)->overdraft_limit.units, 500);
+  EXPECT_TRUE(b.outcome(bank::SetLimit{.account = 1, .overdraft_limit = {400}, .force = true}).is_ok());
+}
+
+TEST(Engine, ATakenUniqueKeyRefusesAnInsert) {
+  Bank b;
+  ASSERT_TRUE(b.outcome(open(1, "alice")).is_ok());
+  EXPECT_EQ(b.outcome(open(2, "alice")), engine(EngineReject::kUniqueKeyConflict, (0u << 16) | 1u));
+  EXPECT_EQ(b.accounts(), 1u);
+}
+
+TEST(Engine, ATakenPrimaryKeyRefusesAnInsert) {
+  Bank b;
+  ASSERT_TRUE(b.outcome(open(1, "alice")).is_ok());
+  EXPECT_EQ(b.outcome(open(1, "bob")), engine(EngineReject::kUniqueKeyConflict, (0u << 16) | 0u));
+  EXPECT_EQ(b.accounts(), 1u);
+}
+
+TEST(Engine, ChangingAUniqueKeyToATakenOneRefusesTheCommand) {
+  Bank b;
+  ASSERT_TRUE(b.outcome(open(1, "alice")).is_ok());
+  ASSERT_TRUE(b.outcome(open(2, "bob")).is_ok());
+  EXPECT_EQ(b.outcome(bank::Rename{.account = 2, .owner = lockstep::Chars<16>::from("alice")}),
+            engine(EngineReject::kUniqueKeyConflict, (0u << 16) | 1u));
+  EXPECT_EQ(b.account(2)->owner.view(), "bob");
+  // A free name is fine, and frees the old one.
+  ASSERT_TRUE(b.outcome(bank::Rename{.account = 2, .owner = lockstep::Chars<16>::from("carol")}).is_ok());
+  EXPECT_TRUE(b.outcome(open(3, "bob")).is_ok());
+}
+
+TEST(Engine, AnUndeclaredTransitionIsRefused) {
+  Bank b;
+  ASSERT_TRUE(b.outcome(open(1, "alice")).is_ok());
+  const auto closed = bank::SetStatus{.account = 1, .status = bank::AccountStatus::closed};
+  const auto reopen = bank::SetStatus{.account = 1, .status = bank::AccountStatus::open};
+  const auto freeze = bank::SetStatus{.account = 1, .status = bank::AccountStatus::frozen};
+  ASSERT_TRUE(b.outcome(freeze).is_ok());
+  ASSERT_TRUE(b.outcome(reopen).is_ok());
+  ASSERT_TRUE(b.outcome(closed).is_ok());
+  EXPECT_EQ(b.outcome(reopen), engine(EngineReject::kIllegalTransition, 0));
+  EXPECT_EQ(b.account(1)->status, bank::AccountStatus::closed);
+}
+
+TEST(Engine, AFullTableRefusesTheInsertWithItsTableId) {
+  lockstep::EngineOptions o;
+  o.table_capacity = {2, 10};
+  Bank b(o);
+  ASSERT_TRUE(b.outcome(open(1, "a")).is_ok());
+  ASSERT_TRUE(b.outcome(open(2, "b")).is_ok());
+  EXPECT_EQ(b.outcome(open(3, "c")), engine(EngineReject::kCapacityExceeded, 0));
+  // Erasing one makes room again.
+  ASSERT_TRUE(b.outcome(bank::CloseAccount{.account = 1}).is_ok());
+  EXPECT_TRUE(b.outcome(open(3, "c")).is_ok());
+}
+
+TEST(Engine, TheWriteLimitRefusesACommandThatWritesTooMuch) {
+  lockstep::EngineOptions o;
+  o.limits.writes_per_command_max = 2;
+  Bank b(o);
+  ASSERT_TRUE(b.outcome(open(1, "a")).is_ok());
+  ASSERT_TRUE(b.outcome(open(2, "b")).is_ok());
+  ASSERT_TRUE(b.outcome(deposit(1, 10)).is_ok());
+  // Two accounts and one transfer record: three writes.
+  EXPECT_EQ(b.outcome(transfer(1, 1, 2, 5)),
+            engine(EngineReject::kCapacityExceeded, limit(EngineLimit::kWritesPerCommand)));
+  EXPECT_EQ(b.account(1)->balance.units, 10);
+}
+
+TEST(Engine, TheEventLimitRefusesACommandThatEmitsTooMuch) {
+  lockstep::EngineOptions o;
+  o.limits.event_bytes_per_command_max = 16;
+  Bank b(o);
+  ASSERT_TRUE(b.outcome(open(1, "a")).is_ok());
+  EXPECT_EQ(b.outcome(deposit(1, 10)),
+            engine(EngineReject::kCapacityExceeded, limit(EngineLimit::kEventBytesPerCommand)));
+  EXPECT_EQ(b.account(1)->balance.units, 0);
+}
+
+TEST(Engine, ALinkedChainCommitsTogether) {
+  Bank b;
+  EXPECT_TRUE(b.submit(open(1, "a"), /*linked=*/true, /*batch_end=*/false).empty());
+  EXPECT_TRUE(b.submit(open(2, "b"), true, false).empty());
+  const auto r = b.submit(deposit(2, 10), false);
+  ASSERT_EQ(r.size(), 3u);
+  for (const auto& d : r) EXPECT_TRUE(d.view.outcome.is_ok());
+  EXPECT_EQ(r[0].view.tx_sequence, 1u);
+  EXPECT_EQ(r[2].view.tx_sequence, 3u);
+  EXPECT_EQ(b.accounts(), 2u);
+}
+
+TEST(Engine, ALinkedChainWithOneRefusalIsRefusedWhole) {
+  Bank b;
+  ASSERT_TRUE(b.outcome(open(1, "a")).is_ok());
+  const lockstep::StateHash before = b.exec().state_hash();
+  EXPECT_TRUE(b.submit(deposit(1, 10), true, false).empty());
+  EXPECT_TRUE(b.submit(open(2, "b"), true, false).empty());
+  EXPECT_TRUE(b.submit(withdraw(1, 50), true, false).empty());  // fails: position 2
+  const auto r = b.submit(deposit(1, 1), false);         // closes the chain
+  ASSERT_EQ(r.size(), 4u);
+  EXPECT_EQ(r[0].view.outcome, engine(EngineReject::kLinkedChainFailed, 2));
+  EXPECT_EQ(r[1].view.outcome, engine(EngineReject::kLinkedChainFailed, 2));
+  EXPECT_EQ(r[2].view.outcome, domain(bank::Reject::insufficient_funds));
+  EXPECT_EQ(r[3].view.outcome, engine(EngineReject::kLinkedChainFailed, 2));
+  for (const auto& d : r) {
+    EXPECT_TRUE(d.view.writes.empty());
+    EXPECT_EQ(d.view.tx_sequence, 1u);
+  }
+  EXPECT_EQ(b.account(1)->balance.units, 0);
+  EXPECT_EQ(b.account(2), nullptr);
+  EXPECT_EQ(b.exec().state_hash(), before);
+  EXPECT_EQ(b.exec().recompute_state_hash(), before);
+  EXPECT_TRUE(b.outcome(open(2, "b")).is_ok());
+}
+
+TEST(Engine, ABatchEndingInsideAChainRefusesTheChain) {
+  Bank b;
+  EXPECT_TRUE(b.submit(open(1, "a"), true, false).empty());
+  const auto r = b.submit(open(2, "b"), /*linked=*/true, /*batch_end=*/true);
+  ASSERT_EQ(r.size(), 2u);
+  for (const auto& d : r) EXPECT_EQ(d.view.outcome, engine(EngineReject::kLinkedChainOpen));
+  EXPECT_TRUE(r[1].view.has_state_hash);
+  EXPECT_EQ(b.accounts(), 0u);
+  EXPECT_EQ(b.exec().recompute_state_hash(), b.exec().state_hash());
+  // The slots the chain took are free again, and reused.
+  ASSERT_TRUE(b.outcome(open(3, "c")).is_ok());
+  EXPECT_EQ(std::get<0>(b.exec().tables()).slot_of(bank::detail_::Account_primary::make(3)), 0u);
+}
+
+TEST(Engine, TheLastResultOfABatchCarriesTheStateHash) {
+  Bank b;
+  const auto first = b.submit(open(1, "a"), false, /*batch_end=*/false);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_FALSE(first[0].view.has_state_hash);
+  const auto last = b.submit(deposit(1, 5), false, true);
+  ASSERT_EQ(last.size(), 1u);
+  ASSERT_TRUE(last[0].view.has_state_hash);
+  EXPECT_EQ(last[0].view.state_hash, b.exec().state_hash());
+  EXPECT_EQ(last[0].view.state_hash.records, 1u);
+  EXPECT_EQ(b.exec().recompute_state_hash(), b.exec().state_hash());
+}
+
+TEST(Engine, MalformedAndUnknownCommandsAreRefused) {
+  Bank b;
+  ASSERT_TRUE(b.outcome(open(1, "a")).is_ok());
+  const auto d = deposit(1, 5);
+  auto bytes = std::as_bytes(std::span(&d, 1));
+  EXPECT_EQ(b.submit_raw(bank::Deposit::kKind, bytes.first(bytes.size() - 1))[0].view.outcome,
+            engine(EngineReject::kMalformedCommand, bank::Deposit::kKind));
+  EXPECT_EQ(b.submit_raw(99, bytes)[0].view.outcome, engine(EngineReject::kUnknownCommand, 99));
+  bank::SetLimit s{.account = 1, .overdraft_limit = {1}, .force = false};
+  std::vector<std::byte> raw(sizeof s);
+  std::memcpy(raw.data(), &s, sizeof s);
+  raw[offsetof(bank::SetLimit, force)] = std::byte{2};  // a bool must be 0 or 1
+  EXPECT_EQ(b.submit_raw(bank::SetLimit::kKind, raw)[0].view.outcome,
+            engine(EngineReject::kMalformedCommand, bank::SetLimit::kKind));
+  bank::SetStatus st{.account = 1, .status = bank::AccountStatus::frozen};
+  std::vector<std::byte> raw2(sizeof st);
+  std::memcpy(raw2.data(), &st, sizeof st);
+  raw2[offsetof(bank::SetStatus, status)] = std::byte{9};  // not a declared AccountStatus
+  EXPECT_EQ(b.submit_raw(bank::SetStatus::kKind, raw2)[0].view.outcome,
+            engine(EngineReject::kMalformedCommand, bank::SetStatus::kKind));
+}
+
+TEST(Engine, AnErasedRecordsKeyIsInTheResultAndItsSlotIsReused) {
+  Bank b;
+  ASSERT_TRUE(b.outcome(open(1, "a")).is_ok());
+  ASSERT_TRUE(b.outcome(open(2, "b")).is_ok());
+  const auto r = b.submit(bank::CloseAccount{.account = 1});
+  ASSERT_EQ(r.size(), 1u);
+  ASSERT_EQ(r[0].view.writes.size(), 1u);
+  EXPECT_EQ(r[0].view.writes[0].op, lockstep::kWriteErase);
+  EXPECT_EQ(r[0].view.writes[0].bytes.size(), 8u);
+  EXPECT_EQ(std::to_integer<int>(r[0].view.writes[0].bytes[7]), 1);  // big-endian id 1
+  ASSERT_TRUE(b.outcome(open(3, "c")).is_ok());
+  const auto& t = std::get<0>(b.exec().tables());
+  EXPECT_EQ(t.slot_of(bank::detail_::Account_primary::make(3)), 0u);  // slot 0 again
+  EXPECT_EQ(b.exec().recompute_state_hash(), b.exec().state_hash());
+}
+
+TEST(Engine, MissingHandlersAreRefusedAtConstruction) {
+  bank::Handlers h = bank::handlers();
+  h.withdraw = nullptr;
+  EXPECT_THROW((lockstep::Executor<bank::Domain>(h, {})), std::invalid_argument);
+}
+
+TEST(Engine, BadOptionsAreRefusedAtConstruction) {
+  lockstep::EngineOptions o;
+  o.limits.writes_per_command_max = 0;
+  EXPECT_THROW((lockstep::Executor<bank::Domain>(bank::handlers(), o)), std::invalid_argument);
+  lockstep::EngineOptions p;
+  p.chain_bytes_max = p.result_bytes_max;
+  EXPECT_THROW((lockstep::Executor<bank::Domain>(bank::handlers(), p)), std::invalid_argument);
+}
+
+}  // namespace
