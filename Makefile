@@ -4,7 +4,7 @@
 
 DEMO_ARGS ?=
 
-.PHONY: demo test test-clang test-asan test-tsan bench bench-journal format format-check deps clean
+.PHONY: demo test test-clang test-asan test-tsan test-determinism bench bench-journal bench-engine format format-check deps clean
 
 demo: deps
 	cmake --preset release
@@ -23,6 +23,12 @@ test-asan: deps
 test-tsan: deps
 	cmake --workflow --preset tsan
 
+# The fixed-stream digest test at -O0 (the other builds run it at -O1 and -O2).
+test-determinism: deps
+	cmake --preset o0
+	cmake --build --preset o0
+	./build/o0/tests/engine_model_test --gtest_filter='EngineModel.AFixedStream*:EngineModel.TwoRuns*'
+
 bench: deps
 	cmake --preset release
 	cmake --build --preset release --target lockstep-bench-pipeline
@@ -40,6 +46,14 @@ bench-journal: deps
 	  --benchmark_min_time=0.3 --benchmark_report_aggregates_only=true \
 	  --benchmark_out=build/bench/journal.json --benchmark_out_format=json
 	python3 bench/summarize_journal.py build/bench/journal.json
+
+bench-engine: deps
+	cmake --preset release
+	cmake --build --preset release --target lockstep-bench-engine
+	mkdir -p build/bench
+	./build/release/bench/lockstep-bench-engine --benchmark_repetitions=5 \
+	  --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true \
+	  --benchmark_out=build/bench/engine.json --benchmark_out_format=json
 
 format:
 	git ls-files '*.h' '*.cc' | xargs clang-format -i

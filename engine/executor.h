@@ -80,7 +80,7 @@ struct CommandView {
 };
 
 struct ExecuteResult {
-  std::size_t bytes = 0;    // written to the caller's buffer
+  std::size_t bytes = 0;      // written to the caller's buffer
   std::uint32_t results = 0;  // TxResults among them (0 while a chain stays open)
 };
 
@@ -112,8 +112,12 @@ class Executor {
   // Executes `cmd` (the last of its batch if `batch_end`: its result then also carries
   // the state hash) and writes the results that are final into `out`, from its start.
   // REQUIRES: cmd.sequence == next_sequence(); out.size() >= room_needed().
-  ExecuteResult execute(const CommandView& cmd, bool batch_end, std::span<std::byte> out) {
-    LS_ASSERT(cmd.sequence == next_sequence_);
+  ExecuteResult execute(const CommandView& command, bool batch_end, std::span<std::byte> out) {
+    LS_ASSERT(command.sequence == next_sequence_);
+    // A payload larger than any command of the domain is malformed whatever its kind;
+    // its result records it without the payload, so results stay within their limit.
+    CommandView cmd = command;
+    if (cmd.payload.size() > D::kCommandBytesMax) cmd.payload = {};
     LS_ASSERT(out.size() >= room_needed());
     ++next_sequence_;
     const bool in_chain = cmd.linked || chain_length_ > 0;
@@ -136,8 +140,9 @@ class Executor {
       write_refused(sink, cmd, Outcome::engine(EngineReject::kLinkedChainFailed, chain_failed_at_));
     } else if (position >= options_.chain_length_max ||
                chain_used_ + options_.result_bytes_max > chain_buffer_.size()) {
-      failed = Outcome::engine(EngineReject::kCapacityExceeded,
-                               kLimitDetailBase | static_cast<std::uint32_t>(EngineLimit::kChainLength));
+      failed =
+          Outcome::engine(EngineReject::kCapacityExceeded,
+                          kLimitDetailBase | static_cast<std::uint32_t>(EngineLimit::kChainLength));
       write_refused(sink, cmd, failed);
     } else {
       failed = run(sink, cmd);
@@ -195,7 +200,8 @@ class Executor {
   }
   template <std::size_t... I>
   Tables make_tables(std::index_sequence<I...>) const {
-    return Tables{typename std::tuple_element_t<I, Tables>(capacity_of(I), options_.preallocate)...};
+    return Tables{
+        typename std::tuple_element_t<I, Tables>(capacity_of(I), options_.preallocate)...};
   }
   std::uint32_t capacity_of(std::size_t table) const noexcept {
     return table < options_.table_capacity.size() ? options_.table_capacity[table]
@@ -281,7 +287,7 @@ class Executor {
   // After-image of a live record; primary key of one erased; nothing for one inserted
   // and erased by the same command.
   static std::size_t delta_bytes(const TxCore::Entry& e) noexcept {
-    if (e.table->live(e.slot)) return e.table->record_bytes();
+    if (e.is_live()) return e.bytes;
     return e.existed ? e.table->primary_bytes() : 0;
   }
 
@@ -289,10 +295,10 @@ class Executor {
     std::byte* p = s.base + s.used;
     std::uint32_t n = 0;
     std::uint8_t op = 0;
-    if (e.table->live(e.slot)) {
+    if (e.is_live()) {
       op = kWriteUpsert;
-      n = e.table->record_bytes();
-      std::memcpy(p + kTxWriteHeaderBytes, e.table->record_bytes_at(e.slot), n);
+      n = e.bytes;
+      std::memcpy(p + kTxWriteHeaderBytes, e.record, n);
     } else if (e.existed) {
       op = kWriteErase;
       n = e.table->encode_primary(core_.image(e.before), p + kTxWriteHeaderBytes);
@@ -354,7 +360,8 @@ class Executor {
     std::memcpy(&body, p + tx_field::kBodyBytes, 4);
     LS_ASSERT(at + kTxResultHeaderBytes + body == end);
     put<std::uint16_t>(p, tx_field::kFlags, static_cast<std::uint16_t>(flags | kTxFlagBatchEnd));
-    put<std::uint32_t>(p, tx_field::kBodyBytes, static_cast<std::uint32_t>(body + kTxStateHashBytes));
+    put<std::uint32_t>(p, tx_field::kBodyBytes,
+                       static_cast<std::uint32_t>(body + kTxStateHashBytes));
     put<std::uint64_t>(base, end, hash_.lo);
     put<std::uint64_t>(base, end + 8, hash_.hi);
     put<std::uint64_t>(base, end + 16, hash_.records);

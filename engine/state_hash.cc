@@ -12,18 +12,12 @@ XXH128_hash_t contribution(std::uint16_t table, std::span<const std::byte> recor
 
 void StateHash::add(std::uint16_t table, std::span<const std::byte> record) noexcept {
   const XXH128_hash_t h = contribution(table, record);
-  const std::uint64_t lo_sum = lo + h.low64;
-  hi += h.high64 + (lo_sum < lo ? 1 : 0);
-  lo = lo_sum;
-  ++records;
+  add128(h.low64, h.high64);
 }
 
 void StateHash::remove(std::uint16_t table, std::span<const std::byte> record) noexcept {
   const XXH128_hash_t h = contribution(table, record);
-  const std::uint64_t borrow = lo < h.low64 ? 1 : 0;
-  lo -= h.low64;
-  hi -= h.high64 + borrow;
-  --records;
+  sub128(h.low64, h.high64);
 }
 
 }  // namespace lockstep

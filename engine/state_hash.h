@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <utility>
 
 namespace lockstep {
 
@@ -24,6 +25,46 @@ struct StateHash {
   // Adds or removes one record's contribution.
   void add(std::uint16_t table, std::span<const std::byte> record) noexcept;
   void remove(std::uint16_t table, std::span<const std::byte> record) noexcept;
+
+  // The same, for a record type of N bytes: the hash is inlined for that size (the
+  // executor's hot path).
+  template <std::size_t N>
+  void add_sized(std::uint16_t table, const std::byte* record) noexcept;
+  template <std::size_t N>
+  void remove_sized(std::uint16_t table, const std::byte* record) noexcept;
+
+ private:
+  void add128(std::uint64_t lo_part, std::uint64_t hi_part) noexcept {
+    const std::uint64_t sum = lo + lo_part;
+    hi += hi_part + (sum < lo ? 1 : 0);
+    lo = sum;
+    ++records;
+  }
+  void sub128(std::uint64_t lo_part, std::uint64_t hi_part) noexcept {
+    const std::uint64_t borrow = lo < lo_part ? 1 : 0;
+    lo -= lo_part;
+    hi -= hi_part + borrow;
+    --records;
+  }
+  friend struct StateHashAccess;
 };
+
+namespace detail {
+// XXH3-128 of a record of N bytes, seeded with table id + 1 (state_hash_inline.h).
+template <std::size_t N>
+std::pair<std::uint64_t, std::uint64_t> record_hash(std::uint16_t table,
+                                                    const std::byte* record) noexcept;
+}  // namespace detail
+
+template <std::size_t N>
+void StateHash::add_sized(std::uint16_t table, const std::byte* record) noexcept {
+  const auto [l, h] = detail::record_hash<N>(table, record);
+  add128(l, h);
+}
+template <std::size_t N>
+void StateHash::remove_sized(std::uint16_t table, const std::byte* record) noexcept {
+  const auto [l, h] = detail::record_hash<N>(table, record);
+  sub128(l, h);
+}
 
 }  // namespace lockstep

@@ -1,6 +1,7 @@
 // Table<T>: the records of one record type, and their indexes.
 //
-// Storage: records live in chunks allocated whole (about 1 MiB each) as the table grows
+// Storage: records live in chunks allocated whole (up to 2 MiB each: a huge page where
+// the kernel grants one) as the table grows
 // and never moved, so a record's address is stable while it is live. A slot is a
 // record's place; slots are handed out deterministically: the most recently freed slot
 // first (LIFO), else the next never-used one, so the same history of inserts and erases
@@ -23,12 +24,15 @@
 
 #include <absl/container/btree_map.h>
 #include <absl/container/flat_hash_map.h>
+#include <sys/mman.h>
 
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <span>
 #include <tuple>
 #include <utility>
@@ -37,6 +41,7 @@
 #include "engine/key.h"
 #include "engine/outcome.h"
 #include "engine/state_hash.h"
+#include "engine/state_hash_inline.h"
 #include "pipeline/assert.h"
 
 namespace lockstep {
@@ -79,15 +84,22 @@ class TableBase {
   virtual void undo_allocate(std::uint32_t slot, bool fresh) noexcept = 0;
   // The live records' contribution to the state hash, recomputed from scratch.
   virtual void hash_all(StateHash* into) const = 0;
+  // One record image's contribution, added or removed.
+  virtual void hash_add(StateHash* into, const std::byte* image) const noexcept = 0;
+  virtual void hash_remove(StateHash* into, const std::byte* image) const noexcept = 0;
+  // Where the live flag of `slot` is, for readers that must not make a virtual call.
+  virtual const std::uint8_t* live_flag(std::uint32_t slot) const noexcept = 0;
 };
 
 template <class Spec>
 struct UniqueIndex {
-  absl::flat_hash_map<KeyBytes<Spec::kBytes>, std::uint32_t> map;
+  absl::flat_hash_map<KeyBytes<Spec::kBytes>, std::uint32_t, absl::Hash<KeyBytes<Spec::kBytes>>,
+                      KeyEq>
+      map;
 };
 template <class Spec, std::size_t PkBytes>
 struct OrderedIndex {
-  absl::btree_map<KeyBytes<Spec::kBytes + PkBytes>, std::uint32_t> map;
+  absl::btree_map<KeyBytes<Spec::kBytes + PkBytes>, std::uint32_t, KeyLess> map;
 };
 
 namespace detail {
@@ -115,9 +127,20 @@ class Table final : public TableBase {
   using Ordered = typename detail::OrderedOf<typename T::Indexes, kPkBytes>::type;
   static constexpr std::size_t kUniqueCount = std::tuple_size_v<typename T::Uniques>;
   static constexpr std::size_t kIndexCount = std::tuple_size_v<typename T::Indexes>;
-  // Records per chunk: a power of two near 1 MiB of records.
+  // A slot: the record and the per-slot state the TxCore and the table keep, together,
+  // so one record's write touches one or two cache lines (a 48-byte record makes a
+  // 64-byte slot), not a line in each of several arrays.
+  struct Slot {
+    Record record;
+    std::uint64_t stamp;  // the TxCore member that touched the slot last
+    std::uint32_t entry;  // that member's write-set entry for it
+    std::uint8_t live;
+  };
+  // Slots per chunk: a power of two filling at most 2 MiB, one huge page where the
+  // kernel grants it (chunks are 2 MiB-aligned and advised MADV_HUGEPAGE).
+  static constexpr std::size_t kChunkBytesMax = std::size_t{2} << 20;
   static constexpr std::uint32_t kChunkShift =
-      std::bit_width(std::max<std::size_t>(1, (std::size_t{1} << 20) / sizeof(Record))) - 1;
+      std::bit_width(std::max<std::size_t>(1, kChunkBytesMax / sizeof(Slot))) - 1;
   static constexpr std::uint32_t kChunkRecords = 1u << kChunkShift;
 
   // `capacity`: the most live records (at most kNoSlot - 1). With `preallocate`, every
@@ -126,7 +149,7 @@ class Table final : public TableBase {
     LS_ASSERT(capacity < kNoSlot);
     chunks_.resize((std::size_t{capacity} + kChunkRecords - 1) >> kChunkShift);
     if (preallocate) {
-      for (auto& c : chunks_) c = std::make_unique<Chunk>();
+      for (auto& c : chunks_) c = new_chunk();
       primary_.reserve(capacity);
       std::apply([&](auto&... u) { (u.map.reserve(capacity), ...); }, uniques_);
       free_.reserve(capacity);
@@ -141,13 +164,11 @@ class Table final : public TableBase {
     const auto it = primary_.find(pk);
     return it == primary_.end() ? kNoSlot : it->second;
   }
-  Record& record(std::uint32_t slot) noexcept { return chunk(slot).records[offset(slot)]; }
-  const Record& record(std::uint32_t slot) const noexcept {
-    return chunks_[slot >> kChunkShift]->records[offset(slot)];
-  }
+  Record& record(std::uint32_t slot) noexcept { return at(slot).record; }
+  const Record& record(std::uint32_t slot) const noexcept { return at(slot).record; }
   // The TxCore's per-slot note of which command touched the slot last, and its entry.
-  std::uint64_t& touch_stamp(std::uint32_t slot) noexcept { return chunk(slot).stamp[offset(slot)]; }
-  std::uint32_t& touch_entry(std::uint32_t slot) noexcept { return chunk(slot).entry[offset(slot)]; }
+  std::uint64_t& touch_stamp(std::uint32_t slot) noexcept { return at(slot).stamp; }
+  std::uint32_t& touch_entry(std::uint32_t slot) noexcept { return at(slot).entry; }
 
   static Pk primary_of(const Record& r) noexcept {
     Pk k;
@@ -165,7 +186,7 @@ class Table final : public TableBase {
       *slot = next_fresh_++;
       *fresh = true;
       auto& c = chunks_[*slot >> kChunkShift];
-      if (c == nullptr) c = std::make_unique<Chunk>();
+      if (c == nullptr) c = new_chunk();
     } else {
       return false;
     }
@@ -179,10 +200,10 @@ class Table final : public TableBase {
     return reinterpret_cast<std::byte*>(&record(slot));
   }
   bool live(std::uint32_t slot) const noexcept override {
-    return slot < next_fresh_ && chunks_[slot >> kChunkShift]->live[offset(slot)] != 0;
+    return slot < next_fresh_ && at(slot).live != 0;
   }
   void set_live(std::uint32_t slot, bool live) noexcept override {
-    std::uint8_t& l = chunk(slot).live[offset(slot)];
+    std::uint8_t& l = at(slot).live;
     LS_DASSERT((l != 0) != live);
     l = live ? 1 : 0;
     live_count_ += live ? 1 : -1;
@@ -194,6 +215,7 @@ class Table final : public TableBase {
     const Record& now = record(slot);
     const Record& was = as_record(indexed);
     *changed = false;
+    if (T::same_secondary_fields(was, now)) return Outcome::ok();
     // First every check, then every change: a refusal leaves the indexes as they were.
     Outcome refusal;
     for_each_unique([&](std::uint32_t i, auto& u, auto spec) {
@@ -305,6 +327,16 @@ class Table final : public TableBase {
     }
   }
 
+  void hash_add(StateHash* into, const std::byte* image) const noexcept override {
+    into->add_sized<sizeof(Record)>(T::kId, image);
+  }
+  void hash_remove(StateHash* into, const std::byte* image) const noexcept override {
+    into->remove_sized<sizeof(Record)>(T::kId, image);
+  }
+  const std::uint8_t* live_flag(std::uint32_t slot) const noexcept override {
+    return &at(slot).live;
+  }
+
   void hash_all(StateHash* into) const override {
     for_each([&](std::uint32_t, const Record& r) {
       into->add(T::kId, {reinterpret_cast<const std::byte*>(&r), sizeof r});
@@ -377,20 +409,36 @@ class Table final : public TableBase {
   }
 
  private:
-  struct Chunk {
-    Record records[kChunkRecords];
-    std::uint64_t stamp[kChunkRecords] = {};
-    std::uint32_t entry[kChunkRecords] = {};
-    std::uint8_t live[kChunkRecords] = {};
+  struct FreeChunk {
+    void operator()(Slot* p) const noexcept { std::free(p); }
   };
+  using Chunk = std::unique_ptr<Slot[], FreeChunk>;
+
+  // A zeroed chunk, 2 MiB-aligned when it is a whole huge page or more.
+  static Chunk new_chunk() {
+    constexpr std::size_t bytes = sizeof(Slot) * kChunkRecords;
+    constexpr std::size_t align = bytes >= kChunkBytesMax / 2 ? kChunkBytesMax
+                                  : alignof(Slot) < 64        ? 64
+                                                              : alignof(Slot);
+    constexpr std::size_t rounded = (bytes + align - 1) / align * align;
+    void* p = std::aligned_alloc(align, rounded);
+    if (p == nullptr) throw std::bad_alloc();
+    if constexpr (align == kChunkBytesMax) (void)::madvise(p, rounded, MADV_HUGEPAGE);
+    std::memset(p, 0, rounded);
+    return Chunk(static_cast<Slot*>(p));
+  }
 
   static const Record& as_record(const std::byte* p) noexcept {
     return *reinterpret_cast<const Record*>(p);  // images are stored aligned (TxCore)
   }
   static std::uint32_t offset(std::uint32_t slot) noexcept { return slot & (kChunkRecords - 1); }
-  Chunk& chunk(std::uint32_t slot) noexcept {
+  Slot& at(std::uint32_t slot) noexcept {
     LS_DASSERT(chunks_[slot >> kChunkShift] != nullptr);
-    return *chunks_[slot >> kChunkShift];
+    return chunks_[slot >> kChunkShift][offset(slot)];
+  }
+  const Slot& at(std::uint32_t slot) const noexcept {
+    LS_DASSERT(chunks_[slot >> kChunkShift] != nullptr);
+    return chunks_[slot >> kChunkShift][offset(slot)];
   }
 
   template <class Spec>
@@ -418,9 +466,9 @@ class Table final : public TableBase {
   std::uint32_t capacity_;
   std::uint32_t next_fresh_ = 0;
   std::uint32_t live_count_ = 0;
-  std::vector<std::unique_ptr<Chunk>> chunks_;
+  std::vector<Chunk> chunks_;
   std::vector<std::uint32_t> free_;
-  absl::flat_hash_map<Pk, std::uint32_t> primary_;
+  absl::flat_hash_map<Pk, std::uint32_t, absl::Hash<Pk>, KeyEq> primary_;
   Uniques uniques_;
   Ordered ordered_;
 };

@@ -52,27 +52,36 @@ void TxCore::begin_member(std::int64_t logical_time_ns) noexcept {
 
 bool TxCore::can_write() noexcept {
   if (entries_.size() < limits_.writes_per_command_max) return true;
-  doom(Outcome::engine(EngineReject::kCapacityExceeded,
-                       kLimitDetailBase | static_cast<std::uint32_t>(EngineLimit::kWritesPerCommand)));
+  doom(Outcome::engine(
+      EngineReject::kCapacityExceeded,
+      kLimitDetailBase | static_cast<std::uint32_t>(EngineLimit::kWritesPerCommand)));
   return false;
 }
 
-std::uint32_t TxCore::copy_image(const TableBase& table, const std::byte* from) noexcept {
+std::uint32_t TxCore::copy_image(const std::byte* from, std::uint32_t bytes) noexcept {
   LS_ASSERT(arena_used_ + image_bytes_ <= arena_bytes_);
   const std::uint32_t at = arena_used_;
-  std::memcpy(arena_.get() + at, from, table.record_bytes());
+  std::memcpy(arena_.get() + at, from, bytes);
   arena_used_ += image_bytes_;
   return at;
+}
+
+TxCore::Entry TxCore::new_entry(TableBase& table, std::uint32_t slot) noexcept {
+  Entry e;
+  e.table = &table;
+  e.slot = slot;
+  e.bytes = table.record_bytes();
+  e.record = table.record_bytes_at(slot);
+  e.live = table.live_flag(slot);
+  return e;
 }
 
 bool TxCore::touch_slow(TableBase& table, std::uint64_t& stamp, std::uint32_t& entry,
                         std::uint32_t slot) noexcept {
   if (!can_write()) return false;
-  Entry e;
-  e.table = &table;
-  e.slot = slot;
+  Entry e = new_entry(table, slot);
   e.existed = true;
-  e.before = copy_image(table, table.record_bytes_at(slot));
+  e.before = copy_image(e.record, e.bytes);
   e.keyed = e.before;
   e.indexed = e.before;
   entry = static_cast<std::uint32_t>(entries_.size());
@@ -85,11 +94,9 @@ bool TxCore::touch_slow(TableBase& table, std::uint64_t& stamp, std::uint32_t& e
 void TxCore::note_insert(TableBase& table, std::uint64_t& stamp, std::uint32_t& entry,
                          std::uint32_t slot, bool fresh) noexcept {
   free_ops_.push_back({&table, slot, fresh ? FreeOp::kAllocFresh : FreeOp::kAllocReused});
-  Entry e;
-  e.table = &table;
-  e.slot = slot;
+  Entry e = new_entry(table, slot);
   e.existed = false;
-  e.keyed = copy_image(table, table.record_bytes_at(slot));
+  e.keyed = copy_image(e.record, e.bytes);
   e.indexed = e.keyed;
   entry = static_cast<std::uint32_t>(entries_.size());
   stamp = member_stamp_;
@@ -100,7 +107,7 @@ void TxCore::note_insert(TableBase& table, std::uint64_t& stamp, std::uint32_t& 
 void TxCore::erase(TableBase& table, std::uint32_t entry) noexcept {
   sync();
   Entry& e = entries_[entry];
-  LS_ASSERT(e.table == &table && table.live(e.slot));
+  LS_ASSERT(e.table == &table && e.is_live());
   table.remove_keys(e.slot, arena_.get() + e.indexed, false, true);
   table.remove_keys(e.slot, arena_.get() + e.keyed, true, false);
   e.indexed = kNoImage;
@@ -120,10 +127,9 @@ void TxCore::sync_slow() noexcept {
     }
     if (!changed) continue;
     if (e.indexed_owned) {
-      std::memcpy(arena_.get() + e.indexed, e.table->record_bytes_at(e.slot),
-                  e.table->record_bytes());
+      std::memcpy(arena_.get() + e.indexed, e.record, e.bytes);
     } else {
-      e.indexed = copy_image(*e.table, e.table->record_bytes_at(e.slot));
+      e.indexed = copy_image(e.record, e.bytes);
       e.indexed_owned = true;
     }
   }
@@ -131,9 +137,9 @@ void TxCore::sync_slow() noexcept {
 
 bool TxCore::emit(std::uint16_t kind, const void* bytes, std::uint32_t n) noexcept {
   if (events_.size() - events_used_ < kTxEventHeaderBytes + std::size_t{n}) {
-    doom(Outcome::engine(EngineReject::kCapacityExceeded,
-                         kLimitDetailBase |
-                             static_cast<std::uint32_t>(EngineLimit::kEventBytesPerCommand)));
+    doom(Outcome::engine(
+        EngineReject::kCapacityExceeded,
+        kLimitDetailBase | static_cast<std::uint32_t>(EngineLimit::kEventBytesPerCommand)));
     return false;
   }
   std::byte* p = events_.data() + events_used_;
@@ -152,7 +158,7 @@ Outcome TxCore::finish_member() noexcept {
   if (doomed()) return doom_;
   for (std::size_t i = member_.entries; i < entries_.size(); ++i) {
     const Entry& e = entries_[i];
-    if (!e.table->live(e.slot)) continue;
+    if (!e.is_live()) continue;
     if (!e.table->same_primary(arena_.get() + e.keyed, e.slot)) {
       return Outcome::engine(EngineReject::kPrimaryKeyChanged, e.table->id());
     }
@@ -165,9 +171,8 @@ Outcome TxCore::finish_member() noexcept {
 void TxCore::apply_member(StateHash* hash) noexcept {
   for (std::size_t i = member_.entries; i < entries_.size(); ++i) {
     const Entry& e = entries_[i];
-    const std::uint32_t n = e.table->record_bytes();
-    if (e.existed) hash->remove(e.table->id(), {arena_.get() + e.before, n});
-    if (e.table->live(e.slot)) hash->add(e.table->id(), {e.table->record_bytes_at(e.slot), n});
+    if (e.existed) e.table->hash_remove(hash, arena_.get() + e.before);
+    if (e.is_live()) e.table->hash_add(hash, e.record);
   }
   for (const auto& [table, slot] : pending_release_) {
     table->release(slot);
@@ -185,7 +190,7 @@ void TxCore::rollback_range(std::size_t entries_begin, std::size_t entries_end,
   // 1. Remove the index entries the member's records hold now.
   for (std::size_t i = entries_end; i-- > entries_begin;) {
     const Entry& e = entries_[i];
-    if (!e.table->live(e.slot)) continue;
+    if (!e.is_live()) continue;
     if (e.indexed != kNoImage) e.table->remove_keys(e.slot, arena_.get() + e.indexed, false, true);
     if (!e.existed) e.table->remove_keys(e.slot, arena_.get() + e.keyed, true, false);
   }
@@ -193,10 +198,9 @@ void TxCore::rollback_range(std::size_t entries_begin, std::size_t entries_end,
   // live() only answers for allocated slots.)
   for (std::size_t i = entries_end; i-- > entries_begin;) {
     const Entry& e = entries_[i];
-    const bool live = e.table->live(e.slot);
+    const bool live = e.is_live();
     if (e.existed) {
-      std::memcpy(e.table->record_bytes_at(e.slot), arena_.get() + e.before,
-                  e.table->record_bytes());
+      std::memcpy(e.record, arena_.get() + e.before, e.bytes);
       if (!live) e.table->set_live(e.slot, true);
       e.table->add_keys(e.slot, arena_.get() + e.before, !live, true);
     } else if (live) {
@@ -207,15 +211,9 @@ void TxCore::rollback_range(std::size_t entries_begin, std::size_t entries_end,
   for (std::size_t i = free_ops_end; i-- > free_ops_begin;) {
     const FreeOp& op = free_ops_[i];
     switch (op.kind) {
-      case FreeOp::kAllocFresh:
-        op.table->undo_allocate(op.slot, true);
-        break;
-      case FreeOp::kAllocReused:
-        op.table->undo_allocate(op.slot, false);
-        break;
-      case FreeOp::kReleased:
-        op.table->undo_release(op.slot);
-        break;
+      case FreeOp::kAllocFresh: op.table->undo_allocate(op.slot, true); break;
+      case FreeOp::kAllocReused: op.table->undo_allocate(op.slot, false); break;
+      case FreeOp::kReleased: op.table->undo_release(op.slot); break;
     }
   }
 }

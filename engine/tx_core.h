@@ -48,6 +48,10 @@ class TxCore {
   struct Entry {
     TableBase* table = nullptr;
     std::uint32_t slot = 0;
+    std::uint32_t bytes = 0;             // the record's size
+    std::byte* record = nullptr;         // the record in its slot (records never move)
+    const std::uint8_t* live = nullptr;  // its live flag
+    bool is_live() const noexcept { return *live != 0; }
     bool existed = false;              // live when the member began
     std::uint32_t before = kNoImage;   // arena offset of the before-image (existed)
     std::uint32_t keyed = kNoImage;    // image whose primary key is in the primary index
@@ -102,8 +106,8 @@ class TxCore {
   // Whether one more record may be written (dooms the member if not).
   [[nodiscard]] bool can_write() noexcept;
   // After an insert into `slot` (allocated fresh or reused; keys already added).
-  void note_insert(TableBase& table, std::uint64_t& stamp, std::uint32_t& entry,
-                   std::uint32_t slot, bool fresh) noexcept;
+  void note_insert(TableBase& table, std::uint64_t& stamp, std::uint32_t& entry, std::uint32_t slot,
+                   bool fresh) noexcept;
   // Erases the touched, live record in `slot`: removes its keys, marks it dead; the
   // slot is released when the member is applied. REQUIRES: touch() for it succeeded.
   void erase(TableBase& table, std::uint32_t entry) noexcept;
@@ -134,7 +138,8 @@ class TxCore {
   bool touch_slow(TableBase& table, std::uint64_t& stamp, std::uint32_t& entry,
                   std::uint32_t slot) noexcept;
   void sync_slow() noexcept;
-  std::uint32_t copy_image(const TableBase& table, const std::byte* from) noexcept;
+  std::uint32_t copy_image(const std::byte* from, std::uint32_t bytes) noexcept;
+  static Entry new_entry(TableBase& table, std::uint32_t slot) noexcept;
   void rollback_range(std::size_t entries_begin, std::size_t entries_end,
                       std::size_t free_ops_begin, std::size_t free_ops_end) noexcept;
 

@@ -31,7 +31,8 @@ bool decode_tx_result(std::span<const std::byte> bytes, TxResultView* out, std::
   }
   v.flags = load<std::uint16_t>(bytes, kFlags);
   if ((v.flags & ~kTxFlagsKnown) != 0) return fail(error, kFlags, "unknown flags");
-  if (load<std::uint16_t>(bytes, kReserved) != 0) return fail(error, kReserved, "reserved is not 0");
+  if (load<std::uint16_t>(bytes, kReserved) != 0)
+    return fail(error, kReserved, "reserved is not 0");
   v.command_kind = load<std::uint16_t>(bytes, kCommandKind);
   v.client_id = load<std::uint64_t>(bytes, kClientId);
   v.request_id = load<std::uint64_t>(bytes, kRequestId);
@@ -47,7 +48,8 @@ bool decode_tx_result(std::span<const std::byte> bytes, TxResultView* out, std::
   if (body_bytes != bytes.size() - kTxResultHeaderBytes) {
     return fail(error, kBodyBytes,
                 "body length " + std::to_string(body_bytes) + ", but " +
-                    std::to_string(bytes.size() - kTxResultHeaderBytes) + " bytes follow the header");
+                    std::to_string(bytes.size() - kTxResultHeaderBytes) +
+                    " bytes follow the header");
   }
   if (!v.outcome.is_ok() && (write_count != 0 || event_count != 0)) {
     return fail(error, kWriteCount, "a refused command with writes or events");
@@ -62,7 +64,8 @@ bool decode_tx_result(std::span<const std::byte> bytes, TxResultView* out, std::
   }
   v.writes.reserve(write_count);
   for (std::uint32_t i = 0; i < write_count; ++i) {
-    if (remaining() < kTxWriteHeaderBytes) return fail(error, at, "write header overruns the result");
+    if (remaining() < kTxWriteHeaderBytes)
+      return fail(error, at, "write header overruns the result");
     TxWriteView w;
     w.op = load<std::uint8_t>(bytes, at);
     if (w.op != kWriteUpsert && w.op != kWriteErase) {
@@ -82,7 +85,8 @@ bool decode_tx_result(std::span<const std::byte> bytes, TxResultView* out, std::
   }
   v.events.reserve(event_count);
   for (std::uint32_t i = 0; i < event_count; ++i) {
-    if (remaining() < kTxEventHeaderBytes) return fail(error, at, "event header overruns the result");
+    if (remaining() < kTxEventHeaderBytes)
+      return fail(error, at, "event header overruns the result");
     TxEventView e;
     e.kind = load<std::uint16_t>(bytes, at);
     if (load<std::uint16_t>(bytes, at + 2) != 0) return fail(error, at + 2, "reserved is not 0");
@@ -95,8 +99,9 @@ bool decode_tx_result(std::span<const std::byte> bytes, TxResultView* out, std::
   }
   if ((v.flags & kTxFlagBatchEnd) != 0) {
     if (remaining() != kTxStateHashBytes) {
-      return fail(error, at, "state hash: " + std::to_string(remaining()) + " bytes, not " +
-                                 std::to_string(kTxStateHashBytes));
+      return fail(error, at,
+                  "state hash: " + std::to_string(remaining()) + " bytes, not " +
+                      std::to_string(kTxStateHashBytes));
     }
     v.has_state_hash = true;
     v.state_hash.lo = load<std::uint64_t>(bytes, at);
@@ -111,28 +116,17 @@ bool decode_tx_result(std::span<const std::byte> bytes, TxResultView* out, std::
 
 std::string_view engine_reject_name(std::uint32_t code) noexcept {
   switch (code) {
-    case 0:
-      return "ok";
-    case static_cast<std::uint32_t>(EngineReject::kInvariantViolated):
-      return "invariant_violated";
-    case static_cast<std::uint32_t>(EngineReject::kUniqueKeyConflict):
-      return "unique_key_conflict";
-    case static_cast<std::uint32_t>(EngineReject::kCapacityExceeded):
-      return "capacity_exceeded";
-    case static_cast<std::uint32_t>(EngineReject::kIllegalTransition):
-      return "illegal_transition";
-    case static_cast<std::uint32_t>(EngineReject::kPrimaryKeyChanged):
-      return "primary_key_changed";
-    case static_cast<std::uint32_t>(EngineReject::kUnknownCommand):
-      return "unknown_command";
-    case static_cast<std::uint32_t>(EngineReject::kMalformedCommand):
-      return "malformed_command";
-    case static_cast<std::uint32_t>(EngineReject::kLinkedChainFailed):
-      return "linked_chain_failed";
-    case static_cast<std::uint32_t>(EngineReject::kLinkedChainOpen):
-      return "linked_chain_open";
-    default:
-      return "";
+    case 0: return "ok";
+    case static_cast<std::uint32_t>(EngineReject::kInvariantViolated): return "invariant_violated";
+    case static_cast<std::uint32_t>(EngineReject::kUniqueKeyConflict): return "unique_key_conflict";
+    case static_cast<std::uint32_t>(EngineReject::kCapacityExceeded): return "capacity_exceeded";
+    case static_cast<std::uint32_t>(EngineReject::kIllegalTransition): return "illegal_transition";
+    case static_cast<std::uint32_t>(EngineReject::kPrimaryKeyChanged): return "primary_key_changed";
+    case static_cast<std::uint32_t>(EngineReject::kUnknownCommand): return "unknown_command";
+    case static_cast<std::uint32_t>(EngineReject::kMalformedCommand): return "malformed_command";
+    case static_cast<std::uint32_t>(EngineReject::kLinkedChainFailed): return "linked_chain_failed";
+    case static_cast<std::uint32_t>(EngineReject::kLinkedChainOpen): return "linked_chain_open";
+    default: return "";
   }
 }
 

@@ -1,7 +1,7 @@
 // TxResult: the committed unit, as bytes. One per command, refused or not; one journal
 // entry each, so a result's command sequence is its journal entry sequence.
 //
-// Format (docs/tx-result-format.md), little-endian, unaligned:
+// Format (docs/semantics.md, "TxResult format"), little-endian, unaligned:
 //
 //   header (kTxResultHeaderBytes)
 //     0  u16 format                 kTxResultFormat

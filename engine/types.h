@@ -69,6 +69,7 @@ struct Chars {
     std::copy(s.begin(), s.end(), data);
     return true;
   }
+  // `s`, cut to N bytes if longer.
   static constexpr Chars from(std::string_view s) noexcept {
     Chars c;
     (void)c.assign(s.substr(0, std::min(s.size(), N)));
@@ -95,6 +96,6 @@ struct Bytes {
 // Generated records, commands and events are checked against this.
 template <typename T>
 inline constexpr bool is_fixed_layout_v =
-    std::is_trivially_copyable_v<T> && std::is_standard_layout_v<T>;
+    std::is_trivially_copyable_v<T>&& std::is_standard_layout_v<T>;
 
 }  // namespace lockstep

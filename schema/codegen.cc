@@ -13,40 +13,28 @@ namespace {
 
 std::string cpp_type(const Domain& d, const Field& f) {
   switch (f.type) {
-    case FieldType::kU8:
-      return "std::uint8_t";
-    case FieldType::kU16:
-      return "std::uint16_t";
-    case FieldType::kU32:
-      return "std::uint32_t";
-    case FieldType::kU64:
-      return "std::uint64_t";
-    case FieldType::kI8:
-      return "std::int8_t";
-    case FieldType::kI16:
-      return "std::int16_t";
-    case FieldType::kI32:
-      return "std::int32_t";
-    case FieldType::kI64:
-      return "std::int64_t";
-    case FieldType::kU128:
-      return "lockstep::u128";
-    case FieldType::kBool:
-      return "bool";
-    case FieldType::kEnum:
-      return d.enums[f.enum_index].name;
-    case FieldType::kDecimal:
-      return "lockstep::Decimal<" + std::to_string(f.scale) + ">";
-    case FieldType::kBytes:
-      return "lockstep::Bytes<" + std::to_string(f.array_bytes) + ">";
-    case FieldType::kChars:
-      return "lockstep::Chars<" + std::to_string(f.array_bytes) + ">";
+    case FieldType::kU8: return "std::uint8_t";
+    case FieldType::kU16: return "std::uint16_t";
+    case FieldType::kU32: return "std::uint32_t";
+    case FieldType::kU64: return "std::uint64_t";
+    case FieldType::kI8: return "std::int8_t";
+    case FieldType::kI16: return "std::int16_t";
+    case FieldType::kI32: return "std::int32_t";
+    case FieldType::kI64: return "std::int64_t";
+    case FieldType::kU128: return "lockstep::u128";
+    case FieldType::kBool: return "bool";
+    case FieldType::kEnum: return d.enums[f.enum_index].name;
+    case FieldType::kDecimal: return "lockstep::Decimal<" + std::to_string(f.scale) + ">";
+    case FieldType::kBytes: return "lockstep::Bytes<" + std::to_string(f.array_bytes) + ">";
+    case FieldType::kChars: return "lockstep::Chars<" + std::to_string(f.array_bytes) + ">";
   }
   return "?";
 }
 
 std::string underlying(FieldType t) {
-  return t == FieldType::kU8 ? "std::uint8_t" : t == FieldType::kU16 ? "std::uint16_t" : "std::uint32_t";
+  return t == FieldType::kU8    ? "std::uint8_t"
+         : t == FieldType::kU16 ? "std::uint16_t"
+                                : "std::uint32_t";
 }
 
 class Gen {
@@ -157,8 +145,8 @@ class Gen {
       at += s.fields[i].size;
     }
     o_ << "  }\n";
-    o_ << "  static lockstep::KeyBytes<" << k.encoded_bytes << "> make(" << params(s, k, k.fields.size())
-       << ") noexcept {\n"
+    o_ << "  static lockstep::KeyBytes<" << k.encoded_bytes << "> make("
+       << params(s, k, k.fields.size()) << ") noexcept {\n"
        << "    lockstep::KeyBytes<" << k.encoded_bytes << "> k;\n";
     at = 0;
     for (std::uint32_t i : k.fields) {
@@ -202,6 +190,23 @@ class Gen {
       o_ << "    std::memset(r.pad" << p << "_, 0, sizeof r.pad" << p << "_);\n";
     }
     o_ << "  }\n";
+    // Whether two images agree on every field of a unique key or ordered index: if so,
+    // no secondary index entry can differ between them.
+    o_ << "  static bool same_secondary_fields([[maybe_unused]] const " << s.name
+       << "& a, [[maybe_unused]] const " << s.name << "& b) noexcept {\n    return true";
+    std::vector<bool> used(s.fields.size(), false);
+    for (const auto* keys : {&s.uniques, &s.indexes}) {
+      for (const Key& k : *keys) {
+        for (std::uint32_t i : k.fields) used[i] = true;
+      }
+    }
+    for (std::size_t i = 0; i < s.fields.size(); ++i) {
+      if (!used[i]) continue;
+      const std::string& f = s.fields[i].name;
+      o_ << " &&\n           std::memcmp(&a." << f << ", &b." << f << ", sizeof a." << f
+         << ") == 0";
+    }
+    o_ << ";\n  }\n";
     o_ << "  static lockstep::Outcome check([[maybe_unused]] const " << s.name
        << "* before, [[maybe_unused]] const " << s.name << "& after) noexcept {\n";
     for (std::size_t i = 0; i < s.invariants.size(); ++i) {
@@ -229,7 +234,8 @@ class Gen {
          << "        const auto from = static_cast<std::uint64_t>(before->" << f.name << ");\n"
          << "        const bool allowed = from == to";
       for (const Transition& t : sm.transitions) {
-        o_ << " ||\n                             (from == " << t.from << "u && to == " << t.to << "u)";
+        o_ << " ||\n                             (from == " << t.from << "u && to == " << t.to
+           << "u)";
       }
       o_ << ";\n        if (!allowed) return kIllegal;\n      }\n    }\n";
     }
@@ -239,8 +245,8 @@ class Gen {
   void tables_tuple() {
     o_ << "// Every table, by table id.\nusing Tables = std::tuple<";
     for (std::size_t i = 0; i < d_.records.size(); ++i) {
-      o_ << (i ? ",\n                           " : "") << "lockstep::Table<detail_::"
-         << d_.records[i].name << "Table>";
+      o_ << (i ? ",\n                           " : "")
+         << "lockstep::Table<detail_::" << d_.records[i].name << "Table>";
     }
     o_ << ">;\n\n";
   }
@@ -251,7 +257,8 @@ class Gen {
     (void)pk0;
     const std::string pk_params = params(s, s.primary, s.primary.fields.size());
     std::string pk_args;
-    for (std::uint32_t i : s.primary.fields) pk_args += (pk_args.empty() ? "" : ", ") + s.fields[i].name;
+    for (std::uint32_t i : s.primary.fields)
+      pk_args += (pk_args.empty() ? "" : ", ") + s.fields[i].name;
     o_ << "// Table '" << s.name << "', as a handler sees it.\n"
        << "class " << s.name << "Access : public lockstep::TableAccess<" << traits << "> {\n"
        << " public:\n"
@@ -267,7 +274,7 @@ class Gen {
       const Key& k = s.uniques[u];
       std::string args;
       for (std::uint32_t i : k.fields) args += (args.empty() ? "" : ", ") + s.fields[i].name;
-      o_ << "  const " << s.name << "* find_by_" << k.name << "(" << params(s, k, k.fields.size())
+      o_ << "  const " << s.name << "* find_" << k.name << "(" << params(s, k, k.fields.size())
          << ") noexcept {\n"
          << "    return find_unique<" << u << ">(detail_::" << s.name << "_unique_" << k.name
          << "::make(" << args << "));\n  }\n";
@@ -276,13 +283,13 @@ class Gen {
     o_ << "};\n\n";
   }
 
-  // scan_by_<index>(f), scan_by_<index>(f0, f), ..., scan_by_<index>(f0..fn-1, f);
-  // range_by_<index>(f0..fp-2, lo, hi, f) for each p: [lo, hi) on field p-1.
+  // scan_<index>(f), scan_<index>(f0, f), ..., scan_<index>(f0..fn-1, f);
+  // range_<index>(f0..fp-2, lo, hi, f) for each p: [lo, hi) on field p-1.
   void index_access(const Struct& s, const Key& k, std::size_t x) {
     o_ << "  // Index '" << k.name << "': prefix scans and ranges, in index order.\n";
     for (std::size_t n = 0; n <= k.fields.size(); ++n) {
       const std::string p = params(s, k, n);
-      o_ << "  template <class F>\n  void scan_by_" << k.name << "(" << p << (n ? ", " : "")
+      o_ << "  template <class F>\n  void scan_" << k.name << "(" << p << (n ? ", " : "")
          << "F&& f) {\n";
       const std::uint32_t bytes = prefix_bytes(s, k, n);
       if (n == 0) {
@@ -291,7 +298,8 @@ class Gen {
       }
       o_ << "    std::uint8_t p[" << bytes << "];\n";
       put_prefix(s, k, n, "p", "");
-      o_ << "    scan_prefix<" << x << ">(std::span<const std::uint8_t>(p, " << bytes << "), f);\n  }\n";
+      o_ << "    scan_prefix<" << x << ">(std::span<const std::uint8_t>(p, " << bytes
+         << "), f);\n  }\n";
     }
     for (std::size_t n = 1; n <= k.fields.size(); ++n) {
       const Field& last = s.fields[k.fields[n - 1]];
@@ -299,7 +307,7 @@ class Gen {
       if (!p.empty()) p += ", ";
       p += "const " + cpp_type(d_, last) + "& lo, const " + cpp_type(d_, last) + "& hi";
       const std::uint32_t bytes = prefix_bytes(s, k, n);
-      o_ << "  template <class F>\n  void range_by_" << k.name << "(" << p << ", F&& f) {\n"
+      o_ << "  template <class F>\n  void range_" << k.name << "(" << p << ", F&& f) {\n"
          << "    std::uint8_t a[" << bytes << "];\n    std::uint8_t b[" << bytes << "];\n";
       put_prefix(s, k, n - 1, "a", "");
       put_prefix(s, k, n - 1, "b", "");
@@ -330,7 +338,8 @@ class Gen {
        << "class Tx {\n public:\n"
        << "  Tx(lockstep::TxCore& core, Tables& tables) noexcept\n      : ";
     for (std::size_t i = 0; i < d_.records.size(); ++i) {
-      o_ << table_accessor_name(d_.records[i].name) << "(std::get<" << i << ">(tables), core),\n        ";
+      o_ << table_accessor_name(d_.records[i].name) << "(std::get<" << i
+         << ">(tables), core),\n        ";
     }
     o_ << "core_(core) {}\n";
     for (const Struct& r : d_.records) {
@@ -382,10 +391,12 @@ class Gen {
     }
     o_ << "    return nullptr;\n  }\n";
     // Validation of each command's bytes: bools are 0 or 1, enums hold declared values.
-    o_ << "  static lockstep::Outcome dispatch([[maybe_unused]] const Handlers& h, std::uint16_t kind,\n"
+    o_ << "  static lockstep::Outcome dispatch([[maybe_unused]] const Handlers& h, std::uint16_t "
+          "kind,\n"
        << "                                    std::span<const std::byte> payload,\n"
        << "                                    [[maybe_unused]] Tx& tx) noexcept {\n"
-       << "    const auto malformed = lockstep::Outcome::engine(lockstep::EngineReject::kMalformedCommand, kind);\n"
+       << "    const auto malformed = "
+          "lockstep::Outcome::engine(lockstep::EngineReject::kMalformedCommand, kind);\n"
        << "    switch (kind) {\n";
     for (const Struct& c : d_.commands) {
       o_ << "      case " << c.number << ": {\n"
@@ -396,7 +407,8 @@ class Gen {
          << "        return h." << snake_case(c.name) << "(c, tx);\n      }\n";
     }
     o_ << "      default:\n"
-       << "        return lockstep::Outcome::engine(lockstep::EngineReject::kUnknownCommand, kind);\n"
+       << "        return lockstep::Outcome::engine(lockstep::EngineReject::kUnknownCommand, "
+          "kind);\n"
        << "    }\n  }\n};\n\n";
   }
 

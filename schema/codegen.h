@@ -5,8 +5,8 @@
 //   - one POD struct per record, command and event, fields in declared order with
 //     explicit, zeroed padding, and static_asserts on size, alignment and every offset;
 //   - invariants::<name>(const Record&) declarations the domain defines;
-//   - typed table accessors (<Record>Access: find, modify, insert, erase, find_by_<unique>,
-//     scan_by_<index>, range_by_<index>) and the Tx a handler receives;
+//   - typed table accessors (<Record>Access: find, modify, insert, erase, find_<unique>,
+//     scan_<index>, range_<index>) and the Tx a handler receives;
 //   - Handlers (one function pointer per command kind) and Domain: the table tuple,
 //     dispatch by kind, command validation, and the reflection descriptor with its
 //     SHA-256 hash.

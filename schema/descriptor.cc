@@ -2,9 +2,11 @@
 
 #include <openssl/evp.h>
 
-#include <cctype>
+#include <algorithm>
 #include <cstring>
+#include <set>
 #include <stdexcept>
+#include <utility>
 
 namespace lockstep::schema {
 
@@ -85,7 +87,17 @@ void write_struct(Writer& w, const Struct& s) {
   }
 }
 
-// A bounds-checked reader that remembers the first error and where it happened.
+bool is_identifier(const std::string& s) {
+  const auto letter = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+  };
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (s.empty() || !letter(s[0])) return false;
+  return std::all_of(s.begin(), s.end(), [&](char c) { return letter(c) || digit(c); });
+}
+
+// A bounds-checked reader that remembers the first error and where it is: the offset of
+// the item that is missing or wrong.
 class Reader {
  public:
   explicit Reader(std::span<const std::byte> bytes) : bytes_(bytes) {}
@@ -95,18 +107,21 @@ class Reader {
   const std::string& error() const noexcept { return error_; }
   bool at_end() const noexcept { return pos_ == bytes_.size(); }
 
-  void fail(const std::string& what) {
-    if (error_.empty()) error_ = "descriptor byte " + std::to_string(pos_) + ": " + what;
+  // Fails at the start of the item read last (the one found wrong).
+  void fail(const std::string& what) { fail_at(item_, what); }
+  void fail_at(std::size_t offset, const std::string& what) {
+    if (error_.empty()) error_ = "descriptor byte " + std::to_string(offset) + ": " + what;
   }
   bool need(std::size_t n, const char* what) {
     if (!ok()) return false;
     if (bytes_.size() - pos_ < n) {
-      fail(std::string("truncated in ") + what);
+      fail_at(pos_, std::string("truncated in ") + what);
       return false;
     }
     return true;
   }
   std::uint64_t le(int n, const char* what) {
+    if (ok()) item_ = pos_;
     if (!need(static_cast<std::size_t>(n), what)) return 0;
     std::uint64_t v = 0;
     for (int i = 0; i < n; ++i) {
@@ -127,6 +142,7 @@ class Reader {
     }
     return n;
   }
+  // A name: an identifier, as the schema language's names are.
   std::string str(const char* what) {
     const auto n = static_cast<std::size_t>(le(2, what));
     if (ok() && (n == 0 || n > kNameBytesMax)) {
@@ -135,11 +151,9 @@ class Reader {
     }
     if (!need(n, what)) return {};
     std::string s(reinterpret_cast<const char*>(bytes_.data() + pos_), n);
-    for (char c : s) {
-      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) {
-        fail(std::string(what) + " is not an identifier");
-        return {};
-      }
+    if (!is_identifier(s)) {
+      fail(std::string(what) + " is not an identifier");
+      return {};
     }
     pos_ += n;
     return s;
@@ -148,6 +162,7 @@ class Reader {
  private:
   std::span<const std::byte> bytes_;
   std::size_t pos_ = 0;
+  std::size_t item_ = 0;  // where the item read last starts
   std::string error_;
 };
 
@@ -156,88 +171,8 @@ bool valid_type(std::uint8_t t) {
          t <= static_cast<std::uint8_t>(FieldType::kChars);
 }
 
-void read_key(Reader& r, const Struct& s, Key& k) {
-  k.name = r.str("key name");
-  const std::uint32_t n = r.count("key field count", kFieldsMax);
-  if (r.ok() && n == 0) r.fail("key '" + k.name + "' has no fields");
-  for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
-    const std::uint32_t f = r.u32("key field");
-    if (r.ok() && f >= s.fields.size()) {
-      r.fail("key '" + k.name + "' names field " + std::to_string(f) + " of " +
-             std::to_string(s.fields.size()));
-    }
-    k.fields.push_back(f);
-  }
-  k.encoded_bytes = r.u32("key encoded bytes");
-}
-
-void read_struct(Reader& r, const Domain& d, StructKind expected, Struct& s) {
-  const std::uint8_t kind = r.u8("struct kind");
-  if (r.ok() && kind != static_cast<std::uint8_t>(expected)) {
-    r.fail("struct kind " + std::to_string(kind) + ", expected " +
-           std::to_string(static_cast<int>(expected)));
-  }
-  s.kind = expected;
-  s.name = r.str("struct name");
-  s.number = r.u32("struct number");
-  s.size = r.u32("struct size");
-  s.align = r.u32("struct alignment");
-  const std::uint32_t fields = r.count("field count", kFieldsMax);
-  for (std::uint32_t i = 0; i < fields && r.ok(); ++i) {
-    Field f;
-    f.name = r.str("field name");
-    const std::uint8_t type = r.u8("field type");
-    if (r.ok() && !valid_type(type)) r.fail("unknown field type " + std::to_string(type));
-    f.type = static_cast<FieldType>(type);
-    f.enum_index = r.u32("enum index");
-    if (r.ok() && f.type == FieldType::kEnum && f.enum_index >= d.enums.size()) {
-      r.fail("field '" + f.name + "' names enum " + std::to_string(f.enum_index) + " of " +
-             std::to_string(d.enums.size()));
-    }
-    f.array_bytes = r.u32("array length");
-    if (r.ok() && (f.type == FieldType::kBytes || f.type == FieldType::kChars) &&
-        (f.array_bytes == 0 || f.array_bytes > kArrayBytesMax)) {
-      r.fail("field '" + f.name + "' has array length " + std::to_string(f.array_bytes));
-    }
-    f.scale = r.u32("decimal scale");
-    if (r.ok() && f.scale > kDecimalScaleMax) r.fail("decimal scale " + std::to_string(f.scale));
-    f.offset = r.u32("field offset");
-    f.size = r.u32("field size");
-    f.align = r.u32("field alignment");
-    s.fields.push_back(std::move(f));
-  }
-  if (!r.ok() || expected != StructKind::kRecord) return;
-  read_key(r, s, s.primary);
-  const std::uint32_t uniques = r.count("unique key count", kKeysPerRecordMax);
-  for (std::uint32_t i = 0; i < uniques && r.ok(); ++i) read_key(r, s, s.uniques.emplace_back());
-  const std::uint32_t indexes = r.count("index count", kKeysPerRecordMax);
-  for (std::uint32_t i = 0; i < indexes && r.ok(); ++i) read_key(r, s, s.indexes.emplace_back());
-  const std::uint32_t invariants = r.count("invariant count", kListMax);
-  for (std::uint32_t i = 0; i < invariants && r.ok(); ++i) {
-    s.invariants.push_back({r.str("invariant name"), {}});
-  }
-  const std::uint8_t has_sm = r.u8("state machine flag");
-  if (!r.ok()) return;
-  if (has_sm > 1) {
-    r.fail("state machine flag " + std::to_string(has_sm));
-    return;
-  }
-  if (has_sm == 0) return;
-  StateMachine sm;
-  sm.field = r.u32("state machine field");
-  if (r.ok() && (sm.field >= s.fields.size() || s.fields[sm.field].type != FieldType::kEnum)) {
-    r.fail("state machine field " + std::to_string(sm.field) + " is not an enum field");
-  }
-  const std::uint32_t initial = r.count("initial value count", kEnumValuesMax);
-  for (std::uint32_t i = 0; i < initial && r.ok(); ++i) sm.initial.push_back(r.u64("initial value"));
-  const std::uint32_t transitions = r.count("transition count", kListMax);
-  for (std::uint32_t i = 0; i < transitions && r.ok(); ++i) {
-    Transition t;
-    t.from = r.u64("transition");
-    t.to = r.u64("transition");
-    sm.transitions.push_back(t);
-  }
-  s.state_machine = std::move(sm);
+std::uint64_t enum_value_max(FieldType underlying) {
+  return underlying == FieldType::kU8 ? 0xFF : underlying == FieldType::kU16 ? 0xFFFF : 0xFFFFFFFF;
 }
 
 bool same_layout(const Struct& a, const Struct& b) {
@@ -247,7 +182,9 @@ bool same_layout(const Struct& a, const Struct& b) {
     const Field& y = b.fields[i];
     if (x.offset != y.offset || x.size != y.size || x.align != y.align) return false;
   }
-  const auto same_key = [](const Key& x, const Key& y) { return x.encoded_bytes == y.encoded_bytes; };
+  const auto same_key = [](const Key& x, const Key& y) {
+    return x.encoded_bytes == y.encoded_bytes;
+  };
   if (a.kind == StructKind::kRecord) {
     if (!same_key(a.primary, b.primary)) return false;
     for (std::size_t i = 0; i < a.uniques.size(); ++i) {
@@ -259,6 +196,328 @@ bool same_layout(const Struct& a, const Struct& b) {
   }
   return true;
 }
+
+constexpr std::array<StructKind, 3> kStructKinds = {StructKind::kRecord, StructKind::kCommand,
+                                                    StructKind::kEvent};
+
+// Reads a descriptor into a Domain, refusing what the parser could not have produced: a
+// tool decodes journals with the result, so it must hold to everything model.h promises
+// (table id = position, distinct kinds, codes and names, sorted transitions between declared
+// values, the layout lay_out() computes), and the same schema must have only one encoding.
+class Decoder {
+ public:
+  explicit Decoder(std::span<const std::byte> bytes) : r_(bytes), bytes_(bytes) {}
+
+  bool run(Domain* out, std::string* error) {
+    read_header();
+    const std::uint32_t enums = r_.count("enum count", kListMax);
+    for (std::uint32_t i = 0; i < enums && r_.ok(); ++i) read_enum(d_.enums.emplace_back());
+    for (std::size_t k = 0; k < kStructKinds.size() && r_.ok(); ++k) read_structs(k);
+    read_rejects();
+    if (r_.ok() && !r_.at_end()) r_.fail_at(r_.offset(), "trailing bytes after the descriptor");
+    if (r_.ok()) check_layout();
+    if (!r_.ok()) {
+      if (error != nullptr) *error = r_.error();
+      return false;
+    }
+    *out = std::move(d_);
+    return true;
+  }
+
+ private:
+  // Adds `name` to `names`; fails if it is there already.
+  void distinct(std::set<std::string>& names, const std::string& name, const char* what) {
+    if (r_.ok() && !names.insert(name).second) {
+      r_.fail(std::string(what) + " '" + name + "' is used twice");
+    }
+  }
+
+  void read_header() {
+    if (r_.need(kMagic.size(), "magic") &&
+        std::memcmp(bytes_.data(), kMagic.data(), kMagic.size()) != 0) {
+      r_.fail("bad magic (not a lockstep schema descriptor)");
+    }
+    if (r_.ok()) (void)r_.le(4, "magic");
+    const std::uint32_t version = r_.u32("format version");
+    if (r_.ok() && version != kDescriptorVersion) {
+      r_.fail("format version " + std::to_string(version) + " (this build reads " +
+              std::to_string(kDescriptorVersion) + ")");
+    }
+    d_.name = r_.str("domain name");
+    d_.version = r_.u32("domain version");
+    if (r_.ok() && d_.version == 0) r_.fail("domain version 0 (versions start at 1)");
+  }
+
+  void read_enum(Enum& e) {
+    e.name = r_.str("enum name");
+    distinct(type_names_, e.name, "type name");
+    const std::uint8_t u = r_.u8("enum type");
+    if (r_.ok() && u != static_cast<std::uint8_t>(FieldType::kU8) &&
+        u != static_cast<std::uint8_t>(FieldType::kU16) &&
+        u != static_cast<std::uint8_t>(FieldType::kU32)) {
+      r_.fail("enum '" + e.name + "' has type " + std::to_string(u));
+    }
+    e.underlying = static_cast<FieldType>(u);
+    const std::uint32_t values = r_.count("enum value count", kEnumValuesMax);
+    if (r_.ok() && values == 0) r_.fail("enum '" + e.name + "' has no values");
+    std::set<std::string> names;
+    std::set<std::uint64_t> numbers;
+    for (std::uint32_t j = 0; j < values && r_.ok(); ++j) {
+      EnumValue& v = e.values.emplace_back();
+      v.name = r_.str("enum value name");
+      distinct(names, v.name, "enum value name");
+      v.value = r_.u64("enum value");
+      if (!r_.ok()) break;
+      if (v.value > enum_value_max(e.underlying)) {
+        r_.fail("enum value " + std::to_string(v.value) + " does not fit enum '" + e.name + "' (" +
+                to_string(e.underlying) + ")");
+      } else if (!numbers.insert(v.value).second) {
+        r_.fail("enum value " + std::to_string(v.value) + " is used twice in enum '" + e.name +
+                "'");
+      }
+    }
+  }
+
+  std::vector<Struct>& structs(std::size_t k) {
+    return k == 0 ? d_.records : k == 1 ? d_.commands : d_.events;
+  }
+
+  void read_structs(std::size_t k) {
+    const StructKind kind = kStructKinds[k];
+    const std::uint32_t n =
+        r_.count("struct count", kind == StructKind::kRecord ? kRecordsMax : kKindMax);
+    std::set<std::uint32_t> numbers;
+    for (std::uint32_t i = 0; i < n && r_.ok(); ++i) {
+      starts_[k].push_back(r_.offset());
+      read_struct(kind, i, numbers, structs(k).emplace_back());
+    }
+  }
+
+  void read_struct(StructKind kind, std::uint32_t position, std::set<std::uint32_t>& numbers,
+                   Struct& s) {
+    const std::uint8_t k = r_.u8("struct kind");
+    if (r_.ok() && k != static_cast<std::uint8_t>(kind)) {
+      r_.fail("struct kind " + std::to_string(k) + ", expected " +
+              std::to_string(static_cast<int>(kind)));
+    }
+    s.kind = kind;
+    s.name = r_.str("struct name");
+    distinct(type_names_, s.name, "type name");
+    s.number = r_.u32("struct number");
+    if (r_.ok()) {
+      const std::string n = std::to_string(s.number);
+      if (kind == StructKind::kRecord && s.number != position) {
+        r_.fail("record '" + s.name + "' has table id " + n + ", expected " +
+                std::to_string(position));
+      } else if (kind != StructKind::kRecord && (s.number == 0 || s.number > kKindMax)) {
+        r_.fail(std::string(to_string(kind)) + " '" + s.name + "' has kind " + n + ", not in 1.." +
+                std::to_string(kKindMax));
+      } else if (kind != StructKind::kRecord && !numbers.insert(s.number).second) {
+        r_.fail(std::string(to_string(kind)) + " kind " + n + " is used twice");
+      }
+    }
+    s.size = r_.u32("struct size");
+    s.align = r_.u32("struct alignment");
+    const std::uint32_t fields = r_.count("field count", kFieldsMax);
+    if (r_.ok() && fields == 0) r_.fail("'" + s.name + "' has no fields");
+    std::set<std::string> names;
+    for (std::uint32_t i = 0; i < fields && r_.ok(); ++i) {
+      read_field(s.fields.emplace_back(), names);
+    }
+    if (!r_.ok() || kind != StructKind::kRecord) return;
+    read_keys(s);
+    const std::uint32_t invariants = r_.count("invariant count", kListMax);
+    std::set<std::string> invariant_names;
+    for (std::uint32_t i = 0; i < invariants && r_.ok(); ++i) {
+      s.invariants.push_back({r_.str("invariant name"), {}});
+      distinct(invariant_names, s.invariants.back().name, "invariant name");
+    }
+    read_state_machine(s);
+  }
+
+  void read_field(Field& f, std::set<std::string>& names) {
+    f.name = r_.str("field name");
+    distinct(names, f.name, "field name");
+    const std::uint8_t type = r_.u8("field type");
+    if (r_.ok() && !valid_type(type)) r_.fail("unknown field type " + std::to_string(type));
+    f.type = static_cast<FieldType>(type);
+    const bool is_enum = f.type == FieldType::kEnum;
+    const bool is_array = f.type == FieldType::kBytes || f.type == FieldType::kChars;
+    // A parameter the type does not have is 0: one schema, one encoding, one hash.
+    const auto unused = [&](const char* what) {
+      r_.fail("field '" + f.name + "' of type " + to_string(f.type) + " has a non-zero " + what);
+    };
+    f.enum_index = r_.u32("enum index");
+    if (r_.ok() && is_enum && f.enum_index >= d_.enums.size()) {
+      r_.fail("field '" + f.name + "' names enum " + std::to_string(f.enum_index) + " of " +
+              std::to_string(d_.enums.size()));
+    }
+    if (r_.ok() && !is_enum && f.enum_index != 0) unused("enum index");
+    f.array_bytes = r_.u32("array length");
+    if (r_.ok() && is_array && (f.array_bytes == 0 || f.array_bytes > kArrayBytesMax)) {
+      r_.fail("field '" + f.name + "' has array length " + std::to_string(f.array_bytes));
+    }
+    if (r_.ok() && !is_array && f.array_bytes != 0) unused("array length");
+    f.scale = r_.u32("decimal scale");
+    if (r_.ok() && f.scale > kDecimalScaleMax) {
+      r_.fail("field '" + f.name + "' has decimal scale " + std::to_string(f.scale));
+    }
+    if (r_.ok() && f.type != FieldType::kDecimal && f.scale != 0) unused("decimal scale");
+    f.offset = r_.u32("field offset");
+    f.size = r_.u32("field size");
+    f.align = r_.u32("field alignment");
+  }
+
+  // `names`: the secondary keys' names so far; null for the primary key.
+  void read_key(const Struct& s, Key& k, std::set<std::string>* names) {
+    k.name = r_.str("key name");
+    if (names != nullptr) distinct(*names, k.name, "key name");
+    if (r_.ok() && names == nullptr && k.name != "primary") {
+      r_.fail("the primary key of '" + s.name + "' is named '" + k.name + "'");
+    }
+    const std::uint32_t n = r_.count("key field count", kFieldsMax);
+    if (r_.ok() && n == 0) r_.fail("key '" + k.name + "' has no fields");
+    for (std::uint32_t i = 0; i < n && r_.ok(); ++i) {
+      const std::uint32_t f = r_.u32("key field");
+      if (!r_.ok()) break;
+      if (f >= s.fields.size()) {
+        r_.fail("key '" + k.name + "' names field " + std::to_string(f) + " of " +
+                std::to_string(s.fields.size()));
+      } else if (std::find(k.fields.begin(), k.fields.end(), f) != k.fields.end()) {
+        r_.fail("key '" + k.name + "' names field '" + s.fields[f].name + "' twice");
+      }
+      k.fields.push_back(f);
+    }
+    k.encoded_bytes = r_.u32("key encoded bytes");
+  }
+
+  void read_keys(Struct& s) {
+    const std::string limit = "; at most " + std::to_string(kKeyBytesMax);
+    read_key(s, s.primary, nullptr);
+    if (r_.ok() && s.primary.encoded_bytes > kKeyBytesMax) {
+      r_.fail("the primary key of '" + s.name + "' encodes to " +
+              std::to_string(s.primary.encoded_bytes) + " bytes" + limit);
+    }
+    std::set<std::string> names;
+    const std::uint32_t uniques = r_.count("unique key count", kKeysPerRecordMax);
+    for (std::uint32_t i = 0; i < uniques && r_.ok(); ++i) {
+      Key& k = s.uniques.emplace_back();
+      read_key(s, k, &names);
+      if (r_.ok() && k.encoded_bytes > kKeyBytesMax) {
+        r_.fail("unique key '" + k.name + "' encodes to " + std::to_string(k.encoded_bytes) +
+                " bytes" + limit);
+      }
+    }
+    const std::uint32_t indexes = r_.count("index count", kKeysPerRecordMax);
+    if (r_.ok() && uniques + indexes > kKeysPerRecordMax) {
+      r_.fail("record '" + s.name + "' has " + std::to_string(uniques + indexes) +
+              " unique keys and indexes; at most " + std::to_string(kKeysPerRecordMax));
+    }
+    for (std::uint32_t i = 0; i < indexes && r_.ok(); ++i) {
+      Key& k = s.indexes.emplace_back();
+      read_key(s, k, &names);
+      if (r_.ok() && k.encoded_bytes + s.primary.encoded_bytes > kKeyBytesMax) {
+        r_.fail("index '" + k.name + "' encodes to " + std::to_string(k.encoded_bytes) +
+                " bytes plus the primary key's " + std::to_string(s.primary.encoded_bytes) + limit);
+      }
+    }
+  }
+
+  void read_state_machine(Struct& s) {
+    const std::uint8_t has_sm = r_.u8("state machine flag");
+    if (!r_.ok()) return;
+    if (has_sm > 1) {
+      r_.fail("state machine flag " + std::to_string(has_sm));
+      return;
+    }
+    if (has_sm == 0) return;
+    StateMachine& sm = s.state_machine.emplace();
+    sm.field = r_.u32("state machine field");
+    if (r_.ok() && (sm.field >= s.fields.size() || s.fields[sm.field].type != FieldType::kEnum)) {
+      r_.fail("state machine field " + std::to_string(sm.field) + " is not an enum field");
+    }
+    if (!r_.ok()) return;
+    const Enum& e = d_.enums[s.fields[sm.field].enum_index];
+    std::set<std::uint64_t> declared;
+    for (const EnumValue& v : e.values) declared.insert(v.value);
+    const auto value = [&](const char* what) {
+      const std::uint64_t v = r_.u64(what);
+      if (r_.ok() && declared.count(v) == 0) {
+        r_.fail(std::string(what) + " " + std::to_string(v) + " is not a value of enum '" + e.name +
+                "'");
+      }
+      return v;
+    };
+    const std::uint32_t initial = r_.count("initial value count", kEnumValuesMax);
+    for (std::uint32_t i = 0; i < initial && r_.ok(); ++i) {
+      const std::uint64_t v = value("initial value");
+      if (r_.ok() && !sm.initial.empty() && sm.initial.back() >= v) {
+        r_.fail("initial values are not in ascending order");
+      }
+      sm.initial.push_back(v);
+    }
+    const std::uint32_t transitions = r_.count("transition count", kListMax);
+    for (std::uint32_t i = 0; i < transitions && r_.ok(); ++i) {
+      const std::size_t start = r_.offset();
+      Transition t;
+      t.from = value("transition from");
+      t.to = value("transition to");
+      if (!r_.ok()) break;
+      const Transition* last = sm.transitions.empty() ? nullptr : &sm.transitions.back();
+      if (t.from == t.to) {
+        r_.fail_at(start, "transition from " + std::to_string(t.from) + " to itself");
+      } else if (last != nullptr && std::pair(last->from, last->to) >= std::pair(t.from, t.to)) {
+        r_.fail_at(start, "transitions are not in ascending order");
+      }
+      sm.transitions.push_back(t);
+    }
+  }
+
+  void read_rejects() {
+    const std::uint32_t rejects = r_.count("reject count", kDomainRejectMax);
+    std::set<std::string> names;
+    std::set<std::uint32_t> codes;
+    for (std::uint32_t i = 0; i < rejects && r_.ok(); ++i) {
+      Reject& rj = d_.rejects.emplace_back();
+      rj.name = r_.str("reject name");
+      distinct(names, rj.name, "reject name");
+      rj.code = r_.u32("reject code");
+      if (!r_.ok()) break;
+      if (rj.code == 0 || rj.code > kDomainRejectMax) {
+        r_.fail("reject '" + rj.name + "' has code " + std::to_string(rj.code) + ", not in 1.." +
+                std::to_string(kDomainRejectMax));
+      } else if (!codes.insert(rj.code).second) {
+        r_.fail("reject code " + std::to_string(rj.code) + " is used twice");
+      }
+    }
+  }
+
+  // The declared layout must be the one this build computes; reported at the struct.
+  void check_layout() {
+    Domain laid = d_;
+    lay_out(laid);
+    const std::vector<Struct>* theirs[] = {&laid.records, &laid.commands, &laid.events};
+    for (std::size_t k = 0; k < kStructKinds.size() && r_.ok(); ++k) {
+      const std::vector<Struct>& mine = structs(k);
+      for (std::size_t i = 0; i < mine.size() && r_.ok(); ++i) {
+        if (!same_layout(mine[i], (*theirs[k])[i])) {
+          r_.fail_at(starts_[k][i], "the layout of '" + mine[i].name +
+                                        "' differs from the one its declaration gives");
+        } else if (mine[i].size > kStructBytesMax) {
+          r_.fail_at(starts_[k][i], "'" + mine[i].name + "' is " + std::to_string(mine[i].size) +
+                                        " bytes, larger than the limit of " +
+                                        std::to_string(kStructBytesMax));
+        }
+      }
+    }
+  }
+
+  Reader r_;
+  std::span<const std::byte> bytes_;
+  Domain d_;
+  std::set<std::string> type_names_;                // enums, records, commands and events
+  std::array<std::vector<std::size_t>, 3> starts_;  // each struct's offset, by kind
+};
 
 }  // namespace
 
@@ -291,84 +550,7 @@ std::vector<std::byte> encode_descriptor(const Domain& domain) {
 }
 
 bool decode_descriptor(std::span<const std::byte> bytes, Domain* out, std::string* error) {
-  Reader r(bytes);
-  Domain d;
-  if (r.need(kMagic.size(), "magic") &&
-      std::memcmp(bytes.data(), kMagic.data(), kMagic.size()) != 0) {
-    r.fail("bad magic (not a lockstep schema descriptor)");
-  }
-  if (r.ok()) (void)r.le(4, "magic");
-  const std::uint32_t version = r.u32("format version");
-  if (r.ok() && version != kDescriptorVersion) {
-    r.fail("format version " + std::to_string(version) + " (this build reads " +
-           std::to_string(kDescriptorVersion) + ")");
-  }
-  d.name = r.str("domain name");
-  d.version = r.u32("domain version");
-  const std::uint32_t enums = r.count("enum count", kListMax);
-  for (std::uint32_t i = 0; i < enums && r.ok(); ++i) {
-    Enum e;
-    e.name = r.str("enum name");
-    const std::uint8_t u = r.u8("enum type");
-    if (r.ok() && u != static_cast<std::uint8_t>(FieldType::kU8) &&
-        u != static_cast<std::uint8_t>(FieldType::kU16) &&
-        u != static_cast<std::uint8_t>(FieldType::kU32)) {
-      r.fail("enum '" + e.name + "' has type " + std::to_string(u));
-    }
-    e.underlying = static_cast<FieldType>(u);
-    const std::uint32_t values = r.count("enum value count", kEnumValuesMax);
-    for (std::uint32_t j = 0; j < values && r.ok(); ++j) {
-      EnumValue v;
-      v.name = r.str("enum value name");
-      v.value = r.u64("enum value");
-      e.values.push_back(std::move(v));
-    }
-    d.enums.push_back(std::move(e));
-  }
-  const StructKind kinds[] = {StructKind::kRecord, StructKind::kCommand, StructKind::kEvent};
-  std::vector<Struct>* lists[] = {&d.records, &d.commands, &d.events};
-  for (int k = 0; k < 3 && r.ok(); ++k) {
-    const std::uint32_t n = r.count("struct count", k == 0 ? kRecordsMax : kKindMax);
-    for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
-      read_struct(r, d, kinds[k], lists[k]->emplace_back());
-    }
-  }
-  const std::uint32_t rejects = r.count("reject count", kDomainRejectMax);
-  for (std::uint32_t i = 0; i < rejects && r.ok(); ++i) {
-    Reject rj;
-    rj.name = r.str("reject name");
-    rj.code = r.u32("reject code");
-    d.rejects.push_back(std::move(rj));
-  }
-  if (r.ok() && !r.at_end()) r.fail("trailing bytes after the descriptor");
-  if (r.ok()) {
-    // The declared layout must be the one this build computes.
-    Domain laid = d;
-    lay_out(laid);
-    for (int k = 0; k < 3 && r.ok(); ++k) {
-      const std::vector<Struct>& mine = *lists[k];
-      const std::vector<Struct>& theirs = k == 0 ? laid.records : k == 1 ? laid.commands : laid.events;
-      for (std::size_t i = 0; i < mine.size(); ++i) {
-        if (!same_layout(mine[i], theirs[i])) {
-          if (error != nullptr) {
-            *error = "descriptor: the layout of '" + mine[i].name +
-                     "' differs from the one its declaration gives";
-          }
-          return false;
-        }
-        if (mine[i].size > kStructBytesMax) {
-          if (error != nullptr) *error = "descriptor: '" + mine[i].name + "' is too large";
-          return false;
-        }
-      }
-    }
-  }
-  if (!r.ok()) {
-    if (error != nullptr) *error = r.error();
-    return false;
-  }
-  *out = std::move(d);
-  return true;
+  return Decoder(bytes).run(out, error);
 }
 
 DescriptorHash descriptor_hash(std::span<const std::byte> bytes) {

@@ -6,46 +6,29 @@ namespace lockstep::schema {
 
 const char* to_string(FieldType type) noexcept {
   switch (type) {
-    case FieldType::kU8:
-      return "u8";
-    case FieldType::kU16:
-      return "u16";
-    case FieldType::kU32:
-      return "u32";
-    case FieldType::kU64:
-      return "u64";
-    case FieldType::kI8:
-      return "i8";
-    case FieldType::kI16:
-      return "i16";
-    case FieldType::kI32:
-      return "i32";
-    case FieldType::kI64:
-      return "i64";
-    case FieldType::kU128:
-      return "u128";
-    case FieldType::kBool:
-      return "bool";
-    case FieldType::kEnum:
-      return "enum";
-    case FieldType::kDecimal:
-      return "decimal";
-    case FieldType::kBytes:
-      return "bytes";
-    case FieldType::kChars:
-      return "char";
+    case FieldType::kU8: return "u8";
+    case FieldType::kU16: return "u16";
+    case FieldType::kU32: return "u32";
+    case FieldType::kU64: return "u64";
+    case FieldType::kI8: return "i8";
+    case FieldType::kI16: return "i16";
+    case FieldType::kI32: return "i32";
+    case FieldType::kI64: return "i64";
+    case FieldType::kU128: return "u128";
+    case FieldType::kBool: return "bool";
+    case FieldType::kEnum: return "enum";
+    case FieldType::kDecimal: return "decimal";
+    case FieldType::kBytes: return "bytes";
+    case FieldType::kChars: return "char";
   }
   return "?";
 }
 
 const char* to_string(StructKind kind) noexcept {
   switch (kind) {
-    case StructKind::kRecord:
-      return "record";
-    case StructKind::kCommand:
-      return "command";
-    case StructKind::kEvent:
-      return "event";
+    case StructKind::kRecord: return "record";
+    case StructKind::kCommand: return "command";
+    case StructKind::kEvent: return "event";
   }
   return "?";
 }
@@ -120,22 +103,16 @@ std::uint32_t scalar_size(FieldType type) noexcept {
   switch (type) {
     case FieldType::kU8:
     case FieldType::kI8:
-    case FieldType::kBool:
-      return 1;
+    case FieldType::kBool: return 1;
     case FieldType::kU16:
-    case FieldType::kI16:
-      return 2;
+    case FieldType::kI16: return 2;
     case FieldType::kU32:
-    case FieldType::kI32:
-      return 4;
+    case FieldType::kI32: return 4;
     case FieldType::kU64:
     case FieldType::kI64:
-    case FieldType::kDecimal:
-      return 8;
-    case FieldType::kU128:
-      return 16;
-    default:
-      return 0;
+    case FieldType::kDecimal: return 8;
+    case FieldType::kU128: return 16;
+    default: return 0;
   }
 }
 
@@ -205,7 +182,9 @@ std::string table_accessor_name(const std::string& record_name) {
     const std::string x(suffix);
     return s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0;
   };
-  const auto vowel = [](char c) { return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u'; };
+  const auto vowel = [](char c) {
+    return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u';
+  };
   if (s.size() >= 2 && s.back() == 'y' && !vowel(s[s.size() - 2])) {
     s.back() = 'i';
     return s + "es";

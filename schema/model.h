@@ -78,7 +78,7 @@ struct Field {
 // A key or index: an ordered list of fields. Its encoding (docs/schema.md, "Keys") is
 // the fields' order-preserving big-endian bytes, concatenated: `encoded_bytes` long.
 struct Key {
-  std::string name;                  // "primary" for the primary key
+  std::string name;                   // "primary" for the primary key
   std::vector<std::uint32_t> fields;  // indexes into Struct::fields
   std::uint32_t encoded_bytes = 0;
   SourceLoc loc;

@@ -150,6 +150,7 @@ class Lexer {
 
 // Names become C++ identifiers in the generated header, so C++ keywords are refused.
 bool is_cpp_keyword(const std::string& name) {
+  // clang-format off
   static const std::set<std::string> kKeywords = {
       "alignas",   "alignof",      "and",          "and_eq",    "asm",         "auto",
       "bitand",    "bitor",        "bool",         "break",     "case",        "catch",
@@ -167,6 +168,7 @@ bool is_cpp_keyword(const std::string& name) {
       "try",       "typedef",      "typeid",       "typename",  "union",       "unsigned",
       "using",     "virtual",      "void",         "volatile",  "wchar_t",     "while",
       "xor",       "xor_eq",       "std",          "lockstep"};
+  // clang-format on
   return kKeywords.count(name) != 0;
 }
 
@@ -175,15 +177,25 @@ struct TypeName {
   const char* name;
 };
 constexpr std::array<TypeName, 10> kScalarTypes = {{{FieldType::kU8, "u8"},
-                                                     {FieldType::kU16, "u16"},
-                                                     {FieldType::kU32, "u32"},
-                                                     {FieldType::kU64, "u64"},
-                                                     {FieldType::kI8, "i8"},
-                                                     {FieldType::kI16, "i16"},
-                                                     {FieldType::kI32, "i32"},
-                                                     {FieldType::kI64, "i64"},
-                                                     {FieldType::kU128, "u128"},
-                                                     {FieldType::kBool, "bool"}}};
+                                                    {FieldType::kU16, "u16"},
+                                                    {FieldType::kU32, "u32"},
+                                                    {FieldType::kU64, "u64"},
+                                                    {FieldType::kI8, "i8"},
+                                                    {FieldType::kI16, "i16"},
+                                                    {FieldType::kI32, "i32"},
+                                                    {FieldType::kI64, "i64"},
+                                                    {FieldType::kU128, "u128"},
+                                                    {FieldType::kBool, "bool"}}};
+
+bool is_builtin_type(const std::string& name) {
+  for (const TypeName& t : kScalarTypes) {
+    if (name == t.name) return !is_cpp_keyword(name);
+  }
+  return name == "decimal" || name == "bytes";
+}
+
+// The enum index of a field whose enum type is not resolved (yet, or at all).
+constexpr std::uint32_t kUnresolved = 0xFFFFFFFF;
 
 std::string at(const SourceLoc& loc) {
   return std::to_string(loc.line) + ":" + std::to_string(loc.column);
@@ -202,18 +214,18 @@ class Parser {
 
   ParseResult run() {
     ParseResult result;
+    bool parsed = true;
     try {
       parse_schema();
     } catch (const SyntaxError&) {
-      // The diagnostic is recorded; stop here.
+      parsed = false;  // the diagnostic is recorded; the declarations are incomplete: stop
     }
-    if (diagnostics_.empty()) check_domain();
-    if (diagnostics_.empty()) lay_out_and_check_sizes();
-    std::stable_sort(diagnostics_.begin(), diagnostics_.end(),
-                     [](const Diagnostic& a, const Diagnostic& b) {
-                       return std::pair(a.loc.line, a.loc.column) <
-                              std::pair(b.loc.line, b.loc.column);
-                     });
+    // Semantic errors do not stop the checks that follow: each is reported.
+    if (parsed && check_domain()) lay_out_and_check_sizes();
+    std::stable_sort(
+        diagnostics_.begin(), diagnostics_.end(), [](const Diagnostic& a, const Diagnostic& b) {
+          return std::pair(a.loc.line, a.loc.column) < std::pair(b.loc.line, b.loc.column);
+        });
     result.diagnostics = std::move(diagnostics_);
     if (result.ok()) result.domain = std::move(domain_);
     return result;
@@ -230,14 +242,10 @@ class Parser {
   }
   std::string describe(const Token& t) const {
     switch (t.kind) {
-      case Tok::kEnd:
-        return "end of file";
-      case Tok::kIdent:
-        return "'" + t.text + "'";
-      case Tok::kInt:
-        return "number " + t.text;
-      default:
-        return "'" + t.text + "'";
+      case Tok::kEnd: return "end of file";
+      case Tok::kIdent: return "'" + t.text + "'";
+      case Tok::kInt: return "number " + t.text;
+      default: return "'" + t.text + "'";
     }
   }
   void shift() {
@@ -262,7 +270,8 @@ class Parser {
   }
   // A name: an identifier that is usable as a C++ identifier.
   std::pair<std::string, SourceLoc> name(const char* what) {
-    if (tok_.kind != Tok::kIdent) syntax(std::string("expected ") + what + ", found " + describe(tok_));
+    if (tok_.kind != Tok::kIdent)
+      syntax(std::string("expected ") + what + ", found " + describe(tok_));
     std::pair<std::string, SourceLoc> n{tok_.text, tok_.loc};
     if (is_cpp_keyword(n.first)) {
       error(n.second, std::string(what) + " '" + n.first + "' is a C++ keyword or reserved name");
@@ -275,13 +284,17 @@ class Parser {
     shift();
     return n;
   }
-  std::uint64_t integer(const char* what, std::uint64_t max) {
-    if (tok_.kind != Tok::kInt) syntax(std::string("expected ") + what + ", found " + describe(tok_));
+  // An integer literal, decimal or 0x hex. One above `max` (or above 64 bits) is reported
+  // here and gives nullopt, so that callers do not report a wrapped or zero value again.
+  std::optional<std::uint64_t> integer(const char* what, std::uint64_t max) {
+    if (tok_.kind != Tok::kInt)
+      syntax(std::string("expected ") + what + ", found " + describe(tok_));
     std::uint64_t v = 0;
     const char* first = tok_.text.data();
     const char* last = first + tok_.text.size();
     int base = 10;
-    if (tok_.text.size() > 2 && tok_.text[0] == '0' && (tok_.text[1] == 'x' || tok_.text[1] == 'X')) {
+    if (tok_.text.size() > 2 && tok_.text[0] == '0' &&
+        (tok_.text[1] == 'x' || tok_.text[1] == 'X')) {
       base = 16;
       first += 2;
     }
@@ -289,9 +302,10 @@ class Parser {
     if (ec == std::errc::result_out_of_range || (ec == std::errc() && ptr == last && v > max)) {
       error(tok_.loc, std::string(what) + " " + tok_.text + " is out of range (at most " +
                           std::to_string(max) + ")");
-    } else if (ec != std::errc() || ptr != last) {
-      syntax("'" + tok_.text + "' is not a valid " + what);
+      shift();
+      return std::nullopt;
     }
+    if (ec != std::errc() || ptr != last) syntax("'" + tok_.text + "' is not a valid " + what);
     shift();
     return v;
   }
@@ -299,13 +313,16 @@ class Parser {
   // -- Grammar
   void parse_schema() {
     if (tok_.kind == Tok::kBad) syntax(tok_.text);
+    domain_loc_ = tok_.loc;
     expect_word("domain", "at the start of a schema");
     auto [n, loc] = name("domain name");
     domain_.name = n;
     expect_word("version", "after the domain name");
     const SourceLoc vloc = tok_.loc;
-    domain_.version = static_cast<std::uint32_t>(integer("version", 0xFFFFFFFFu));
-    if (domain_.version == 0) error(vloc, "version must be at least 1");
+    if (const auto v = integer("version", 0xFFFFFFFFu)) {
+      domain_.version = static_cast<std::uint32_t>(*v);
+      if (domain_.version == 0) error(vloc, "version must be at least 1");
+    }
     expect_punct(';', "after the domain version");
     while (tok_.kind != Tok::kEnd) {
       if (is_word("enum")) {
@@ -328,6 +345,15 @@ class Parser {
   }
 
   void declare_type(const std::string& type_name, const SourceLoc& loc) {
+    // A field of that type would silently be the built-in one ("bool", "char": keywords).
+    if (is_builtin_type(type_name)) error(loc, "'" + type_name + "' is a built-in type name");
+    // Names the generated header declares in the domain's namespace.
+    static const std::set<std::string> kGenerated = {
+        "Tx",     "Tables", "Handlers",    "Domain",         "Reject",
+        "reject", "ok",     "kDomainName", "kDomainVersion", "invariants"};
+    if (kGenerated.count(type_name) != 0) {
+      error(loc, "'" + type_name + "' is a name the generated header declares");
+    }
     auto [it, fresh] = type_locs_.emplace(type_name, loc);
     if (!fresh) error(loc, "'" + type_name + "' is already declared (at " + at(it->second) + ")");
   }
@@ -356,13 +382,14 @@ class Parser {
       EnumValue v;
       std::tie(v.name, v.loc) = name("enum value name");
       expect_punct('=', "after the enum value name");
-      v.value = integer("enum value", max);
+      // Out of range: reported; kept above `max`, so it cannot clash with a valid value.
+      v.value = integer("enum value", max).value_or(max + 1);
       expect_punct(';', "after the enum value");
       for (const EnumValue& other : e.values) {
         if (other.name == v.name) {
-          error(v.loc, "duplicate value name '" + v.name + "' in enum '" + e.name +
-                           "' (first at " + at(other.loc) + ")");
-        } else if (other.value == v.value) {
+          error(v.loc, "duplicate value name '" + v.name + "' in enum '" + e.name + "' (first at " +
+                           at(other.loc) + ")");
+        } else if (other.value == v.value && v.value <= max) {
           error(v.loc, "value " + std::to_string(v.value) + " of '" + v.name +
                            "' is already used by '" + other.name + "' in enum '" + e.name + "'");
         }
@@ -374,45 +401,42 @@ class Parser {
     domain_.enums.push_back(std::move(e));
   }
 
-  void parse_type(Field& f) {
+  // Returns the type's name and position when it names an enum, for check_domain().
+  std::optional<std::pair<std::string, SourceLoc>> parse_type(Field& f) {
     if (tok_.kind != Tok::kIdent) syntax("expected a type, found " + describe(tok_));
     for (const TypeName& t : kScalarTypes) {
       if (tok_.text == t.name) {
         f.type = t.type;
         shift();
-        return;
+        return std::nullopt;
       }
     }
     if (is_word("decimal")) {
       shift();
       expect_punct('(', "after 'decimal' (decimal(SCALE))");
-      const SourceLoc sloc = tok_.loc;
       f.type = FieldType::kDecimal;
-      f.scale = static_cast<std::uint32_t>(integer("decimal scale", 0xFFFFFFFFu));
-      if (f.scale > kDecimalScaleMax) {
-        error(sloc, "decimal scale " + std::to_string(f.scale) + " is larger than " +
-                        std::to_string(kDecimalScaleMax));
-      }
+      f.scale = static_cast<std::uint32_t>(integer("decimal scale", kDecimalScaleMax).value_or(0));
       expect_punct(')', "after the decimal scale");
-      return;
+      return std::nullopt;
     }
     if (is_word("bytes") || is_word("char")) {
       f.type = is_word("bytes") ? FieldType::kBytes : FieldType::kChars;
       shift();
-      expect_punct('[', f.type == FieldType::kBytes ? "after 'bytes' (bytes[N])" : "after 'char' (char[N])");
+      expect_punct(
+          '[', f.type == FieldType::kBytes ? "after 'bytes' (bytes[N])" : "after 'char' (char[N])");
       const SourceLoc lloc = tok_.loc;
-      f.array_bytes = static_cast<std::uint32_t>(integer("array length", 0xFFFFFFFFu));
-      if (f.array_bytes == 0 || f.array_bytes > kArrayBytesMax) {
-        error(lloc, "array length " + std::to_string(f.array_bytes) + " is not in 1.." +
-                        std::to_string(kArrayBytesMax));
-      }
+      const auto n = integer("array length", kArrayBytesMax);
+      f.array_bytes = static_cast<std::uint32_t>(n.value_or(0));
+      if (n == 0u) error(lloc, "array length must be at least 1");
       expect_punct(']', "after the array length");
-      return;
+      return std::nullopt;
     }
-    // An enum, declared before or after.
+    // An enum, declared before or after: check_domain() resolves it.
     f.type = FieldType::kEnum;
-    pending_enum_refs_.push_back({tok_.text, tok_.loc});
+    f.enum_index = kUnresolved;
+    std::pair<std::string, SourceLoc> type_name{tok_.text, tok_.loc};
     shift();
+    return type_name;
   }
 
   std::vector<std::pair<std::string, SourceLoc>> field_list(const char* what) {
@@ -437,7 +461,8 @@ class Parser {
   };
   struct PendingTransitions {
     std::string field;
-    SourceLoc loc;
+    SourceLoc field_loc;
+    SourceLoc loc;  // of 'transitions'
     std::vector<std::pair<std::string, SourceLoc>> initial;
     struct Edge {
       std::vector<std::pair<std::string, SourceLoc>> from;
@@ -449,7 +474,8 @@ class Parser {
   std::vector<std::pair<std::string, SourceLoc>> value_list(const char* what) {
     std::vector<std::pair<std::string, SourceLoc>> names;
     for (;;) {
-      if (tok_.kind != Tok::kIdent) syntax(std::string("expected ") + what + ", found " + describe(tok_));
+      if (tok_.kind != Tok::kIdent)
+        syntax(std::string("expected ") + what + ", found " + describe(tok_));
       names.emplace_back(tok_.text, tok_.loc);
       shift();
       if (!is_punct(',')) break;
@@ -462,8 +488,10 @@ class Parser {
     PendingTransitions t;
     t.loc = tok_.loc;
     shift();
-    if (tok_.kind != Tok::kIdent) syntax("expected the enum field whose transitions these are, found " + describe(tok_));
+    if (tok_.kind != Tok::kIdent)
+      syntax("expected the enum field whose transitions these are, found " + describe(tok_));
     t.field = tok_.text;
+    t.field_loc = tok_.loc;
     shift();
     expect_punct('{', "to open the transitions");
     while (!is_punct('}')) {
@@ -476,7 +504,8 @@ class Parser {
       }
       PendingTransitions::Edge edge;
       edge.from = value_list("a value");
-      if (tok_.kind != Tok::kArrow) syntax("expected '->' in a transition, found " + describe(tok_));
+      if (tok_.kind != Tok::kArrow)
+        syntax("expected '->' in a transition, found " + describe(tok_));
       shift();
       edge.to = value_list("a value");
       expect_punct(';', "after a transition");
@@ -496,11 +525,14 @@ class Parser {
     declare_type(s.name, s.loc);
     SourceLoc number_loc;
     if (kind != StructKind::kRecord) {
-      expect_punct('=', kind == StructKind::kCommand ? "after the command name (command NAME = KIND)"
-                                                     : "after the event name (event NAME = KIND)");
+      expect_punct('=', kind == StructKind::kCommand
+                            ? "after the command name (command NAME = KIND)"
+                            : "after the event name (event NAME = KIND)");
       number_loc = tok_.loc;
-      s.number = static_cast<std::uint32_t>(integer("kind", kKindMax));
-      if (s.number == 0) error(number_loc, "kind 0 is reserved; kinds start at 1");
+      if (const auto n = integer("kind", kKindMax)) {
+        s.number = static_cast<std::uint32_t>(*n);
+        if (s.number == 0) error(number_loc, "kind 0 is reserved; kinds start at 1");
+      }
     }
     expect_punct('{', "to open the declaration");
     std::vector<PendingKey> keys;
@@ -511,22 +543,23 @@ class Parser {
         Field f;
         std::tie(f.name, f.loc) = name("field name");
         shift();  // ':'
-        parse_type(f);
+        const auto type_name = parse_type(f);
         expect_punct(';', "after the field");
         auto [it, fresh] = field_locs.emplace(f.name, f.loc);
         if (!fresh) {
           error(f.loc, "duplicate field '" + f.name + "' in " + to_string(kind) + " '" + s.name +
                            "' (first at " + at(it->second) + ")");
         }
-        if (f.type == FieldType::kEnum) {
-          enum_fields_.push_back({kind, s.name, s.fields.size()});
+        if (type_name.has_value()) {
+          enum_fields_.push_back(
+              {kind, structs(kind).size(), s.fields.size(), type_name->first, type_name->second});
         }
         s.fields.push_back(std::move(f));
         continue;
       }
       if (kind != StructKind::kRecord) {
-        syntax(std::string("expected a field (NAME: TYPE;) in ") + to_string(kind) + " '" +
-               s.name + "', found " + describe(tok_));
+        syntax(std::string("expected a field (NAME: TYPE;) in ") + to_string(kind) + " '" + s.name +
+               "', found " + describe(tok_));
       }
       if (is_word("primary")) {
         PendingKey k{"primary", tok_.loc, {}, PendingKey::Kind::kPrimary};
@@ -536,11 +569,13 @@ class Parser {
         expect_punct(';', "after the primary key");
         keys.push_back(std::move(k));
       } else if (is_word("unique") || is_word("index")) {
-        const auto k_kind = is_word("unique") ? PendingKey::Kind::kUnique : PendingKey::Kind::kIndex;
+        const auto k_kind =
+            is_word("unique") ? PendingKey::Kind::kUnique : PendingKey::Kind::kIndex;
         shift();
         PendingKey k;
         k.kind = k_kind;
-        std::tie(k.name, k.loc) = name(k_kind == PendingKey::Kind::kUnique ? "unique key name" : "index name");
+        std::tie(k.name, k.loc) =
+            name(k_kind == PendingKey::Kind::kUnique ? "unique key name" : "index name");
         k.fields = field_list(k_kind == PendingKey::Kind::kUnique ? "unique key" : "index");
         expect_punct(';', "after the key");
         keys.push_back(std::move(k));
@@ -564,12 +599,15 @@ class Parser {
         PendingTransitions t = parse_transitions();
         if (!transitions.has_value()) transitions = std::move(t);
       } else {
-        syntax("expected a field (NAME: TYPE;), 'primary key', 'unique', 'index', "
-               "'invariant' or 'transitions' in record '" + s.name + "', found " + describe(tok_));
+        syntax(
+            "expected a field (NAME: TYPE;), 'primary key', 'unique', 'index', "
+            "'invariant' or 'transitions' in record '" +
+            s.name + "', found " + describe(tok_));
       }
     }
     shift();
-    if (s.fields.empty()) error(s.loc, std::string(to_string(kind)) + " '" + s.name + "' has no fields");
+    if (s.fields.empty())
+      error(s.loc, std::string(to_string(kind)) + " '" + s.name + "' has no fields");
     if (s.fields.size() > kFieldsMax) {
       error(s.loc, std::string(to_string(kind)) + " '" + s.name + "' has " +
                        std::to_string(s.fields.size()) + " fields; at most " +
@@ -583,7 +621,7 @@ class Parser {
     } else {
       auto& list = kind == StructKind::kCommand ? domain_.commands : domain_.events;
       for (const Struct& other : list) {
-        if (other.number == s.number) {
+        if (other.number == s.number && s.number != 0) {
           error(number_loc, std::string(to_string(kind)) + " kind " + std::to_string(s.number) +
                                 " is already used by '" + other.name + "'");
         }
@@ -593,7 +631,7 @@ class Parser {
   }
 
   void resolve_keys(Struct& s, const std::vector<PendingKey>& keys) {
-    bool have_primary = false;
+    std::optional<SourceLoc> primary_loc;  // the first primary key, valid or not
     std::map<std::string, SourceLoc> key_names;
     std::size_t secondary = 0;
     for (const PendingKey& pk : keys) {
@@ -601,11 +639,12 @@ class Parser {
       k.name = pk.name;
       k.loc = pk.loc;
       if (pk.kind == PendingKey::Kind::kPrimary) {
-        if (have_primary) {
-          error(pk.loc, "record '" + s.name + "' already has a primary key (at " +
-                            at(s.primary.loc) + ")");
+        if (primary_loc.has_value()) {
+          error(pk.loc,
+                "record '" + s.name + "' already has a primary key (at " + at(*primary_loc) + ")");
           continue;
         }
+        primary_loc = pk.loc;
       } else {
         ++secondary;
         auto [it, fresh] = key_names.emplace(pk.name, pk.loc);
@@ -615,12 +654,14 @@ class Parser {
         }
       }
       bool ok = true;
-      for (const auto& [fname, floc] : pk.fields) {
+      for (const auto& named : pk.fields) {
+        const std::string& fname = named.first;
+        const SourceLoc& floc = named.second;
         const auto it = std::find_if(s.fields.begin(), s.fields.end(),
                                      [&](const Field& f) { return f.name == fname; });
         if (it == s.fields.end()) {
-          error(floc, "key '" + pk.name + "' names field '" + fname + "', which record '" +
-                          s.name + "' does not have");
+          error(floc, "key '" + pk.name + "' names field '" + fname + "', which record '" + s.name +
+                          "' does not have");
           ok = false;
           continue;
         }
@@ -634,21 +675,12 @@ class Parser {
       }
       if (!ok) continue;
       switch (pk.kind) {
-        case PendingKey::Kind::kPrimary:
-          have_primary = true;
-          s.primary = std::move(k);
-          break;
-        case PendingKey::Kind::kUnique:
-          s.uniques.push_back(std::move(k));
-          break;
-        case PendingKey::Kind::kIndex:
-          s.indexes.push_back(std::move(k));
-          break;
+        case PendingKey::Kind::kPrimary: s.primary = std::move(k); break;
+        case PendingKey::Kind::kUnique: s.uniques.push_back(std::move(k)); break;
+        case PendingKey::Kind::kIndex: s.indexes.push_back(std::move(k)); break;
       }
     }
-    if (!have_primary && std::none_of(keys.begin(), keys.end(), [](const PendingKey& k) {
-          return k.kind == PendingKey::Kind::kPrimary;
-        })) {
+    if (!primary_loc.has_value()) {
       error(s.loc, "record '" + s.name + "' has no primary key (primary key (FIELD, ...);)");
     }
     if (secondary > kKeysPerRecordMax) {
@@ -663,58 +695,91 @@ class Parser {
     std::tie(r.name, r.loc) = name("reject name");
     expect_punct('=', "after the reject name (reject NAME = CODE;)");
     const SourceLoc cloc = tok_.loc;
-    r.code = static_cast<std::uint32_t>(integer("reject code", kDomainRejectMax));
-    if (r.code == 0) error(cloc, "reject code 0 means success; codes start at 1");
+    if (const auto code = integer("reject code", kDomainRejectMax)) {
+      r.code = static_cast<std::uint32_t>(*code);
+      if (r.code == 0) error(cloc, "reject code 0 means success; codes start at 1");
+    }
     expect_punct(';', "after the reject code");
     for (const Reject& other : domain_.rejects) {
       if (other.name == r.name) {
         error(r.loc, "duplicate reject '" + r.name + "' (first at " + at(other.loc) + ")");
       } else if (other.code == r.code && r.code != 0) {
-        error(cloc, "reject code " + std::to_string(r.code) + " is already used by '" +
-                        other.name + "'");
+        error(cloc,
+              "reject code " + std::to_string(r.code) + " is already used by '" + other.name + "'");
       }
     }
     domain_.rejects.push_back(std::move(r));
   }
 
   // -- Whole-domain checks, after parsing.
-  void check_domain() {
+  // Returns whether every field's type is resolved, so that the domain can be laid out.
+  bool check_domain() {
+    // The first enum of a name (a second one is reported as declared twice).
     std::map<std::string, std::uint32_t> enum_index;
-    for (std::uint32_t i = 0; i < domain_.enums.size(); ++i) enum_index[domain_.enums[i].name] = i;
-    std::size_t next_ref = 0;
-    for (const auto& [kind, struct_name, field_index] : enum_fields_) {
-      const auto& [type_name, loc] = pending_enum_refs_[next_ref++];
-      Struct* s = mutable_struct(kind, struct_name);
-      Field& f = s->fields[field_index];
+    for (std::uint32_t i = 0; i < domain_.enums.size(); ++i) {
+      enum_index.emplace(domain_.enums[i].name, i);
+    }
+    bool resolved = true;
+    for (const EnumFieldRef& ref : enum_fields_) {
+      const std::string& type_name = ref.type_name;
+      const SourceLoc& loc = ref.type_loc;
+      Field& f = structs(ref.kind)[ref.struct_index].fields[ref.field_index];
       const auto it = enum_index.find(type_name);
       if (it == enum_index.end()) {
         if (type_locs_.count(type_name) != 0) {
-          error(loc, "'" + type_name + "' is not a field type: only enums, scalars, decimal(S), "
-                                       "bytes[N] and char[N] are");
+          error(loc, "'" + type_name +
+                         "' is not a field type: only enums, scalars, decimal(S), "
+                         "bytes[N] and char[N] are");
         } else {
           error(loc, "unknown type '" + type_name + "' for field '" + f.name + "'");
         }
+        resolved = false;
         continue;
       }
       f.enum_index = it->second;
     }
     if (domain_.records.size() > kRecordsMax) {
-      error({1, 1}, "the domain has " + std::to_string(domain_.records.size()) +
-                        " records; at most " + std::to_string(kRecordsMax));
+      error(domain_loc_, "the domain has " + std::to_string(domain_.records.size()) +
+                             " records; at most " + std::to_string(kRecordsMax));
     }
     check_generated_names();
-    if (!diagnostics_.empty()) return;
     for (auto& [record_index, pending] : pending_transitions_) {
       if (pending.has_value()) resolve_transitions(domain_.records[record_index], *pending);
     }
+    return resolved;
   }
 
-  // The generated header derives names from the declared ones: they must not collide.
+  // The generated header derives names from the declared ones: they must be C++
+  // identifiers and must not collide. (Two structs of one name are already reported.)
   void check_generated_names() {
+    // <Record>Access is generated next to the declared types.
+    for (const Struct& r : domain_.records) {
+      const auto it = type_locs_.find(r.name + "Access");
+      if (it != type_locs_.end()) {
+        error(it->second,
+              "'" + r.name + "Access' is the generated accessor of record '" + r.name + "'");
+      }
+    }
+    // Generated structs declare kTableId (records) or kKind (commands, events).
+    for (const auto* list : {&domain_.records, &domain_.commands, &domain_.events}) {
+      for (const Struct& st : *list) {
+        for (const Field& f : st.fields) {
+          if (f.name == "kTableId" || f.name == "kKind") {
+            error(f.loc, "field name '" + f.name + "' is a name the generated struct declares");
+          }
+        }
+      }
+    }
     std::map<std::string, const Struct*> accessors = {{"now_ns", nullptr}, {"emit", nullptr}};
     for (const Struct& r : domain_.records) {
       const std::string n = table_accessor_name(r.name);
+      if (is_cpp_keyword(n)) {
+        error(r.loc, "record '" + r.name + "' gets the table name '" + n +
+                         "', which is a C++ keyword or reserved name");
+        continue;
+      }
       auto [it, fresh] = accessors.emplace(n, &r);
+      if (!fresh && it->second != nullptr && it->second->name == r.name) continue;
       if (!fresh) {
         error(r.loc, "record '" + r.name + "' gets the table name '" + n + "', which " +
                          (it->second == nullptr ? std::string("the generated Tx already uses")
@@ -724,41 +789,46 @@ class Parser {
     std::map<std::string, const Struct*> handlers;
     for (const Struct& c : domain_.commands) {
       const std::string n = snake_case(c.name);
-      auto [it, fresh] = handlers.emplace(n, &c);
-      if (!fresh) {
+      if (is_cpp_keyword(n)) {
         error(c.loc, "command '" + c.name + "' gets the handler name '" + n +
-                         "', which command '" + it->second->name + "' has");
+                         "', which is a C++ keyword or reserved name");
+        continue;
+      }
+      auto [it, fresh] = handlers.emplace(n, &c);
+      if (!fresh && it->second->name == c.name) continue;
+      if (!fresh) {
+        error(c.loc, "command '" + c.name + "' gets the handler name '" + n + "', which command '" +
+                         it->second->name + "' has");
       }
     }
   }
 
-  Struct* mutable_struct(StructKind kind, const std::string& struct_name) {
-    auto& list = kind == StructKind::kRecord    ? domain_.records
-                 : kind == StructKind::kCommand ? domain_.commands
-                                                : domain_.events;
-    for (Struct& s : list) {
-      if (s.name == struct_name) return &s;
-    }
-    return nullptr;
+  std::vector<Struct>& structs(StructKind kind) {
+    return kind == StructKind::kRecord    ? domain_.records
+           : kind == StructKind::kCommand ? domain_.commands
+                                          : domain_.events;
   }
 
   void resolve_transitions(Struct& s, const PendingTransitions& t) {
     const auto it = std::find_if(s.fields.begin(), s.fields.end(),
                                  [&](const Field& f) { return f.name == t.field; });
     if (it == s.fields.end()) {
-      error(t.loc, "transitions name field '" + t.field + "', which record '" + s.name +
-                       "' does not have");
+      error(t.field_loc, "transitions name field '" + t.field + "', which record '" + s.name +
+                             "' does not have");
       return;
     }
     if (it->type != FieldType::kEnum) {
-      error(t.loc, "transitions need an enum field; '" + t.field + "' is " + to_string(it->type));
+      error(t.field_loc,
+            "transitions need an enum field; '" + t.field + "' is " + to_string(it->type));
       return;
     }
+    if (it->enum_index == kUnresolved) return;  // its unknown type is reported
     const Enum& e = domain_.enums[it->enum_index];
     StateMachine sm;
     sm.field = static_cast<std::uint32_t>(it - s.fields.begin());
     sm.loc = t.loc;
-    const auto value = [&](const std::pair<std::string, SourceLoc>& v) -> std::optional<std::uint64_t> {
+    const auto value =
+        [&](const std::pair<std::string, SourceLoc>& v) -> std::optional<std::uint64_t> {
       const EnumValue* ev = e.find(v.first);
       if (ev == nullptr) {
         error(v.second, "'" + v.first + "' is not a value of enum '" + e.name + "'");
@@ -769,11 +839,21 @@ class Parser {
     for (const auto& v : t.initial) {
       if (auto x = value(v)) sm.initial.push_back(*x);
     }
+    // Each listed value is resolved (and an unknown one reported) once, then paired.
+    const auto values = [&](const std::vector<std::pair<std::string, SourceLoc>>& names) {
+      std::vector<std::optional<std::uint64_t>> out;
+      for (const auto& v : names) out.push_back(value(v));
+      return out;
+    };
     for (const auto& edge : t.edges) {
-      for (const auto& from : edge.from) {
-        for (const auto& to : edge.to) {
-          const auto f = value(from);
-          const auto g = value(to);
+      const auto froms = values(edge.from);
+      const auto tos = values(edge.to);
+      for (std::size_t i = 0; i < froms.size(); ++i) {
+        for (std::size_t j = 0; j < tos.size(); ++j) {
+          const auto& f = froms[i];
+          const auto& g = tos[j];
+          const auto& from = edge.from[i];
+          const auto& to = edge.to[j];
           if (!f || !g) continue;
           if (*f == *g) {
             error(to.second, "transition " + from.first + " -> " + to.first +
@@ -816,9 +896,8 @@ class Parser {
       }
       for (const Key& k : s.uniques) {
         if (k.encoded_bytes > kKeyBytesMax) {
-          error(k.loc, "unique key '" + k.name + "' encodes to " +
-                           std::to_string(k.encoded_bytes) + " bytes; at most " +
-                           std::to_string(kKeyBytesMax));
+          error(k.loc, "unique key '" + k.name + "' encodes to " + std::to_string(k.encoded_bytes) +
+                           " bytes; at most " + std::to_string(kKeyBytesMax));
         }
       }
       for (const Key& k : s.indexes) {
@@ -839,13 +918,16 @@ class Parser {
   Token tok_;
   Token peek_;
   Domain domain_;
+  SourceLoc domain_loc_;  // of 'domain'
   std::vector<Diagnostic> diagnostics_;
   std::map<std::string, SourceLoc> type_locs_;
-  std::vector<std::pair<std::string, SourceLoc>> pending_enum_refs_;
+  // A field whose type names an enum; by index, as struct names may be declared twice.
   struct EnumFieldRef {
     StructKind kind;
-    std::string struct_name;
+    std::size_t struct_index;  // in structs(kind)
     std::size_t field_index;
+    std::string type_name;
+    SourceLoc type_loc;
   };
   std::vector<EnumFieldRef> enum_fields_;
   std::vector<std::pair<std::size_t, std::optional<PendingTransitions>>> pending_transitions_;
@@ -853,9 +935,7 @@ class Parser {
 
 }  // namespace
 
-ParseResult parse(std::string_view text, std::string_view file) {
-  return Parser(text, file).run();
-}
+ParseResult parse(std::string_view text, std::string_view file) { return Parser(text, file).run(); }
 
 ParseResult parse_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

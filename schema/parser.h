@@ -27,7 +27,7 @@ struct Diagnostic {
 };
 
 struct ParseResult {
-  Domain domain;                         // meaningful only if ok()
+  Domain domain;                        // meaningful only if ok()
   std::vector<Diagnostic> diagnostics;  // empty on success
 
   bool ok() const noexcept { return diagnostics.empty(); }

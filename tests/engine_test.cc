@@ -17,7 +17,9 @@ using lockstep::Outcome;
 
 Outcome domain(bank::Reject r) { return bank::reject(r); }
 Outcome engine(EngineReject r, std::uint32_t detail = 0) { return Outcome::engine(r, detail); }
-std::uint32_t limit(EngineLimit l) { return lockstep::kLimitDetailBase | static_cast<std::uint32_t>(l); }
+std::uint32_t limit(EngineLimit l) {
+  return lockstep::kLimitDetailBase | static_cast<std::uint32_t>(l);
+}
 
 TEST(Engine, DepositCreditsTheAccountAndEmitsAnEvent) {
   Bank b;
@@ -78,7 +80,8 @@ TEST(Engine, AHandlerRefusalAfterWritesTakesThemAllBack) {
   ASSERT_TRUE(b.outcome(open(1, "alice")).is_ok());
   ASSERT_TRUE(b.outcome(open(2, "bob")).is_ok());
   ASSERT_TRUE(b.outcome(deposit(1, 100)).is_ok());
-  ASSERT_TRUE(b.outcome(bank::SetStatus{.account = 2, .status = bank::AccountStatus::frozen}).is_ok());
+  ASSERT_TRUE(
+      b.outcome(bank::SetStatus{.account = 2, .status = bank::AccountStatus::frozen}).is_ok());
   // The handler modifies both accounts, then refuses because the credit one is frozen.
   const lockstep::StateHash before = b.exec().state_hash();
   EXPECT_EQ(b.outcome(transfer(5, 1, 2, 50)), domain(bank::Reject::account_not_open));
@@ -97,7 +100,8 @@ TEST(Engine, AnInvariantViolationRefusesWithTheInvariantNamed) {
   EXPECT_EQ(b.outcome(bank::SetLimit{.account = 1, .overdraft_limit = {100}, .force = true}),
             engine(EngineReject::kInvariantViolated, (0u << 16) | 0u));
   EXPECT_EQ(b.account(1)->overdraft_limit.units, 500);
-  EXPECT_TRUE(b.outcome(bank::SetLimit{.account = 1, .overdraft_limit = {400}, .force = true}).is_ok());
+  EXPECT_TRUE(
+      b.outcome(bank::SetLimit{.account = 1, .overdraft_limit = {400}, .force = true}).is_ok());
 }
 
 TEST(Engine, ATakenUniqueKeyRefusesAnInsert) {
@@ -122,7 +126,8 @@ TEST(Engine, ChangingAUniqueKeyToATakenOneRefusesTheCommand) {
             engine(EngineReject::kUniqueKeyConflict, (0u << 16) | 1u));
   EXPECT_EQ(b.account(2)->owner.view(), "bob");
   // A free name is fine, and frees the old one.
-  ASSERT_TRUE(b.outcome(bank::Rename{.account = 2, .owner = lockstep::Chars<16>::from("carol")}).is_ok());
+  ASSERT_TRUE(
+      b.outcome(bank::Rename{.account = 2, .owner = lockstep::Chars<16>::from("carol")}).is_ok());
   EXPECT_TRUE(b.outcome(open(3, "bob")).is_ok());
 }
 
@@ -193,7 +198,7 @@ TEST(Engine, ALinkedChainWithOneRefusalIsRefusedWhole) {
   EXPECT_TRUE(b.submit(deposit(1, 10), true, false).empty());
   EXPECT_TRUE(b.submit(open(2, "b"), true, false).empty());
   EXPECT_TRUE(b.submit(withdraw(1, 50), true, false).empty());  // fails: position 2
-  const auto r = b.submit(deposit(1, 1), false);         // closes the chain
+  const auto r = b.submit(deposit(1, 1), false);                // closes the chain
   ASSERT_EQ(r.size(), 4u);
   EXPECT_EQ(r[0].view.outcome, engine(EngineReject::kLinkedChainFailed, 2));
   EXPECT_EQ(r[1].view.outcome, engine(EngineReject::kLinkedChainFailed, 2));
@@ -245,6 +250,11 @@ TEST(Engine, MalformedAndUnknownCommandsAreRefused) {
   EXPECT_EQ(b.submit_raw(bank::Deposit::kKind, bytes.first(bytes.size() - 1))[0].view.outcome,
             engine(EngineReject::kMalformedCommand, bank::Deposit::kKind));
   EXPECT_EQ(b.submit_raw(99, bytes)[0].view.outcome, engine(EngineReject::kUnknownCommand, 99));
+  // Larger than any command: malformed, and recorded without its payload.
+  const std::vector<std::byte> huge(1 << 20);
+  const auto r = b.submit_raw(bank::Deposit::kKind, huge);
+  EXPECT_EQ(r[0].view.outcome, engine(EngineReject::kMalformedCommand, bank::Deposit::kKind));
+  EXPECT_TRUE(r[0].view.command.empty());
   bank::SetLimit s{.account = 1, .overdraft_limit = {1}, .force = false};
   std::vector<std::byte> raw(sizeof s);
   std::memcpy(raw.data(), &s, sizeof s);
@@ -273,6 +283,98 @@ TEST(Engine, AnErasedRecordsKeyIsInTheResultAndItsSlotIsReused) {
   const auto& t = std::get<0>(b.exec().tables());
   EXPECT_EQ(t.slot_of(bank::detail_::Account_primary::make(3)), 0u);  // slot 0 again
   EXPECT_EQ(b.exec().recompute_state_hash(), b.exec().state_hash());
+}
+
+TEST(Engine, ChangingAPrimaryKeyIsRefused) {
+  Bank b;
+  ASSERT_TRUE(b.outcome(open(1, "a")).is_ok());
+  EXPECT_EQ(b.outcome(bank::Renumber{.account = 1, .new_id = 2}),
+            engine(EngineReject::kPrimaryKeyChanged, 0));
+  ASSERT_NE(b.account(1), nullptr);
+  EXPECT_EQ(b.account(2), nullptr);
+  EXPECT_EQ(b.exec().recompute_state_hash(), b.exec().state_hash());
+}
+
+TEST(Engine, APrefixScanVisitsMatchesInIndexOrderAndMayWrite) {
+  Bank b;
+  for (std::uint64_t id : {5, 3, 9, 1, 7})
+    ASSERT_TRUE(b.outcome(open(id, ("o" + std::to_string(id)).c_str())).is_ok());
+  ASSERT_TRUE(
+      b.outcome(bank::SetStatus{.account = 3, .status = bank::AccountStatus::frozen}).is_ok());
+  const auto r = b.submit(bank::FreezeOpen{.limit = 3});
+  ASSERT_EQ(r.size(), 1u);
+  ASSERT_TRUE(r[0].view.outcome.is_ok());
+  // Open accounts in id order: 1, 5, 7, 9; the first three are frozen.
+  ASSERT_EQ(r[0].view.events.size(), 3u);
+  std::vector<std::uint64_t> ids;
+  for (const auto& e : r[0].view.events) {
+    bank::StatusChanged s;
+    std::memcpy(&s, e.bytes.data(), sizeof s);
+    ids.push_back(s.account);
+  }
+  EXPECT_EQ(ids, (std::vector<std::uint64_t>{1, 5, 7}));
+  EXPECT_EQ(b.account(9)->status, bank::AccountStatus::open);
+  EXPECT_EQ(b.account(7)->status, bank::AccountStatus::frozen);
+  // The scan sees the index as the command left it: one open account remains.
+  const auto again = b.submit(bank::FreezeOpen{.limit = 10});
+  EXPECT_EQ(again[0].view.events.size(), 1u);
+}
+
+TEST(Engine, ARangeScanSeesOnlyItsRange) {
+  Bank b;
+  ASSERT_TRUE(b.outcome(open(1, "a")).is_ok());
+  ASSERT_TRUE(b.outcome(open(2, "b")).is_ok());
+  ASSERT_TRUE(b.outcome(deposit(1, 1000)).is_ok());
+  for (std::uint64_t t = 1; t <= 5; ++t)
+    ASSERT_TRUE(b.outcome(transfer(t, 1, 2, 10 * static_cast<std::int64_t>(t))).is_ok());
+  ASSERT_TRUE(b.outcome(deposit(2, 1000)).is_ok());
+  ASSERT_TRUE(b.outcome(transfer(6, 2, 1, 1)).is_ok());
+  // The harness's logical time is 1,000,000 + 10 x sequence: transfers 1..5 are
+  // commands 3..7, at 1,000,030 .. 1,000,070.
+  const auto r = b.submit(bank::AuditDebits{.account = 1, .from = 1'000'050, .to = 1'000'070});
+  ASSERT_EQ(r.size(), 1u);
+  ASSERT_EQ(r[0].view.events.size(), 1u);
+  bank::DebitsCounted e;
+  std::memcpy(&e, r[0].view.events[0].bytes.data(), sizeof e);
+  EXPECT_EQ(e.count, 2u);  // transfers 3 and 4; 5 is at the (open) end of the range
+  EXPECT_EQ(e.total.units, 30 + 40);
+}
+
+TEST(Engine, AUniqueLookupSeesTheCommandsOwnWrite) {
+  Bank b;
+  ASSERT_TRUE(b.outcome(open(1, "alice")).is_ok());
+  // The Rename handler looks itself up by the new owner before returning.
+  EXPECT_TRUE(
+      b.outcome(bank::Rename{.account = 1, .owner = lockstep::Chars<16>::from("zed")}).is_ok());
+}
+
+TEST(Engine, AResultOverTheSizeLimitIsRefused) {
+  lockstep::EngineOptions o;
+  o.result_bytes_max = lockstep::kTxResultHeaderBytes + lockstep::kTxStateHashBytes + 4096;
+  Bank b(o);
+  for (std::uint64_t id = 1; id <= 60; ++id) {
+    ASSERT_TRUE(b.outcome(open(id, ("o" + std::to_string(id)).c_str())).is_ok());
+  }
+  // Freezing 60 accounts writes 60 x (8 + 48) bytes and 60 events: over 4 KiB.
+  EXPECT_EQ(b.outcome(bank::FreezeOpen{.limit = 60}),
+            engine(EngineReject::kCapacityExceeded, limit(EngineLimit::kResultBytes)));
+  EXPECT_EQ(b.account(1)->status, bank::AccountStatus::open);
+  EXPECT_TRUE(b.outcome(bank::FreezeOpen{.limit = 5}).is_ok());
+}
+
+TEST(Engine, AChainOverTheLengthLimitIsRefusedWhole) {
+  lockstep::EngineOptions o;
+  o.chain_length_max = 2;
+  Bank b(o);
+  ASSERT_TRUE(b.outcome(open(1, "a")).is_ok());
+  EXPECT_TRUE(b.submit(deposit(1, 1), true, false).empty());
+  EXPECT_TRUE(b.submit(deposit(1, 2), true, false).empty());
+  const auto r = b.submit(deposit(1, 3), false);
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(r[0].view.outcome, engine(EngineReject::kLinkedChainFailed, 2));
+  EXPECT_EQ(r[2].view.outcome,
+            engine(EngineReject::kCapacityExceeded, limit(EngineLimit::kChainLength)));
+  EXPECT_EQ(b.account(1)->balance.units, 0);
 }
 
 TEST(Engine, MissingHandlersAreRefusedAtConstruction) {

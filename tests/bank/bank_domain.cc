@@ -90,6 +90,9 @@ lockstep::Outcome rename(const Rename& c, Tx& tx) {
   Account* a = tx.accounts.modify(c.account);
   if (a == nullptr) return reject(Reject::account_not_found);
   a->owner = c.owner;  // a taken owner refuses the command (unique key by_owner)
+  // The command sees its own write through the unique index. (If the owner is taken,
+  // the engine has refused the command already, and that refusal stands.)
+  if (tx.accounts.find_by_owner(c.owner) != a) return reject(Reject::index_stale);
   return ok();
 }
 
@@ -100,6 +103,38 @@ lockstep::Outcome set_limit(const SetLimit& c, Tx& tx) {
     return reject(Reject::insufficient_funds);
   }
   a->overdraft_limit = c.overdraft_limit;  // forced: the invariant decides
+  return ok();
+}
+
+lockstep::Outcome renumber(const Renumber& c, Tx& tx) {
+  Account* a = tx.accounts.modify(c.account);
+  if (a == nullptr) return reject(Reject::account_not_found);
+  a->id = c.new_id;  // not allowed: the engine refuses the command
+  return ok();
+}
+
+lockstep::Outcome freeze_open(const FreezeOpen& c, Tx& tx) {
+  std::uint32_t frozen = 0;
+  tx.accounts.scan_by_status(AccountStatus::open, [&](const Account& a) {
+    if (frozen == c.limit) return false;
+    Account* w = tx.accounts.modify(a.id);
+    w->status = AccountStatus::frozen;
+    tx.emit(
+        StatusChanged{.account = a.id, .from = AccountStatus::open, .to = AccountStatus::frozen});
+    ++frozen;
+    return true;
+  });
+  return ok();
+}
+
+lockstep::Outcome audit_debits(const AuditDebits& c, Tx& tx) {
+  if (tx.accounts.find(c.account) == nullptr) return reject(Reject::account_not_found);
+  DebitsCounted e{.account = c.account, .count = 0, .total = {}};
+  tx.transfers.range_by_debit(c.account, c.from, c.to, [&](const Transfer& t) {
+    ++e.count;
+    e.total += t.amount;
+  });
+  tx.emit(e);
   return ok();
 }
 
@@ -115,6 +150,9 @@ Handlers handlers() {
   h.close_account = close_account;
   h.rename = rename;
   h.set_limit = set_limit;
+  h.renumber = renumber;
+  h.freeze_open = freeze_open;
+  h.audit_debits = audit_debits;
   return h;
 }
 

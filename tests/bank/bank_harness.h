@@ -25,7 +25,7 @@ class Bank {
  public:
   explicit Bank(lockstep::EngineOptions options = {})
       : exec_(std::make_unique<lockstep::Executor<bank::Domain>>(bank::handlers(),
-                                                                  std::move(options))),
+                                                                 std::move(options))),
         out_(exec_->options().result_bytes_max + exec_->options().chain_bytes_max) {}
 
   // Executes one command; returns the results it made final (none while a chain is open).
@@ -53,7 +53,8 @@ class Bank {
       std::memcpy(&body, out_.data() + at + lockstep::tx_field::kBodyBytes, 4);
       const std::size_t n = lockstep::kTxResultHeaderBytes + body;
       Decoded d;
-      d.bytes.assign(out_.begin() + static_cast<long>(at), out_.begin() + static_cast<long>(at + n));
+      d.bytes.assign(out_.begin() + static_cast<long>(at),
+                     out_.begin() + static_cast<long>(at + n));
       std::string error;
       EXPECT_TRUE(lockstep::decode_tx_result(d.bytes, &d.view, &error)) << error;
       results.push_back(std::move(d));
