@@ -144,6 +144,18 @@ TEST(Engine, AnUndeclaredTransitionIsRefused) {
   EXPECT_EQ(b.account(1)->status, bank::AccountStatus::closed);
 }
 
+TEST(Engine, AnInsertInANonInitialStateIsRefused) {
+  Bank b;
+  const auto import = [](std::uint64_t id, bank::AccountStatus s) {
+    return bank::ImportAccount{
+        .id = id, .owner = lockstep::Chars<16>::from(std::to_string(id)), .status = s};
+  };
+  EXPECT_EQ(b.outcome(import(1, bank::AccountStatus::frozen)),
+            engine(EngineReject::kIllegalTransition, 0));
+  EXPECT_EQ(b.account(1), nullptr);
+  EXPECT_TRUE(b.outcome(import(1, bank::AccountStatus::open)).is_ok());
+}
+
 TEST(Engine, AFullTableRefusesTheInsertWithItsTableId) {
   lockstep::EngineOptions o;
   o.table_capacity = {2, 10};
