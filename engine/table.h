@@ -388,14 +388,18 @@ class Table final : public TableBase {
     }
   }
 
-  // For inserts: whether `r`'s primary key or a unique key is taken. Returns the
-  // refusal, or ok.
-  Outcome insert_conflict(const Record& r) const noexcept {
-    if (primary_.contains(primary_of(r))) {
+  // Inserts `r` (padding already cleared) into a free slot with all its index entries,
+  // or refuses: a taken primary key, then a taken unique key, then `may_write` false
+  // (its refusal is the caller's), then a full table; a refusal changes nothing.
+  // On success sets *slot and whether it was never used before (*fresh).
+  template <class MayWrite>
+  Outcome insert(const Record& r, MayWrite&& may_write, std::uint32_t* slot, bool* fresh) {
+    // One probe of the primary index both checks and reserves the key.
+    const auto [it, vacant] = primary_.try_emplace(primary_of(r), kNoSlot);
+    if (!vacant)
       return Outcome::engine(EngineReject::kUniqueKeyConflict, std::uint32_t{T::kId} << 16);
-    }
     Outcome refusal;
-    const_cast<Table*>(this)->for_each_unique([&](std::uint32_t i, auto& u, auto spec) {
+    for_each_unique([&](std::uint32_t i, auto& u, auto spec) {
       using Spec = decltype(spec);
       if (!refusal.is_ok()) return;
       KeyBytes<Spec::kBytes> k;
@@ -405,7 +409,21 @@ class Table final : public TableBase {
                                   std::uint32_t{T::kId} << 16 | (i + 1));
       }
     });
-    return refusal;
+    if (refusal.is_ok() && !may_write())
+      refusal = Outcome::engine(EngineReject::kCapacityExceeded, 0);
+    if (refusal.is_ok() && !allocate(slot, fresh)) {
+      refusal = Outcome::engine(EngineReject::kCapacityExceeded, T::kId);
+    }
+    if (!refusal.is_ok()) {
+      primary_.erase(it);
+      return refusal;
+    }
+    it->second = *slot;
+    Record& stored = record(*slot);
+    stored = r;
+    set_live(*slot, true);
+    add_keys(*slot, reinterpret_cast<const std::byte*>(&stored), false, true);
+    return Outcome::ok();
   }
 
  private:

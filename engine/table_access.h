@@ -52,23 +52,22 @@ class TableAccess {
     core_.sync();
     Record copy = r;
     T::clear_padding(copy);
-    if (const Outcome conflict = table_.insert_conflict(copy); !conflict.is_ok()) {
-      core_.doom(conflict);
-      return nullptr;
-    }
-    if (!core_.can_write()) return nullptr;
     std::uint32_t slot = 0;
     bool fresh = false;
-    if (!table_.allocate(&slot, &fresh)) {
-      core_.doom(Outcome::engine(EngineReject::kCapacityExceeded, T::kId));
+    bool limit_hit = false;
+    const Outcome refusal = table_.insert(
+        copy,
+        [&] {
+          limit_hit = !core_.can_write();  // dooms the command with the limit's detail
+          return !limit_hit;
+        },
+        &slot, &fresh);
+    if (!refusal.is_ok()) {
+      if (!limit_hit) core_.doom(refusal);
       return nullptr;
     }
-    Record& stored = table_.record(slot);
-    stored = copy;
-    table_.set_live(slot, true);
-    table_.add_keys(slot, reinterpret_cast<const std::byte*>(&stored), true, true);
     core_.note_insert(table_, table_.touch_stamp(slot), table_.touch_entry(slot), slot, fresh);
-    return &stored;
+    return &table_.record(slot);
   }
 
   bool erase_pk(const Pk& pk) noexcept {

@@ -266,6 +266,9 @@ std::vector<TypedCase> typed_commands() {
       typed("AuditDebits", bank::AuditDebits{.account = 9,
                                              .from = std::numeric_limits<std::int64_t>::min(),
                                              .to = std::numeric_limits<std::int64_t>::max()}),
+      typed("ImportAccount", bank::ImportAccount{.id = 10,
+                                                 .owner = lockstep::Chars<16>::from("imported"),
+                                                 .status = bank::AccountStatus::frozen}),
   };
 }
 
