@@ -54,6 +54,7 @@ bench-engine: deps
 	./build/release/bench/lockstep-bench-engine --benchmark_repetitions=5 \
 	  --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true \
 	  --benchmark_out=build/bench/engine.json --benchmark_out_format=json
+	python3 bench/summarize_engine.py build/bench/engine.json
 
 format:
 	git ls-files '*.h' '*.cc' | xargs clang-format -i
