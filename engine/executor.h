@@ -129,6 +129,15 @@ class Executor {
       if (batch_end) bytes = append_state_hash(out.data(), last_result_offset_, bytes);
       return {bytes, 1};
     }
+    if (chain_failed_) {
+      // The rest of a refused chain: each result is final, straight to the caller.
+      Sink sink{out.data(), 0};
+      write_refused(sink, cmd, Outcome::engine(EngineReject::kLinkedChainFailed, chain_failed_at_));
+      if (!cmd.linked || batch_end) end_chain();  // a chain never outlives its batch
+      std::size_t bytes = sink.used;
+      if (batch_end) bytes = append_state_hash(out.data(), last_result_offset_, bytes);
+      return {bytes, 1};
+    }
     if (chain_length_ == 0) {
       chain_hash_ = hash_;
       chain_tx_sequence_ = tx_sequence_;
@@ -136,10 +145,9 @@ class Executor {
     const std::uint32_t position = chain_length_;
     Sink sink{chain_buffer_.data(), chain_used_};
     Outcome failed;
-    if (chain_failed_) {
-      write_refused(sink, cmd, Outcome::engine(EngineReject::kLinkedChainFailed, chain_failed_at_));
-    } else if (position >= options_.chain_length_max ||
-               chain_used_ + options_.result_bytes_max > chain_buffer_.size()) {
+    // A member runs only if its result and one refused result after it fit the buffer.
+    if (position >= options_.chain_length_max ||
+        chain_used_ + options_.result_bytes_max + refused_bytes_max() > chain_buffer_.size()) {
       failed =
           Outcome::engine(EngineReject::kCapacityExceeded,
                           kLimitDetailBase | static_cast<std::uint32_t>(EngineLimit::kChainLength));
@@ -150,22 +158,26 @@ class Executor {
     chain_used_ = sink.used;
     ++chain_length_;
     if (!failed.is_ok()) {
+      // Refused: so is every member so far, and every one still to come.
       fail_chain(position, failed, Outcome::engine(EngineReject::kLinkedChainFailed, position));
-    }
-    if (cmd.linked) {
-      if (!batch_end) return {};
+    } else if (cmd.linked && batch_end) {
       // The batch ends inside the chain: all of it is refused.
       const Outcome open = Outcome::engine(EngineReject::kLinkedChainOpen);
       fail_chain(kNoPosition, open, open);
+    } else if (cmd.linked) {
+      return {};  // the chain goes on
+    } else {
+      core_.clear();  // the chain ends: its writes stand
     }
-    // The chain ends: its results go to the caller.
-    if (!chain_failed_) core_.clear();
+    // The chain's results so far are final: they go to the caller.
     std::memcpy(out.data(), chain_buffer_.data(), chain_used_);
     ExecuteResult r{chain_used_, chain_length_};
     if (batch_end) r.bytes = append_state_hash(out.data(), last_result_offset_, r.bytes);
-    chain_used_ = 0;
-    chain_length_ = 0;
-    chain_failed_ = false;
+    if (!cmd.linked || batch_end) {
+      end_chain();
+    } else {
+      chain_used_ = 0;  // a refused chain goes on: its next members are written directly
+    }
     return r;
   }
 
@@ -239,7 +251,7 @@ class Executor {
     put<std::uint32_t>(p, kEventCount, events);
     put<std::uint32_t>(p, kBodyBytes, static_cast<std::uint32_t>(body));
     s.used += kTxResultHeaderBytes;
-    std::memcpy(s.base + s.used, cmd.payload.data(), cmd.payload.size());
+    if (!cmd.payload.empty()) std::memcpy(s.base + s.used, cmd.payload.data(), cmd.payload.size());
     s.used += cmd.payload.size();
   }
 
@@ -278,7 +290,7 @@ class Executor {
     write_header(s, cmd, outcome, writes, core_.member_event_count(), body);
     for (const TxCore::Entry& e : core_.member_entries()) write_delta(s, e);
     const std::span<const std::byte> events = core_.member_events();
-    std::memcpy(s.base + s.used, events.data(), events.size());
+    if (!events.empty()) std::memcpy(s.base + s.used, events.data(), events.size());
     s.used += events.size();
     core_.apply_member(&hash_);
     return outcome;
@@ -313,6 +325,17 @@ class Executor {
   }
 
   static constexpr std::uint32_t kNoPosition = 0xFFFFFFFFu;
+
+  // The largest refused result: a header and the largest command.
+  static constexpr std::size_t refused_bytes_max() noexcept {
+    return kTxResultHeaderBytes + D::kCommandBytesMax;
+  }
+
+  void end_chain() noexcept {
+    chain_used_ = 0;
+    chain_length_ = 0;
+    chain_failed_ = false;
+  }
 
   // Refuses the open chain: takes back what its members applied, restores the state
   // hash and transaction sequence, and rewrites every result in the chain buffer as

@@ -183,6 +183,11 @@ class Table final : public TableBase {
       free_.pop_back();
       *fresh = false;
     } else if (next_fresh_ < capacity_) {
+      // The free list can hold every slot ever used, so release() never reallocates.
+      if (free_.capacity() <= next_fresh_) {
+        free_.reserve(
+            std::min<std::size_t>(capacity_, std::max<std::size_t>(1024, 2 * free_.capacity())));
+      }
       *slot = next_fresh_++;
       *fresh = true;
       auto& c = chunks_[*slot >> kChunkShift];
@@ -240,7 +245,8 @@ class Table final : public TableBase {
       if (a == b) return;
       *changed = true;
       u.map.erase(a);
-      u.map.emplace(b, slot);
+      const bool fresh = u.map.emplace(b, slot).second;
+      LS_ASSERT(fresh);
     });
     for_each_ordered([&](std::uint32_t, auto& o, auto spec) {
       using Spec = decltype(spec);
@@ -248,8 +254,9 @@ class Table final : public TableBase {
       const auto b = ordered_key<Spec>(now);
       if (a == b) return;
       *changed = true;
-      o.map.erase(a);
-      o.map.emplace(b, slot);
+      const auto erased = o.map.erase(a);
+      const bool fresh = o.map.emplace(b, slot).second;
+      LS_ASSERT(erased == 1 && fresh);
     });
     return Outcome::ok();
   }
@@ -368,7 +375,7 @@ class Table final : public TableBase {
     using Full = typename std::remove_cvref_t<decltype(map)>::key_type;
     Full from{};
     LS_DASSERT(lo.size() <= from.size());
-    std::memcpy(from.data(), lo.data(), lo.size());
+    if (!lo.empty()) std::memcpy(from.data(), lo.data(), lo.size());
     for (auto it = map.lower_bound(from); it != map.end(); ++it) {
       if (!hi.empty() && std::memcmp(it->first.data(), hi.data(), hi.size()) >= 0) return;
       if (!f(it->second)) return;
@@ -381,7 +388,7 @@ class Table final : public TableBase {
     using Full = typename std::remove_cvref_t<decltype(map)>::key_type;
     Full from{};
     LS_DASSERT(prefix.size() <= from.size());
-    std::memcpy(from.data(), prefix.data(), prefix.size());
+    if (!prefix.empty()) std::memcpy(from.data(), prefix.data(), prefix.size());
     for (auto it = map.lower_bound(from); it != map.end(); ++it) {
       if (std::memcmp(it->first.data(), prefix.data(), prefix.size()) != 0) return;
       if (!f(it->second)) return;

@@ -6,6 +6,8 @@
 //              the handler returns (its primary key must not change)
 //   insert     a new record; null, with the command refused, if its primary or a unique
 //              key is taken, the table is full, or the command's write limit is reached
+//              (and null once the command is refused: insert and erase change nothing
+//              after a refusal)
 //   erase      remove a live record by primary key; false if there is none
 //   find_unique, scan_prefix, scan_range
 //              unique-key lookups and ordered-index scans, which see the command's own
@@ -49,7 +51,9 @@ class TableAccess {
   }
 
   Record* insert(const Record& r) noexcept {
+    if (core_.doomed()) return nullptr;  // refused already: change nothing more
     core_.sync();
+    if (core_.doomed()) return nullptr;
     Record copy = r;
     T::clear_padding(copy);
     std::uint32_t slot = 0;
@@ -71,13 +75,13 @@ class TableAccess {
   }
 
   bool erase_pk(const Pk& pk) noexcept {
+    if (core_.doomed()) return false;  // refused already: change nothing more
     const std::uint32_t slot = table_.slot_of(pk);
     if (slot == kNoSlot) return false;
     if (!core_.touch(table_, table_.touch_stamp(slot), table_.touch_entry(slot), slot)) {
       return false;
     }
-    core_.erase(table_, table_.touch_entry(slot));
-    return true;
+    return core_.erase(table_, table_.touch_entry(slot));
   }
 
   template <std::size_t I, std::size_t N>

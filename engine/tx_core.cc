@@ -31,7 +31,7 @@ TxCore::TxCore(std::vector<TableBase*> tables, TxLimits limits, std::uint32_t re
                                 std::to_string(bytes) + " bytes) must stay under 4 GiB");
   }
   arena_bytes_ = static_cast<std::uint32_t>(bytes);
-  arena_.reset(new (std::align_val_t{16}) std::byte[arena_bytes_]);
+  arena_.reset(static_cast<std::byte*>(::operator new[](arena_bytes_, std::align_val_t{16})));
   entries_.reserve(limits_.writes_per_command_max);
   free_ops_.reserve(std::size_t{limits_.writes_per_command_max} * 2);
   pending_release_.reserve(limits_.writes_per_command_max);
@@ -104,8 +104,9 @@ void TxCore::note_insert(TableBase& table, std::uint64_t& stamp, std::uint32_t& 
   if (table.has_secondary()) ++secondary_entries_;
 }
 
-void TxCore::erase(TableBase& table, std::uint32_t entry) noexcept {
+bool TxCore::erase(TableBase& table, std::uint32_t entry) noexcept {
   sync();
+  if (doomed()) return false;  // the indexes may not match the record: leave them
   Entry& e = entries_[entry];
   LS_ASSERT(e.table == &table && e.is_live());
   table.remove_keys(e.slot, arena_.get() + e.indexed, false, true);
@@ -113,12 +114,19 @@ void TxCore::erase(TableBase& table, std::uint32_t entry) noexcept {
   e.indexed = kNoImage;
   table.set_live(e.slot, false);
   pending_release_.emplace_back(&table, e.slot);
+  return true;
 }
 
 void TxCore::sync_slow() noexcept {
   for (std::size_t i = member_.entries; i < entries_.size(); ++i) {
     Entry& e = entries_[i];
     if (!e.table->has_secondary() || e.indexed == kNoImage) continue;
+    // A changed primary key refuses the command; its index entries stay as they are
+    // (moving them could collide with another record's, which carry the primary key).
+    if (!e.table->same_primary(arena_.get() + e.keyed, e.slot)) {
+      doom(Outcome::engine(EngineReject::kPrimaryKeyChanged, e.table->id()));
+      return;
+    }
     bool changed = false;
     const Outcome o = e.table->sync_secondary(e.slot, arena_.get() + e.indexed, &changed);
     if (!o.is_ok()) {

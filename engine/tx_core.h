@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <span>
 #include <vector>
 
@@ -109,8 +110,10 @@ class TxCore {
   void note_insert(TableBase& table, std::uint64_t& stamp, std::uint32_t& entry, std::uint32_t slot,
                    bool fresh) noexcept;
   // Erases the touched, live record in `slot`: removes its keys, marks it dead; the
-  // slot is released when the member is applied. REQUIRES: touch() for it succeeded.
-  void erase(TableBase& table, std::uint32_t entry) noexcept;
+  // slot is released when the member is applied. Returns false (and erases nothing) if
+  // the member is refused, possibly by the index sync this does first.
+  // REQUIRES: touch() for it succeeded.
+  bool erase(TableBase& table, std::uint32_t entry) noexcept;
   // Brings the secondary indexes up to date with every record the member wrote.
   void sync() noexcept {
     if (secondary_entries_ != 0) sync_slow();
@@ -146,7 +149,10 @@ class TxCore {
   std::vector<TableBase*> tables_;
   TxLimits limits_;
   std::uint32_t image_bytes_;  // record_bytes_max rounded up to 16
-  std::unique_ptr<std::byte[]> arena_;
+  struct AlignedDelete {
+    void operator()(std::byte* p) const noexcept { ::operator delete[](p, std::align_val_t{16}); }
+  };
+  std::unique_ptr<std::byte[], AlignedDelete> arena_;
   std::uint32_t arena_bytes_;
   std::uint32_t arena_used_ = 0;
   std::vector<Entry> entries_;

@@ -147,13 +147,13 @@ class Gen {
     o_ << "  }\n";
     o_ << "  static lockstep::KeyBytes<" << k.encoded_bytes << "> make("
        << params(s, k, k.fields.size()) << ") noexcept {\n"
-       << "    lockstep::KeyBytes<" << k.encoded_bytes << "> k;\n";
+       << "    lockstep::KeyBytes<" << k.encoded_bytes << "> k_;\n";
     at = 0;
     for (std::uint32_t i : k.fields) {
-      o_ << "    lockstep::key::put(k.data() + " << at << ", " << s.fields[i].name << ");\n";
+      o_ << "    lockstep::key::put(k_.data() + " << at << ", " << s.fields[i].name << ");\n";
       at += s.fields[i].size;
     }
-    o_ << "    return k;\n  }\n};\n";
+    o_ << "    return k_;\n  }\n};\n";
   }
 
   // "const T0& f0, const T1& f1" for the first n fields of k.
@@ -265,19 +265,22 @@ class Gen {
        << "  using TableAccess::TableAccess;\n"
        << "  using TableAccess::insert;\n"
        << "  const " << s.name << "* find(" << pk_params << ") const noexcept {\n"
-       << "    return find_pk(detail_::" << s.name << "_primary::make(" << pk_args << "));\n  }\n"
+       << "    return this->find_pk(detail_::" << s.name << "_primary::make(" << pk_args
+       << "));\n  }\n"
        << "  " << s.name << "* modify(" << pk_params << ") noexcept {\n"
-       << "    return modify_pk(detail_::" << s.name << "_primary::make(" << pk_args << "));\n  }\n"
+       << "    return this->modify_pk(detail_::" << s.name << "_primary::make(" << pk_args
+       << "));\n  }\n"
        << "  bool erase(" << pk_params << ") noexcept {\n"
-       << "    return erase_pk(detail_::" << s.name << "_primary::make(" << pk_args << "));\n  }\n";
+       << "    return this->erase_pk(detail_::" << s.name << "_primary::make(" << pk_args
+       << "));\n  }\n";
     for (std::size_t u = 0; u < s.uniques.size(); ++u) {
       const Key& k = s.uniques[u];
       std::string args;
       for (std::uint32_t i : k.fields) args += (args.empty() ? "" : ", ") + s.fields[i].name;
       o_ << "  const " << s.name << "* find_" << k.name << "(" << params(s, k, k.fields.size())
          << ") noexcept {\n"
-         << "    return find_unique<" << u << ">(detail_::" << s.name << "_unique_" << k.name
-         << "::make(" << args << "));\n  }\n";
+         << "    return this->template find_unique<" << u << ">(detail_::" << s.name << "_unique_"
+         << k.name << "::make(" << args << "));\n  }\n";
     }
     for (std::size_t x = 0; x < s.indexes.size(); ++x) index_access(s, s.indexes[x], x);
     o_ << "};\n\n";
@@ -289,33 +292,33 @@ class Gen {
     o_ << "  // Index '" << k.name << "': prefix scans and ranges, in index order.\n";
     for (std::size_t n = 0; n <= k.fields.size(); ++n) {
       const std::string p = params(s, k, n);
-      o_ << "  template <class F>\n  void scan_" << k.name << "(" << p << (n ? ", " : "")
-         << "F&& f) {\n";
+      o_ << "  template <class F_>\n  void scan_" << k.name << "(" << p << (n ? ", " : "")
+         << "F_&& f_) {\n";
       const std::uint32_t bytes = prefix_bytes(s, k, n);
       if (n == 0) {
-        o_ << "    scan_prefix<" << x << ">({}, f);\n  }\n";
+        o_ << "    this->template scan_prefix<" << x << ">({}, f_);\n  }\n";
         continue;
       }
-      o_ << "    std::uint8_t p[" << bytes << "];\n";
-      put_prefix(s, k, n, "p", "");
-      o_ << "    scan_prefix<" << x << ">(std::span<const std::uint8_t>(p, " << bytes
-         << "), f);\n  }\n";
+      o_ << "    std::uint8_t p_[" << bytes << "];\n";
+      put_prefix(s, k, n, "p_", "");
+      o_ << "    this->template scan_prefix<" << x << ">(std::span<const std::uint8_t>(p_, "
+         << bytes << "), f_);\n  }\n";
     }
     for (std::size_t n = 1; n <= k.fields.size(); ++n) {
       const Field& last = s.fields[k.fields[n - 1]];
       std::string p = params(s, k, n - 1);
       if (!p.empty()) p += ", ";
-      p += "const " + cpp_type(d_, last) + "& lo, const " + cpp_type(d_, last) + "& hi";
+      p += "const " + cpp_type(d_, last) + "& lo_, const " + cpp_type(d_, last) + "& hi_";
       const std::uint32_t bytes = prefix_bytes(s, k, n);
-      o_ << "  template <class F>\n  void range_" << k.name << "(" << p << ", F&& f) {\n"
-         << "    std::uint8_t a[" << bytes << "];\n    std::uint8_t b[" << bytes << "];\n";
-      put_prefix(s, k, n - 1, "a", "");
-      put_prefix(s, k, n - 1, "b", "");
+      o_ << "  template <class F_>\n  void range_" << k.name << "(" << p << ", F_&& f_) {\n"
+         << "    std::uint8_t a_[" << bytes << "];\n    std::uint8_t b_[" << bytes << "];\n";
+      put_prefix(s, k, n - 1, "a_", "");
+      put_prefix(s, k, n - 1, "b_", "");
       const std::uint32_t at = prefix_bytes(s, k, n - 1);
-      o_ << "    lockstep::key::put(a + " << at << ", lo);\n"
-         << "    lockstep::key::put(b + " << at << ", hi);\n"
-         << "    scan_range<" << x << ">(std::span<const std::uint8_t>(a, " << bytes
-         << "), std::span<const std::uint8_t>(b, " << bytes << "), f);\n  }\n";
+      o_ << "    lockstep::key::put(a_ + " << at << ", lo_);\n"
+         << "    lockstep::key::put(b_ + " << at << ", hi_);\n"
+         << "    this->template scan_range<" << x << ">(std::span<const std::uint8_t>(a_, " << bytes
+         << "), std::span<const std::uint8_t>(b_, " << bytes << "), f_);\n  }\n";
     }
   }
 
@@ -413,6 +416,16 @@ class Gen {
   }
 
   void validate_field(const Field& f, const char* base) {
+    if (f.type == FieldType::kChars) {
+      // NUL-padded: nothing but NULs after the first NUL, so equal strings are equal bytes.
+      o_ << "        {\n          bool nul_ = false;\n"
+         << "          for (std::size_t i_ = 0; i_ < " << f.array_bytes << "; ++i_) {\n"
+         << "            const bool z_ = std::to_integer<unsigned>(" << base << "[" << f.offset
+         << " + i_]) == 0;\n"
+         << "            if (nul_ && !z_) return malformed;\n            nul_ = nul_ || z_;\n"
+         << "          }\n        }\n";
+      return;
+    }
     if (f.type == FieldType::kBool) {
       o_ << "        if (std::to_integer<unsigned>(" << base << "[" << f.offset
          << "]) > 1) return malformed;\n";

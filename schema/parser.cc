@@ -647,6 +647,14 @@ class Parser {
         primary_loc = pk.loc;
       } else {
         ++secondary;
+        // find_<unique> and scan_<index> must not be the accessor's own members.
+        if ((pk.kind == PendingKey::Kind::kUnique && (pk.name == "pk" || pk.name == "unique")) ||
+            (pk.kind == PendingKey::Kind::kIndex && (pk.name == "prefix" || pk.name == "range"))) {
+          error(pk.loc, std::string(pk.kind == PendingKey::Kind::kUnique ? "unique key" : "index") +
+                            " name '" + pk.name + "' would generate '" +
+                            (pk.kind == PendingKey::Kind::kUnique ? "find_" : "scan_") + pk.name +
+                            "', which the table accessor already has");
+        }
         auto [it, fresh] = key_names.emplace(pk.name, pk.loc);
         if (!fresh) {
           error(pk.loc, "duplicate key or index name '" + pk.name + "' in record '" + s.name +

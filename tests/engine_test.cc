@@ -209,9 +209,12 @@ TEST(Engine, ALinkedChainWithOneRefusalIsRefusedWhole) {
   const lockstep::StateHash before = b.exec().state_hash();
   EXPECT_TRUE(b.submit(deposit(1, 10), true, false).empty());
   EXPECT_TRUE(b.submit(open(2, "b"), true, false).empty());
-  EXPECT_TRUE(b.submit(withdraw(1, 50), true, false).empty());  // fails: position 2
-  const auto r = b.submit(deposit(1, 1), false);                // closes the chain
-  ASSERT_EQ(r.size(), 4u);
+  // Position 2 fails: the chain's results so far are final and delivered at once.
+  auto r = b.submit(withdraw(1, 50), true, false);
+  ASSERT_EQ(r.size(), 3u);
+  auto closing = b.submit(deposit(1, 1), false);  // closes the chain, not run
+  ASSERT_EQ(closing.size(), 1u);
+  r.push_back(std::move(closing[0]));
   EXPECT_EQ(r[0].view.outcome, engine(EngineReject::kLinkedChainFailed, 2));
   EXPECT_EQ(r[1].view.outcome, engine(EngineReject::kLinkedChainFailed, 2));
   EXPECT_EQ(r[2].view.outcome, domain(bank::Reject::insufficient_funds));
@@ -307,6 +310,22 @@ TEST(Engine, ChangingAPrimaryKeyIsRefused) {
   EXPECT_EQ(b.exec().recompute_state_hash(), b.exec().state_hash());
 }
 
+TEST(Engine, ARefusedPrimaryKeyChangeLeavesOtherRecordsIndexed) {
+  Bank b;
+  ASSERT_TRUE(b.outcome(open(1, "a")).is_ok());
+  ASSERT_TRUE(b.outcome(open(2, "b")).is_ok());
+  // Renumbering 1 to 2 would move its by_status entry (open, 1) onto account 2's (open, 2).
+  EXPECT_EQ(b.outcome(bank::Renumber{.account = 1, .new_id = 2}),
+            engine(EngineReject::kPrimaryKeyChanged, 0));
+  const auto r = b.submit(bank::FreezeOpen{.limit = 10});
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].view.events.size(), 2u);  // both accounts are still in the index
+  ASSERT_TRUE(
+      b.outcome(bank::SetStatus{.account = 2, .status = bank::AccountStatus::open}).is_ok());
+  EXPECT_TRUE(b.outcome(bank::CloseAccount{.account = 2}).is_ok());
+  EXPECT_EQ(b.exec().recompute_state_hash(), b.exec().state_hash());
+}
+
 TEST(Engine, APrefixScanVisitsMatchesInIndexOrderAndMayWrite) {
   Bank b;
   for (std::uint64_t id : {5, 3, 9, 1, 7})
@@ -387,6 +406,58 @@ TEST(Engine, AChainOverTheLengthLimitIsRefusedWhole) {
   EXPECT_EQ(r[2].view.outcome,
             engine(EngineReject::kCapacityExceeded, limit(EngineLimit::kChainLength)));
   EXPECT_EQ(b.account(1)->balance.units, 0);
+}
+
+TEST(Engine, ARefusedChainOfAnyLengthStaysWithinItsBuffers) {
+  lockstep::EngineOptions o;
+  o.result_bytes_max = lockstep::kTxResultHeaderBytes + lockstep::kTxStateHashBytes + 4096;
+  o.chain_bytes_max = 2 * o.result_bytes_max;
+  o.chain_length_max = 8;
+  Bank b(o);
+  // The first member fails; 500 more follow before the chain ends. (ASan watches.)
+  auto first = b.submit(deposit(99, 1), /*linked=*/true, /*batch_end=*/false);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].view.outcome, domain(bank::Reject::account_not_found));
+  for (int i = 0; i < 500; ++i) {
+    const auto r = b.submit(deposit(99, 1), true, false);
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].view.outcome, engine(EngineReject::kLinkedChainFailed, 0));
+  }
+  const auto last = b.submit(deposit(99, 1), false, true);
+  ASSERT_EQ(last.size(), 1u);
+  EXPECT_EQ(last[0].view.outcome, engine(EngineReject::kLinkedChainFailed, 0));
+  EXPECT_TRUE(last[0].view.has_state_hash);
+  // The next chain starts afresh.
+  ASSERT_TRUE(b.outcome(open(1, "a")).is_ok());
+}
+
+TEST(Engine, AChainWhoseResultsWouldOverflowItsBufferIsRefused) {
+  lockstep::EngineOptions o;
+  o.result_bytes_max = lockstep::kTxResultHeaderBytes + lockstep::kTxStateHashBytes + 4096;
+  o.chain_bytes_max = 2 * o.result_bytes_max;
+  Bank b(o);
+  for (std::uint64_t id = 1; id <= 102; ++id) {
+    ASSERT_TRUE(b.outcome(open(id, ("o" + std::to_string(id)).c_str())).is_ok());
+  }
+  // Each FreezeOpen{51} result is about 4 KiB: the second no longer fits beside the first.
+  EXPECT_TRUE(b.submit(bank::FreezeOpen{.limit = 51}, true, false).empty());
+  const auto r = b.submit(bank::FreezeOpen{.limit = 51}, true, false);
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0].view.outcome, engine(EngineReject::kLinkedChainFailed, 1));
+  EXPECT_EQ(r[1].view.outcome,
+            engine(EngineReject::kCapacityExceeded, limit(EngineLimit::kChainLength)));
+  const auto end = b.submit(deposit(1, 5), false, true);
+  ASSERT_EQ(end.size(), 1u);
+  EXPECT_EQ(end[0].view.outcome, engine(EngineReject::kLinkedChainFailed, 1));
+  EXPECT_EQ(b.account(1)->status, bank::AccountStatus::open);
+  EXPECT_EQ(b.account(1)->balance.units, 0);
+}
+
+TEST(Engine, ACharFieldWithBytesAfterItsEndIsMalformed) {
+  Bank b;
+  bank::OpenAccount c = open(1, "a");
+  c.owner.data[5] = 'x';  // "a", NUL, ..., 'x': not NUL-padded
+  EXPECT_EQ(b.outcome(c), engine(EngineReject::kMalformedCommand, bank::OpenAccount::kKind));
 }
 
 TEST(Engine, MissingHandlersAreRefusedAtConstruction) {

@@ -1801,4 +1801,23 @@ TEST(SchemaGeneratedNames, AFieldNamedKKindIsRefused) {
       << r.error_text();
 }
 
+TEST(SchemaGeneratedNames, AUniqueKeyNamedPkIsRefused) {
+  const auto r = schema::parse(
+      "domain d version 1;\nrecord A { id: u64; x: u8; primary key (id); unique pk (x); }\n",
+      "t.lss");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error_text().find("unique key name 'pk' would generate 'find_pk'"), std::string::npos)
+      << r.error_text();
+}
+
+TEST(SchemaGeneratedNames, AnIndexNamedRangeIsRefused) {
+  const auto r = schema::parse(
+      "domain d version 1;\nrecord A { id: u64; x: u8; primary key (id); index range (x); }\n",
+      "t.lss");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error_text().find("index name 'range' would generate 'scan_range'"),
+            std::string::npos)
+      << r.error_text();
+}
+
 }  // namespace
