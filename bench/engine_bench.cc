@@ -17,6 +17,7 @@
 // a journal frame would be. Every iteration is one command.
 #include <absl/container/btree_set.h>
 #include <absl/container/flat_hash_map.h>
+#include <absl/numeric/int128.h>
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -68,13 +69,14 @@ struct HandTransfer {
 
 struct HandBank {
   absl::flat_hash_map<std::uint64_t, HandAccount> accounts;
-  absl::flat_hash_map<std::uint64_t, HandTransfer> transfers;  // by id (low word)
+  absl::flat_hash_map<absl::uint128, HandTransfer> transfers;  // by id (u128, as the schema)
   // The schema's ordered index Transfer.by_debit (debit, timestamp), kept the way a
-  // hand-written system would keep it: (debit, timestamp, id) in a B-tree.
-  absl::btree_set<std::tuple<std::uint64_t, std::int64_t, std::uint64_t>> transfers_by_debit;
+  // hand-written system would keep it: (debit, timestamp, id) in a B-tree. Transfer ids
+  // are 128-bit, as in the schema.
+  absl::btree_set<std::tuple<std::uint64_t, std::int64_t, absl::uint128>> transfers_by_debit;
 
   // 0 ok, else a reject code: the same checks, in the same order, as the bank handler.
-  std::uint32_t transfer(std::uint64_t id, std::uint64_t debit, std::uint64_t credit,
+  std::uint32_t transfer(absl::uint128 id, std::uint64_t debit, std::uint64_t credit,
                          std::int64_t amount, std::int64_t now) {
     if (amount <= 0) return 7;
     if (debit == credit) return 5;
