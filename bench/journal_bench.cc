@@ -10,6 +10,8 @@
 //                                        fdatasync; N group commits in flight.
 //   BM_Journal/uring_xxh3/...            the same with the XXH3-128 chain option: the cost
 //                                        of the SHA-256 chain, by difference.
+//   BM_Journal/uring_unregistered/...    io_uring without registered (fixed) buffers: what
+//                                        registering the frame buffers gains.
 //   BM_JournalTiny/<backend>/in_flight:N one 128-byte entry per frame: frames/s against
 //                                        the raw write+fdatasync rate of 4 KiB groups.
 //
@@ -148,7 +150,8 @@ std::unique_ptr<IoBackend> open_backend(bool uring, const std::string& path, std
 // One group commit per iteration: a frame whose single entry fills `payload` bytes.
 void run_journal(benchmark::State& state, bool uring, bool direct, std::size_t payload,
                  std::size_t frame_bytes_max, std::size_t in_flight,
-                 lockstep::journal::ChainKind chain = lockstep::journal::ChainKind::kSha256) {
+                 lockstep::journal::ChainKind chain = lockstep::journal::ChainKind::kSha256,
+                 bool register_buffers = true) {
   ScratchDir dir;
   std::unique_ptr<IoBackend> io = open_backend(uring, dir.path, in_flight);
   if (io == nullptr) {
@@ -161,6 +164,7 @@ void run_journal(benchmark::State& state, bool uring, bool direct, std::size_t p
   options.writes_in_flight = in_flight;
   options.direct_io = direct;
   options.chain = chain;
+  options.register_buffers = register_buffers;
   JournalWriter writer(*io, options, {});
   lockstep::Histogram latency_ns;
   const std::size_t entry = payload - lockstep::journal::kEntryLengthBytes;
@@ -188,7 +192,8 @@ void run_journal(benchmark::State& state, bool uring, bool direct, std::size_t p
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(payload));
   state.SetItemsProcessed(state.iterations());
   state.SetLabel(std::string(io->name()) + (direct ? ", O_DIRECT, " : ", buffered, ") +
-                 std::string(lockstep::journal::to_string(chain)) + " chain, fsync durability");
+                 std::string(lockstep::journal::to_string(chain)) + " chain, " +
+                 (writer.buffers_registered() ? "registered buffers, " : "") + "fsync durability");
   report_latency(state, latency_ns);
 }
 
@@ -197,11 +202,12 @@ std::size_t payload_for_group(std::size_t group) {
   return group - lockstep::journal::kFrameHeaderBytes - lockstep::journal::kChainHashBytes;
 }
 
-void BM_Journal(benchmark::State& state, bool uring, lockstep::journal::ChainKind chain) {
+void BM_Journal(benchmark::State& state, bool uring, lockstep::journal::ChainKind chain,
+                bool register_buffers = true) {
   const bool direct = state.range(0) != 0;
   const auto group = static_cast<std::size_t>(state.range(1));
   run_journal(state, uring, direct, payload_for_group(group), std::max<std::size_t>(group, 4096),
-              static_cast<std::size_t>(state.range(2)), chain);
+              static_cast<std::size_t>(state.range(2)), chain, register_buffers);
 }
 
 void BM_JournalTiny(benchmark::State& state, bool uring) {
@@ -239,6 +245,8 @@ constexpr auto kXxh3 = lockstep::journal::ChainKind::kXxh3_128;
 BENCHMARK_CAPTURE(BM_Journal, posix, false, kSha256)->Apply(journal_groups);
 BENCHMARK_CAPTURE(BM_Journal, uring, true, kSha256)->Apply(journal_groups);
 BENCHMARK_CAPTURE(BM_Journal, uring_xxh3, true, kXxh3)->Apply(journal_groups);
+// The same as uring (SHA-256) without io_uring registered (fixed) buffers.
+BENCHMARK_CAPTURE(BM_Journal, uring_unregistered, true, kSha256, false)->Apply(journal_groups);
 BENCHMARK_CAPTURE(BM_JournalTiny, posix, false)
     ->ArgNames({"in_flight"})
     ->Arg(1)

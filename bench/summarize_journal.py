@@ -37,7 +37,7 @@ def main(path):
             key = f"{backend}/{chain or 'sha256'}/in_flight:{args['in_flight']}"
             rows[(args["direct"], int(args["group"]))][key] = bps
     columns = ["posix/sha256/in_flight:1", "posix/sha256/in_flight:4", "uring/sha256/in_flight:1",
-               "uring/sha256/in_flight:4", "uring/xxh3/in_flight:4"]
+               "uring/sha256/in_flight:4", "uring/unregistered/in_flight:4", "uring/xxh3/in_flight:4"]
     print("| I/O | group | raw MB/s (overwrite) | " + " | ".join(columns) +
           " | uring/sha256/in_flight:4 ÷ overwrite |")
     print("|---|---|---|" + "---|" * (len(columns) + 1))

@@ -83,6 +83,16 @@ class IoBackend {
   virtual std::size_t depth() const noexcept = 0;
   // Queues one durable write. REQUIRES: fewer than depth() in flight.
   virtual IoStatus submit(const DurableWrite& write) = 0;
+  // Offers the buffers the caller will write from, for the backend to register with the
+  // kernel (io_uring's fixed buffers: no page pinning per write). Optional: a backend
+  // that does not register returns false; a write outside them works either way.
+  // REQUIRES: nothing in flight; the buffers outlive the backend's use of them.
+  virtual bool register_buffers(std::span<const std::span<std::byte>> buffers) {
+    (void)buffers;
+    return false;
+  }
+  // Forgets registered buffers (before their memory is freed). REQUIRES: nothing in flight.
+  virtual void unregister_buffers() {}
   // Waits until at least `min` completions are ready (0: takes what is ready, no wait)
   // and appends them to *out in submission order. REQUIRES: min <= in flight.
   virtual IoStatus reap(std::size_t min, std::vector<Completion>* out) = 0;

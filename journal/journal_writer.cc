@@ -80,6 +80,11 @@ JournalWriter::JournalWriter(IoBackend& io, JournalOptions options, const Journa
   for (std::size_t i = 0; i < options_.writes_in_flight + 1; ++i) {
     buffers_.push_back(std::make_unique<Buffer>(options_.frame_bytes_max));
   }
+  if (options_.register_buffers && io_.in_flight() == 0) {
+    std::vector<std::span<std::byte>> spans;
+    for (const auto& b : buffers_) spans.emplace_back(b->memory.data, options_.frame_bytes_max);
+    buffers_registered_ = io_.register_buffers(spans);
+  }
   if (tail.segment_first_sequence.has_value()) {
     const std::string name = segment_file_name(*tail.segment_first_sequence);
     if (IoStatus s =
@@ -120,6 +125,8 @@ JournalWriter::~JournalWriter() {
     reaped_.clear();
     if (!io_.reap(io_.in_flight(), &reaped_)) break;
   }
+  // The kernel must not keep writing from these buffers' pages once they are freed.
+  if (buffers_registered_ && io_.in_flight() == 0) io_.unregister_buffers();
 }
 
 std::size_t JournalWriter::payload_capacity() const noexcept {

@@ -46,6 +46,8 @@ struct JournalOptions {
   ChainKind chain = ChainKind::kSha256;
   bool direct_io = false;
   Durability durability = Durability::kFsync;
+  // Offer the frame buffers to the backend to register (io_uring fixed buffers).
+  bool register_buffers = true;
   std::vector<std::byte> descriptor;  // the domain's schema descriptor
 
   // Throws std::invalid_argument naming the first bad field.
@@ -95,6 +97,8 @@ class JournalWriter {
   std::uint64_t next_sequence() const noexcept { return next_sequence_; }
   std::size_t in_flight() const noexcept { return io_.in_flight(); }
   const IoStatus& failure() const noexcept { return failure_; }
+  // Whether the backend took the frame buffers as registered (fixed) buffers.
+  bool buffers_registered() const noexcept { return buffers_registered_; }
   const ChainHash& chain() const noexcept { return chain_; }
 
  private:
@@ -120,6 +124,7 @@ class JournalWriter {
   std::uint64_t segment_index_ = 0;
   std::uint64_t segment_offset_ = 0;
   IoStatus failure_;
+  bool buffers_registered_ = false;
   std::vector<Completion> reaped_;  // reused, so polling allocates nothing in steady state
 };
 

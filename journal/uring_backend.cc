@@ -53,12 +53,46 @@ UringBackend::Pending* UringBackend::find(std::uint64_t id) noexcept {
   return index < pending_.size() ? &pending_[static_cast<std::size_t>(index)] : nullptr;
 }
 
+bool UringBackend::register_buffers(std::span<const std::span<std::byte>> buffers) {
+  LS_ASSERT(pending_.empty());
+  if (!broken_.is_ok() || buffers.empty()) return false;
+  unregister_buffers();
+  std::vector<iovec> iov;
+  iov.reserve(buffers.size());
+  for (const std::span<std::byte> b : buffers) iov.push_back({b.data(), b.size()});
+  if (io_uring_register_buffers(&ring_, iov.data(), static_cast<unsigned>(iov.size())) != 0) {
+    return false;
+  }
+  fixed_.assign(buffers.begin(), buffers.end());
+  return true;
+}
+
+void UringBackend::unregister_buffers() {
+  LS_ASSERT(pending_.empty());
+  if (fixed_.empty()) return;
+  if (ring_.ring_fd >= 0) (void)io_uring_unregister_buffers(&ring_);
+  fixed_.clear();
+}
+
+int UringBackend::fixed_index(const std::byte* p, std::size_t n) const noexcept {
+  for (std::size_t i = 0; i < fixed_.size(); ++i) {
+    const std::byte* begin = fixed_[i].data();
+    if (p >= begin && p + n <= begin + fixed_[i].size()) return static_cast<int>(i);
+  }
+  return -1;
+}
+
 IoStatus UringBackend::queue_pair(Pending& p) {
   io_uring_sqe* write = io_uring_get_sqe(&ring_);
   LS_ASSERT(write != nullptr);  // sized for depth() pairs
   const std::span<const std::byte> rest = p.bytes.subspan(p.written);
-  io_uring_prep_write(write, p.fd, rest.data(), static_cast<unsigned>(rest.size()),
-                      p.offset + p.written);
+  if (const int index = fixed_index(rest.data(), rest.size()); index >= 0) {
+    io_uring_prep_write_fixed(write, p.fd, rest.data(), static_cast<unsigned>(rest.size()),
+                              p.offset + p.written, index);
+  } else {
+    io_uring_prep_write(write, p.fd, rest.data(), static_cast<unsigned>(rest.size()),
+                        p.offset + p.written);
+  }
   io_uring_sqe_set_data64(write, user_data(p.id, false));
   if (p.sync) {
     io_uring_sqe* sync = io_uring_get_sqe(&ring_);

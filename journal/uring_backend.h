@@ -16,7 +16,9 @@
 
 #include <deque>
 #include <memory>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "journal/posix_backend.h"
 
@@ -31,6 +33,11 @@ class UringBackend final : public PosixBackend {
 
   std::string_view name() const noexcept override { return "io_uring"; }
   IoStatus submit(const DurableWrite& write) override;
+  // Registers the buffers as fixed buffers; a write that lies inside one of them is then
+  // submitted as IORING_OP_WRITE_FIXED. False (and nothing registered) if the kernel
+  // refuses, e.g. over the locked-memory limit.
+  bool register_buffers(std::span<const std::span<std::byte>> buffers) override;
+  void unregister_buffers() override;
   IoStatus reap(std::size_t min, std::vector<Completion>* out) override;
   std::size_t in_flight() const noexcept override { return pending_.size(); }
 
@@ -61,8 +68,12 @@ class UringBackend final : public PosixBackend {
   IoStatus poison(IoStatus why);
   Pending* find(std::uint64_t id) noexcept;
 
+  // The registered buffer holding [p, p + n), or -1.
+  int fixed_index(const std::byte* p, std::size_t n) const noexcept;
+
   io_uring ring_{};
-  std::deque<Pending> pending_;  // in submission order; front is the oldest
+  std::vector<std::span<std::byte>> fixed_;  // registered buffers, by index
+  std::deque<Pending> pending_;              // in submission order; front is the oldest
   std::uint64_t next_id_ = 0;
   IoStatus broken_;  // set by poison(): every later submit fails with it
 };
