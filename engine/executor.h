@@ -112,12 +112,15 @@ class Executor {
   // Executes `cmd` (the last of its batch if `batch_end`: its result then also carries
   // the state hash) and writes the results that are final into `out`, from its start.
   // REQUIRES: cmd.sequence == next_sequence(); out.size() >= room_needed().
-  ExecuteResult execute(const CommandView& command, bool batch_end, std::span<std::byte> out) {
-    LS_ASSERT(command.sequence == next_sequence_);
-    // A payload larger than any command of the domain is malformed whatever its kind;
-    // its result records it without the payload, so results stay within their limit.
-    CommandView cmd = command;
-    if (cmd.payload.size() > D::kCommandBytesMax) cmd.payload = {};
+  ExecuteResult execute(const CommandView& cmd, bool batch_end, std::span<std::byte> out) {
+    if (cmd.payload.size() > D::kCommandBytesMax) [[unlikely]] {
+      // Larger than any command of the domain: malformed whatever its kind. Its result
+      // records it without the payload, so results stay within their limit.
+      CommandView trimmed = cmd;
+      trimmed.payload = {};
+      return execute(trimmed, batch_end, out);
+    }
+    LS_ASSERT(cmd.sequence == next_sequence_);
     LS_ASSERT(out.size() >= room_needed());
     ++next_sequence_;
     const bool in_chain = cmd.linked || chain_length_ > 0;
