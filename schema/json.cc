@@ -751,6 +751,28 @@ class FieldReader {
     if (v.kind != Kind::kNumber && v.kind != Kind::kString) {
       return wrong_type(f, v, "a string of decimal digits or a number");
     }
+    if (v.kind == Kind::kString && v.string.size() > 2 && v.string[0] == '0' &&
+        (v.string[1] == 'x' || v.string[1] == 'X')) {
+      // 0x-prefixed hex, 1 to 32 digits.
+      const std::string_view hex = std::string_view(v.string).substr(2);
+      if (hex.size() > 32) {
+        return out_of_range(f, v, "0.." + u128_to_decimal(~std::uint64_t{0}, ~std::uint64_t{0}));
+      }
+      std::uint64_t hi = 0;
+      std::uint64_t lo = 0;
+      for (const char c : hex) {
+        const int d = c >= '0' && c <= '9'   ? c - '0'
+                      : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                      : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                             : -1;
+        if (d < 0) return fail(f, v, "expected hex digits after 0x for u128, got " + excerpt(v));
+        hi = (hi << 4) | (lo >> 60);
+        lo = (lo << 4) | static_cast<std::uint64_t>(d);
+      }
+      store_le(p, lo, 8);
+      store_le(p + 8, hi, 8);
+      return true;
+    }
     NumberText n;
     const bool ok = split_number(v.kind == Kind::kString ? v.string : v.number, &n);
     if (!ok || n.has_fraction || n.has_exponent) {
@@ -968,6 +990,48 @@ bool command_from_json(const Domain& domain, std::string_view json, std::uint16_
   }
   std::vector<std::byte> payload;
   if (!read_struct(domain, *it, *fields, &payload, error)) return false;
+  *kind = static_cast<std::uint16_t>(it->number);
+  *bytes = std::move(payload);
+  return true;
+}
+
+bool command_line_from_json(const Domain& domain, std::string_view json, std::uint16_t* kind,
+                            std::vector<std::byte>* bytes, std::string* error) {
+  Value root;
+  if (!Parser(json).parse(&root, error)) return false;
+  if (root.kind != Kind::kObject) {
+    *error = "command (byte " + std::to_string(root.offset) +
+             "): expected an object {\"kind\": NAME, FIELD: VALUE, ...}, got " +
+             describe(root.kind);
+    return false;
+  }
+  const auto named = std::find_if(root.members.begin(), root.members.end(),
+                                  [](const Member& m) { return m.key == "kind"; });
+  if (named == root.members.end()) {
+    *error = "command: missing \"kind\" (the command's name)";
+    return false;
+  }
+  if (named->value.kind != Kind::kString) {
+    *error = "command (byte " + std::to_string(named->value.offset) +
+             "): \"kind\" must be a command name (string), got " + describe(named->value.kind);
+    return false;
+  }
+  const auto it = std::find_if(domain.commands.begin(), domain.commands.end(),
+                               [&](const Struct& c) { return c.name == named->value.string; });
+  if (it == domain.commands.end()) {
+    *error = "command (byte " + std::to_string(named->value.offset) + "): unknown command " +
+             quote(named->value.string) + " in domain " + domain.name;
+    return false;
+  }
+  if (it->number == 0 || it->number > kKindMax) {
+    *error = "schema model: command " + it->name + " has kind " + std::to_string(it->number);
+    return false;
+  }
+  const auto at = named - root.members.begin();
+  Value fields = std::move(root);
+  fields.members.erase(fields.members.begin() + at);
+  std::vector<std::byte> payload;
+  if (!read_struct(domain, *it, fields, &payload, error)) return false;
   *kind = static_cast<std::uint16_t>(it->number);
   *bytes = std::move(payload);
   return true;

@@ -20,7 +20,8 @@
 //                        precision above 2^53.
 //   u128                 a JSON string of decimal digits, up to 2^128 - 1 =
 //                        "340282366920938463463374607431768211455": few JSON readers keep
-//                        39-digit numbers exact. The decoder also accepts a JSON number.
+//                        39-digit numbers exact. The decoder also accepts a JSON number
+//                        and a string of "0x" and 1 to 32 hex digits.
 //   bool                 true or false. to_json refuses a byte other than 0 or 1.
 //   enum                 a JSON string: the value's name. to_json refuses a value the enum
 //                        does not declare; the decoder accepts names only, not numbers.
@@ -118,5 +119,16 @@ static_assert(kJsonObjectMembersMax >= kFieldsMax,
 [[nodiscard]] bool command_from_json(const Domain& domain, std::string_view json,
                                      std::uint16_t* kind, std::vector<std::byte>* bytes,
                                      std::string* error);
+
+// Reads a command in the flat form of a JSON-lines command file (lockstep-loadgen
+// --input): the command's name under "kind", beside its fields:
+//
+//   {"kind": "Deposit", "account": 1, "amount": "10.00"}
+//
+// The same rules and results as command_from_json ("kind" may not also be a field name:
+// the name wins and the field is then missing).
+[[nodiscard]] bool command_line_from_json(const Domain& domain, std::string_view json,
+                                          std::uint16_t* kind, std::vector<std::byte>* bytes,
+                                          std::string* error);
 
 }  // namespace lockstep::schema

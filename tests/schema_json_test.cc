@@ -950,4 +950,63 @@ TEST(SchemaJson, CorruptedDocumentsNeverCrashAndEitherDecodeCanonicallyOrSayWhy)
   EXPECT_GT(refused, 0);
 }
 
+TEST(SchemaJsonCommandLine, AFlatCommandDecodesLikeItsEnvelope) {
+  const Domain d = bank_model();
+  std::uint16_t flat_kind = 0;
+  std::uint16_t envelope_kind = 0;
+  std::vector<std::byte> flat;
+  std::vector<std::byte> envelope;
+  std::string error;
+  ASSERT_TRUE(lockstep::schema::command_line_from_json(
+      d, R"({"kind": "Deposit", "account": 7, "amount": "12.34"})", &flat_kind, &flat, &error))
+      << error;
+  ASSERT_TRUE(lockstep::schema::command_from_json(
+      d, R"({"command": "Deposit", "fields": {"amount": "12.34", "account": 7}})", &envelope_kind,
+      &envelope, &error))
+      << error;
+  EXPECT_EQ(flat_kind, bank::Deposit::kKind);
+  EXPECT_EQ(flat_kind, envelope_kind);
+  EXPECT_EQ(flat, envelope);
+}
+
+TEST(SchemaJsonCommandLine, AFlatCommandWithoutKindOrWithAnUnknownOneIsRefused) {
+  const Domain d = bank_model();
+  std::uint16_t kind = 0;
+  std::vector<std::byte> bytes;
+  std::string error;
+  EXPECT_FALSE(lockstep::schema::command_line_from_json(d, R"({"account": 7, "amount": "1"})",
+                                                        &kind, &bytes, &error));
+  EXPECT_NE(error.find("missing \"kind\""), std::string::npos) << error;
+  EXPECT_FALSE(lockstep::schema::command_line_from_json(d, R"({"kind": "Nope", "account": 7})",
+                                                        &kind, &bytes, &error));
+  EXPECT_NE(error.find("unknown command \"Nope\""), std::string::npos) << error;
+  EXPECT_FALSE(lockstep::schema::command_line_from_json(d, R"({"kind": "Deposit", "account": 7})",
+                                                        &kind, &bytes, &error));
+  EXPECT_NE(error.find("amount"), std::string::npos) << error;
+}
+
+TEST(SchemaJsonCommandLine, A128BitIdMayBeHex) {
+  const Domain d = bank_model();
+  std::uint16_t kind = 0;
+  std::vector<std::byte> bytes;
+  std::string error;
+  ASSERT_TRUE(lockstep::schema::command_line_from_json(
+      d,
+      R"({"kind": "MakeTransfer", "id": "0x1000000000000000F", "debit": 1, "credit": 2, "amount": "1.00"})",
+      &kind, &bytes, &error))
+      << error;
+  bank::MakeTransfer t;
+  std::memcpy(&t, bytes.data(), sizeof t);
+  EXPECT_EQ(t.id.hi, 1u);
+  EXPECT_EQ(t.id.lo, 15u);
+  EXPECT_FALSE(lockstep::schema::command_line_from_json(
+      d, R"({"kind": "MakeTransfer", "id": "0x12G", "debit": 1, "credit": 2, "amount": "1.00"})",
+      &kind, &bytes, &error));
+  EXPECT_NE(error.find("hex digits"), std::string::npos) << error;
+  EXPECT_FALSE(lockstep::schema::command_line_from_json(
+      d,
+      R"({"kind": "MakeTransfer", "id": "0x100000000000000000000000000000000", "debit": 1, "credit": 2, "amount": "1.00"})",
+      &kind, &bytes, &error));
+}
+
 }  // namespace
