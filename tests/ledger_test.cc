@@ -11,6 +11,8 @@
 // single-phase transfers here.
 #include <gtest/gtest.h>
 
+#include "tx_results.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -62,10 +64,7 @@ Outcome refusal(Reject r) { return ledger::reject(r); }
 // ---------------------------------------------------------------------------------------
 // The harness: Executor<ledger::Domain> with a logical clock.
 
-struct Decoded {
-  std::vector<std::byte> bytes;
-  lockstep::TxResultView view;  // points into `bytes`
-};
+using lockstep_test::Decoded;
 
 struct Balances {
   std::uint64_t debits_pending = 0;
@@ -107,22 +106,7 @@ class Ledger {
     v.payload = std::as_bytes(std::span(&c, 1));
     now_ = now_.count() > kTimeMaxNs - kStep.count() ? nanoseconds(kTimeMaxNs) : now_ + kStep;
     const lockstep::ExecuteResult r = exec_->execute(v, batch_end, out_);
-    std::vector<Decoded> results;
-    std::size_t at = 0;
-    for (std::uint32_t i = 0; i < r.results; ++i) {
-      std::uint32_t body = 0;
-      std::memcpy(&body, out_.data() + at + lockstep::tx_field::kBodyBytes, 4);
-      const std::size_t n = lockstep::kTxResultHeaderBytes + body;
-      Decoded d;
-      d.bytes.assign(out_.begin() + static_cast<long>(at),
-                     out_.begin() + static_cast<long>(at + n));
-      std::string error;
-      EXPECT_TRUE(lockstep::decode_tx_result(d.bytes, &d.view, &error)) << error;
-      results.push_back(std::move(d));
-      at += n;
-    }
-    EXPECT_EQ(at, r.bytes);
-    return results;
+    return lockstep_test::decode_results(std::span(out_).first(r.bytes), r.results);
   }
 
   // One command that must produce exactly one result; returns its outcome.

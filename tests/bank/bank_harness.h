@@ -13,13 +13,11 @@
 #include "bank_domain.h"
 #include "engine/executor.h"
 #include "engine/tx_result.h"
+#include "tx_results.h"
 
 namespace bank_test {
 
-struct Decoded {
-  std::vector<std::byte> bytes;
-  lockstep::TxResultView view;
-};
+using lockstep_test::Decoded;
 
 class Bank {
  public:
@@ -46,22 +44,7 @@ class Bank {
     v.payload = payload;
     const lockstep::ExecuteResult r = exec_->execute(v, batch_end, out_);
     all_bytes_.insert(all_bytes_.end(), out_.begin(), out_.begin() + static_cast<long>(r.bytes));
-    std::vector<Decoded> results;
-    std::size_t at = 0;
-    for (std::uint32_t i = 0; i < r.results; ++i) {
-      std::uint32_t body = 0;
-      std::memcpy(&body, out_.data() + at + lockstep::tx_field::kBodyBytes, 4);
-      const std::size_t n = lockstep::kTxResultHeaderBytes + body;
-      Decoded d;
-      d.bytes.assign(out_.begin() + static_cast<long>(at),
-                     out_.begin() + static_cast<long>(at + n));
-      std::string error;
-      EXPECT_TRUE(lockstep::decode_tx_result(d.bytes, &d.view, &error)) << error;
-      results.push_back(std::move(d));
-      at += n;
-    }
-    EXPECT_EQ(at, r.bytes);
-    return results;
+    return lockstep_test::decode_results(std::span(out_).first(r.bytes), r.results);
   }
 
   // One command that must produce exactly one result; returns its outcome.
