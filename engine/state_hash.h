@@ -46,7 +46,6 @@ struct StateHash {
     hi -= hi_part + borrow;
     --records;
   }
-  friend struct StateHashAccess;
 };
 
 namespace detail {

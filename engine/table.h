@@ -16,7 +16,8 @@
 // deterministic.
 //
 // T is a generated table description (schemac): Record, kId, kName, Primary, Uniques,
-// Indexes (tuples of key specs with kBytes and encode()), clear_padding() and check().
+// Indexes (tuples of key specs with kBytes and encode()), clear_padding(),
+// same_secondary_fields() and check().
 //
 // Thread safety: one thread, the execute stage's. Handlers reach a table only through
 // TableAccess (engine/table_access.h), which stages every write in the TxCore.

@@ -157,12 +157,12 @@ class Gen {
   }
 
   // "const T0& f0, const T1& f1" for the first n fields of k.
-  std::string params(const Struct& s, const Key& k, std::size_t n, const std::string& suffix = "") {
+  std::string params(const Struct& s, const Key& k, std::size_t n) {
     std::string p;
     for (std::size_t j = 0; j < n; ++j) {
       const Field& f = s.fields[k.fields[j]];
       if (!p.empty()) p += ", ";
-      p += "const " + cpp_type(d_, f) + "& " + f.name + suffix;
+      p += "const " + cpp_type(d_, f) + "& " + f.name;
     }
     return p;
   }
@@ -253,8 +253,6 @@ class Gen {
 
   void access(const Struct& s) {
     const std::string traits = "detail_::" + s.name + "Table";
-    const Field& pk0 = s.fields[s.primary.fields[0]];
-    (void)pk0;
     const std::string pk_params = params(s, s.primary, s.primary.fields.size());
     std::string pk_args;
     for (std::uint32_t i : s.primary.fields)
@@ -300,7 +298,7 @@ class Gen {
         continue;
       }
       o_ << "    std::uint8_t p_[" << bytes << "];\n";
-      put_prefix(s, k, n, "p_", "");
+      put_prefix(s, k, n, "p_");
       o_ << "    this->template scan_prefix<" << x << ">(std::span<const std::uint8_t>(p_, "
          << bytes << "), f_);\n  }\n";
     }
@@ -312,8 +310,8 @@ class Gen {
       const std::uint32_t bytes = prefix_bytes(s, k, n);
       o_ << "  template <class F_>\n  void range_" << k.name << "(" << p << ", F_&& f_) {\n"
          << "    std::uint8_t a_[" << bytes << "];\n    std::uint8_t b_[" << bytes << "];\n";
-      put_prefix(s, k, n - 1, "a_", "");
-      put_prefix(s, k, n - 1, "b_", "");
+      put_prefix(s, k, n - 1, "a_");
+      put_prefix(s, k, n - 1, "b_");
       const std::uint32_t at = prefix_bytes(s, k, n - 1);
       o_ << "    lockstep::key::put(a_ + " << at << ", lo_);\n"
          << "    lockstep::key::put(b_ + " << at << ", hi_);\n"
@@ -327,7 +325,7 @@ class Gen {
     for (std::size_t j = 0; j < n; ++j) b += s.fields[k.fields[j]].size;
     return b;
   }
-  void put_prefix(const Struct& s, const Key& k, std::size_t n, const char* buf, const char*) {
+  void put_prefix(const Struct& s, const Key& k, std::size_t n, const char* buf) {
     std::uint32_t at = 0;
     for (std::size_t j = 0; j < n; ++j) {
       const Field& f = s.fields[k.fields[j]];

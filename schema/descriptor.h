@@ -26,8 +26,13 @@ std::vector<std::byte> encode_descriptor(const Domain& domain);
 
 // Reads descriptor bytes. Refuses (false, with `error` saying what and at which byte
 // offset) anything malformed: bad magic or version, truncation, trailing bytes, counts or
-// sizes over the schema limits, unknown types, indexes out of range, and a layout that
-// differs from the one lay_out() computes for the same declarations.
+// sizes over the schema limits, unknown types, indexes out of range, a layout that
+// differs from the one lay_out() computes for the same declarations, and what the parser
+// would have refused: repeated names, kinds or codes, a zero version, kind or reject
+// code, table ids out of order, enum values too large for their type, transitions out of
+// order or naming undeclared values, keys over the size limit, and non-zero parameters a
+// field's type does not use (so each schema has one encoding and one hash). It does not
+// apply the parser's naming rules (C++ keywords, reserved shapes).
 [[nodiscard]] bool decode_descriptor(std::span<const std::byte> bytes, Domain* out,
                                      std::string* error);
 
