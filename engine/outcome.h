@@ -44,6 +44,7 @@ enum class EngineLimit : std::uint32_t {
   kEventBytesPerCommand = 2,
   kResultBytes = 3,  // the serialized TxResult
   kChainLength = 4,  // commands in one linked chain
+  kSessions = 5,     // clients in the running engine's session table (never journaled)
 };
 
 inline constexpr std::uint32_t kLimitDetailBase = 0xFFFF0000u;

@@ -391,6 +391,14 @@ class Gen {
       o_ << "    if (h." << snake_case(c.name) << " == nullptr) return \"" << c.name << "\";\n";
     }
     o_ << "    return nullptr;\n  }\n";
+    // The size of each command kind: the sequence stage's framing check.
+    o_ << "  // The payload size of command `kind`, or 0 if the domain has no such kind.\n"
+       << "  static constexpr std::size_t command_bytes(std::uint16_t kind) noexcept {\n"
+       << "    switch (kind) {\n";
+    for (const Struct& c : d_.commands) {
+      o_ << "      case " << c.number << ":\n        return sizeof(" << c.name << ");\n";
+    }
+    o_ << "      default:\n        return 0;\n    }\n  }\n";
     // Validation of each command's bytes: bools are 0 or 1, enums hold declared values.
     o_ << "  static lockstep::Outcome dispatch([[maybe_unused]] const Handlers& h, std::uint16_t "
           "kind,\n"

@@ -1,0 +1,533 @@
+// Engine<D>: the running engine. The embedding API (docs/embedding.md).
+//
+//   sessions ──► ingress ──► ingest ──► sequence ──► execute ──► journal ──► publish
+//   (any thread)                                     (1 writer)  (group      (completions,
+//                                                                 commit)     subscribers)
+//
+// Open: the journal directory is opened (created if missing) and recovered: every
+// TxResult in it is re-executed through the domain's handlers and compared byte for byte
+// with what the journal holds, which rebuilds the state, the state hash and the client
+// session table, and proves the handlers still produce the same history. A torn tail is
+// repaired; corruption, a divergent replay or another domain's journal refuse to open
+// (EngineOpenError, with a message naming where and what).
+//
+// Running: any thread submits through a Session (one per client and thread). A
+// submission is accepted into the bounded ingress, or refused at once: kBusy when it is
+// full (or kTimedOut after waiting up to a deadline), kStopped, kFailed. Every accepted
+// command gets exactly one completion, on the publish thread, in sequence order: only
+// after its TxResult is durable (kCommitted, kRefused), or as kDuplicate, kInvalid, or
+// kFailed if the journal failed first.
+//
+// Failed state: a journal I/O error is fatal. Nothing is acknowledged after it, every
+// later submit returns kFailed, and failure() says what happened. Reopen to recover.
+//
+// Stop: refuses new submissions, drains what was accepted (every completion delivered),
+// waits for the journal, and joins the threads. The destructor stops.
+//
+// Thread safety: construct, subscribe, start, stop and destroy from one owning thread;
+// sessions, stats(), failed() from any thread while running; executor() only while
+// stopped.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/executor.h"
+#include "engine/tx_result.h"
+#include "journal/io_backend.h"
+#include "journal/journal_writer.h"
+#include "journal/recovery.h"
+#include "pipeline/clock.h"
+#include "pipeline/histogram.h"
+#include "pipeline/hybrid_wait.h"
+#include "pipeline/ingest_stage.h"
+#include "pipeline/ingress.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/ring_buffer.h"
+#include "pipeline/single_producer_sequencer.h"
+#include "pipeline/stage_runner.h"
+#include "pipeline/thread_layout.h"
+#include "stages/command.h"
+#include "stages/engine_signals.h"
+#include "stages/execute_stage.h"
+#include "stages/journal_stage.h"
+#include "stages/open_journal.h"
+#include "stages/publish_stage.h"
+#include "stages/result_arena.h"
+#include "stages/sequence_stage.h"
+#include "stages/session_table.h"
+
+namespace lockstep {
+
+// The journal could not be opened: I/O, corruption, another domain's journal, or a replay
+// that does not reproduce the journal. what() names where and what.
+class EngineOpenError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Nanoseconds since the epoch (CLOCK_REALTIME): the default logical clock's source.
+std::int64_t realtime_now_ns() noexcept;
+
+struct EngineConfig {
+  // The executor: table capacities, per-command limits. The engine's defaults keep a
+  // TxResult under 64 KiB (a ledger transfer's is about 400 bytes).
+  EngineOptions executor = default_executor_options();
+  // The journal. The descriptor is the domain's; the engine sets it.
+  journal::JournalOptions journal;
+  std::int64_t ring_slots = 1024;                   // power of two; kBatchCommands commands each
+  std::size_t ingress_capacity = 1u << 16;          // commands accepted and not yet in the ring
+  std::size_t producers_max = 64;                   // sessions open at once
+  std::size_t arena_bytes = std::size_t{64} << 20;  // TxResults not yet published
+  std::size_t sessions_max = 1u << 16;              // clients remembered for deduplication
+  std::string layout;                               // ThreadLayout::parse text; empty: default
+  LogicalClockFn clock = realtime_now_ns;           // the sequence stage's source of time
+
+  static EngineOptions default_executor_options() {
+    EngineOptions o;
+    o.result_bytes_max = 64u << 10;
+    o.chain_bytes_max = 256u << 10;
+    o.chain_length_max = 64;
+    return o;
+  }
+  // Throws std::invalid_argument naming the first bad field.
+  void validate() const;
+};
+
+// The names of the engine's stages, in pipeline order.
+inline constexpr const char* kEngineStageNames[] = {"ingest", "sequence", "execute", "journal",
+                                                    "publish"};
+
+enum class SubmitResult : std::uint8_t {
+  kAccepted,  // queued: exactly one completion will follow
+  kBusy,      // the ingress is full (try again, or give a deadline)
+  kTimedOut,  // still full at the deadline
+  kStopped,   // the engine is not running
+  kFailed,    // the engine has failed (failure() says why)
+  kInvalid,   // the payload is larger than any command of the domain, or a chain is
+              // longer than a batch; nothing queued
+};
+std::string_view to_string(SubmitResult r) noexcept;
+
+struct StageStats {
+  std::string name;
+  HistogramSnapshot batch_slots;
+  HistogramSnapshot slot_latency_ns;     // ingest to this stage, per slot
+  HistogramSnapshot command_latency_ns;  // the same, per command
+};
+
+struct EngineStats {
+  std::vector<StageStats> stages;
+  HistogramSnapshot ack_latency_ns;         // submit to completion, per acknowledged command
+  std::uint64_t acknowledged_sequence = 0;  // every sequence below is durable and acknowledged
+  std::uint64_t committed = 0;
+  std::uint64_t refused = 0;
+  std::uint64_t duplicates = 0;
+  std::uint64_t invalid = 0;
+  std::uint64_t failed = 0;
+};
+
+template <class D, WaitStrategy W = HybridWait>
+class Engine {
+ public:
+  static constexpr std::size_t kPayloadMax = payload_capacity(D::kCommandBytesMax);
+  using Item = CommandItem<kPayloadMax>;
+  using Slot = CommandBatch<kPayloadMax>;
+  using Sequencer = SingleProducerSequencer<W>;
+  using Handlers = typename D::Handlers;
+
+  // Opens (creating if missing) the journal directory `dir`, through io_uring or, where
+  // that is refused, POSIX writes (io_note() says which and why), and recovers it.
+  Engine(const std::string& dir, const Handlers& handlers, EngineConfig config)
+      : Engine(open_backend(dir, config), handlers, config, nullptr) {}
+
+  // The same over a caller's backend, which must outlive the engine (tests:
+  // journal::MemoryDisk).
+  Engine(journal::IoBackend& io, const Handlers& handlers, EngineConfig config)
+      : Engine(&io, nullptr, handlers, std::move(config)) {}
+
+  ~Engine() { stop(); }
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Before start(): every durable committed TxResult goes to `fn`, in order.
+  void subscribe(SubscriberFn fn, void* context) {
+    if (started_) throw std::logic_error("engine: subscribe() after start()");
+    subscribers_.push_back(Subscriber{fn, context});
+  }
+
+  // Starts the stage threads. Throws std::invalid_argument for a bad layout.
+  void start() {
+    if (started_) throw std::logic_error("engine: start() twice");
+    std::vector<std::string> names(std::begin(kEngineStageNames), std::end(kEngineStageNames));
+    const ThreadLayout layout = config_.layout.empty() ? ThreadLayout::default_for(names)
+                                                       : ThreadLayout::parse(config_.layout);
+    pipeline_.start(layout);
+    started_ = true;
+    accepting_.store(true, std::memory_order_seq_cst);
+  }
+
+  // Refuses new submissions, delivers every completion still owed, waits for the
+  // journal and joins the threads. Idempotent.
+  void stop() {
+    if (!started_ || stopped_) return;
+    accepting_.store(false, std::memory_order_seq_cst);
+    while (submitting_.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
+    // Every accepted command gets its completion (the publish stage counts them all).
+    const std::uint64_t accepted = accepted_.load(std::memory_order_seq_cst);
+    (void)wait_.wait_until([&] { return completed() == accepted; }, kNoDeadline);
+    pipeline_.stop();
+    (void)writer_->flush();  // nothing is left in flight; a failure is already reported
+    stopped_ = true;
+  }
+
+  // A client's handle for submitting. `client_id` 0 is anonymous (no deduplication);
+  // otherwise request ids must increase per client (docs/embedding.md). Throws
+  // std::invalid_argument past producers_max sessions.
+  class Session {
+   public:
+    Session(Session&&) noexcept = default;
+
+    std::uint64_t client_id() const noexcept { return client_; }
+    // The request id the next submit without one takes.
+    std::uint64_t next_request_id() const noexcept { return next_request_; }
+
+    // Submits one command: `payload` is the command struct's bytes. Waits for room in the
+    // ingress until `deadline` (kNoDeadline: as long as it takes; now: not at all).
+    // request_id 0 takes next_request_id(); a retry passes the original's id.
+    SubmitResult submit(std::uint16_t kind, std::span<const std::byte> payload, CompletionFn done,
+                        void* context, Deadline deadline = kNoDeadline,
+                        std::uint64_t request_id = 0) {
+      if (payload.size() > kPayloadMax) return SubmitResult::kInvalid;
+      Item& item = items_[0];
+      fill(item, kind, payload, done, context, request_id, false);
+      return engine_->enqueue(producer_, items_.data(), 1, deadline);
+    }
+    template <class C>
+    SubmitResult submit(const C& command, CompletionFn done, void* context,
+                        Deadline deadline = kNoDeadline, std::uint64_t request_id = 0) {
+      return submit(C::kKind, std::as_bytes(std::span(&command, 1)), done, context, deadline,
+                    request_id);
+    }
+
+    // One command of a bulk submission.
+    struct Request {
+      std::uint16_t kind = 0;
+      std::span<const std::byte> payload;
+      CompletionFn done = nullptr;
+      void* context = nullptr;
+      bool linked = false;  // commits with the next request (the chain ends at one without)
+      std::uint64_t request_id = 0;
+    };
+    // Submits all of `requests`, in order, or none. A linked chain must end within the
+    // requests and be at most kBatchCommands long (longer: kInvalid).
+    SubmitResult submit_all(std::span<const Request> requests, Deadline deadline = kNoDeadline) {
+      if (requests.size() > items_.size()) return SubmitResult::kInvalid;
+      std::size_t chain = 0;
+      for (std::size_t i = 0; i < requests.size(); ++i) {
+        const Request& r = requests[i];
+        if (r.payload.size() > kPayloadMax) return SubmitResult::kInvalid;
+        chain = r.linked ? chain + 1 : 0;
+        if (chain >= kBatchCommands) return SubmitResult::kInvalid;
+        fill(items_[i], r.kind, r.payload, r.done, r.context, r.request_id, r.linked);
+      }
+      if (chain != 0) return SubmitResult::kInvalid;  // the last one is linked
+      return engine_->enqueue(producer_, items_.data(), requests.size(), deadline);
+    }
+
+    // The most requests one submit_all takes.
+    static constexpr std::size_t kBulkMax = 4 * kBatchCommands;
+
+   private:
+    friend class Engine;
+    Session(Engine* engine, std::uint64_t client, typename Ingress<Item, W>::Producer producer)
+        : engine_(engine), client_(client), producer_(std::move(producer)), items_(kBulkMax) {}
+
+    void fill(Item& item, std::uint16_t kind, std::span<const std::byte> payload, CompletionFn done,
+              void* context, std::uint64_t request_id, bool linked) {
+      item.done = done;
+      item.context = context;
+      item.client_id = client_;
+      if (request_id == 0) request_id = next_request_;
+      if (request_id >= next_request_) next_request_ = request_id + 1;
+      item.request_id = request_id;
+      item.kind = kind;
+      item.payload_bytes = static_cast<std::uint16_t>(payload.size());
+      item.linked = linked ? 1 : 0;
+      item.disposition = Disposition::kSubmitted;
+      if (!payload.empty()) std::memcpy(item.payload, payload.data(), payload.size());
+    }
+
+    Engine* engine_;
+    std::uint64_t client_;
+    std::uint64_t next_request_ = 1;
+    typename Ingress<Item, W>::Producer producer_;
+    std::vector<Item> items_;
+  };
+
+  Session session(std::uint64_t client_id) {
+    return Session(this, client_id, ingress_.make_producer());
+  }
+
+  // Completions delivered so far.
+  std::uint64_t completed() const noexcept {
+    return signals_.committed.load(std::memory_order_seq_cst) +
+           signals_.refused.load(std::memory_order_seq_cst) +
+           signals_.duplicates.load(std::memory_order_seq_cst) +
+           signals_.invalid.load(std::memory_order_seq_cst) +
+           signals_.failed_commands.load(std::memory_order_seq_cst);
+  }
+
+  bool failed() const noexcept { return signals_.failed.load(std::memory_order_acquire); }
+  std::string failure() const { return signals_.failure(); }
+
+  EngineStats stats() const {
+    EngineStats s;
+    for (const auto& stage : pipeline_.stages()) {
+      s.stages.push_back(StageStats{stage->name(), stage->metrics().batch_slots.snapshot(),
+                                    stage->metrics().slot_latency_ns.snapshot(),
+                                    stage->metrics().command_latency_ns.snapshot()});
+    }
+    s.ack_latency_ns = ack_latency_ns_.snapshot();
+    s.acknowledged_sequence = signals_.acknowledged_sequence.load(std::memory_order_acquire);
+    s.committed = signals_.committed.load(std::memory_order_relaxed);
+    s.refused = signals_.refused.load(std::memory_order_relaxed);
+    s.duplicates = signals_.duplicates.load(std::memory_order_relaxed);
+    s.invalid = signals_.invalid.load(std::memory_order_relaxed);
+    s.failed = signals_.failed_commands.load(std::memory_order_relaxed);
+    return s;
+  }
+
+  // What recovery found on open; which I/O backend is in use, and why.
+  const journal::RecoveryReport& recovery() const noexcept { return report_; }
+  const std::string& io_note() const noexcept { return io_note_; }
+  const EngineConfig& config() const noexcept { return config_; }
+  bool durable() const noexcept {
+    return config_.journal.durability == journal::Durability::kFsync;
+  }
+
+  // The state: before start() or after stop() only.
+  const Executor<D>& executor() const {
+    if (started_ && !stopped_) throw std::logic_error("engine: executor() while running");
+    return *executor_;
+  }
+  // The journal's chain hash after the last frame (before start() or after stop()).
+  const journal::ChainHash& chain_hash() const { return writer_->chain(); }
+
+ private:
+  struct Backend {
+    std::unique_ptr<journal::IoBackend> io;
+    journal::IoBackend* raw = nullptr;  // io.get(), taken before io is moved
+    std::string note;
+  };
+
+  static Backend open_backend(const std::string& dir, const EngineConfig& config) {
+    config.validate();
+    Backend b;
+    b.io = open_journal_directory(dir, config.journal.writes_in_flight, &b.note);
+    b.raw = b.io.get();
+    return b;
+  }
+
+  Engine(Backend backend, const Handlers& handlers, EngineConfig config, std::nullptr_t)
+      : Engine(backend.raw, std::move(backend.io), handlers, std::move(config)) {
+    io_note_ = std::move(backend.note);
+  }
+
+  Engine(journal::IoBackend* io, std::unique_ptr<journal::IoBackend> owned,
+         const Handlers& handlers, EngineConfig config)
+      : config_((config.validate(), std::move(config))),
+        owned_io_(std::move(owned)),
+        io_(io),
+        executor_(std::make_unique<Executor<D>>(handlers, config_.executor)),
+        sessions_(config_.sessions_max),
+        ingress_(config_.ingress_capacity, config_.producers_max, wait_),
+        ring_(config_.ring_slots),
+        sequencer_(config_.ring_slots, wait_),
+        arena_(config_.arena_bytes),
+        ack_latency_ns_(StageMetrics::kLatencyConfig),
+        pipeline_(wait_) {
+    recover();
+    journal::JournalOptions jo = config_.journal;
+    const auto desc = D::descriptor();
+    jo.descriptor.assign(desc.begin(), desc.end());
+    writer_ = std::make_unique<journal::JournalWriter>(*io_, std::move(jo), report_.tail);
+    if (!writer_->failure().is_ok()) {
+      throw EngineOpenError("engine: cannot resume the journal: " + writer_->failure().message());
+    }
+    build_stages();
+  }
+
+  // Replays the journal through the handlers (see the header comment).
+  void recover() {
+    std::string error;
+    std::vector<std::byte> out(executor_->options().result_bytes_max +
+                               executor_->options().chain_bytes_max);
+    std::vector<std::byte> expected;  // entries whose results the executor still owes
+    std::size_t expected_count = 0;
+    std::int64_t last_time = 0;
+    const auto visit = [&](const journal::DecodedFrame& frame) {
+      if (!error.empty()) return;
+      std::size_t at = 0;
+      const auto payload = frame.payload;
+      while (at < payload.size() && error.empty()) {
+        std::uint32_t n = 0;
+        std::memcpy(&n, payload.data() + at, 4);  // little-endian hosts (journal format)
+        const std::span<const std::byte> entry = payload.subspan(at + 4, n);
+        at += 4 + n;
+        error = replay_one(entry, out, expected, expected_count, last_time);
+      }
+    };
+    const journal::RecoveryStatus st =
+        journal::recover_journal(*io_, journal::RecoveryMode::kRepairTornTail, &report_, visit);
+    if (!st.is_ok()) throw EngineOpenError("engine: " + st.message());
+    const auto desc = D::descriptor();
+    if (!report_.descriptor.empty() &&
+        (report_.descriptor.size() != desc.size() ||
+         std::memcmp(report_.descriptor.data(), desc.data(), desc.size()) != 0)) {
+      throw EngineOpenError(std::string("engine: the journal was written by another schema than "
+                                        "domain '") +
+                            std::string(D::kName) + "' version " + std::to_string(D::kVersion));
+    }
+    if (!error.empty()) throw EngineOpenError("engine: replay of the journal: " + error);
+    if (expected_count != 0) {
+      throw EngineOpenError("engine: replay of the journal: it ends inside a linked chain");
+    }
+    if (executor_->next_sequence() != report_.tail.next_sequence) {
+      throw EngineOpenError("engine: replay reached sequence " +
+                            std::to_string(executor_->next_sequence()) + ", the journal ends at " +
+                            std::to_string(report_.tail.next_sequence));
+    }
+    last_time_ = last_time;
+  }
+
+  // Re-executes one journaled TxResult's command; returns what diverged, or "".
+  std::string replay_one(std::span<const std::byte> entry, std::vector<std::byte>& out,
+                         std::vector<std::byte>& expected, std::size_t& expected_count,
+                         std::int64_t& last_time) {
+    using namespace tx_field;
+    if (entry.size() < kTxResultHeaderBytes) return "a TxResult shorter than its header";
+    const auto get = [&](std::size_t off, auto v) {
+      std::memcpy(&v, entry.data() + off, sizeof v);
+      return v;
+    };
+    CommandView v;
+    const std::uint16_t flags = get(kFlags, std::uint16_t{});
+    v.kind = get(kCommandKind, std::uint16_t{});
+    v.linked = (flags & kTxFlagLinked) != 0;
+    v.client_id = get(kClientId, std::uint64_t{});
+    v.request_id = get(kRequestId, std::uint64_t{});
+    v.sequence = get(kCommandSequence, std::uint64_t{});
+    v.logical_time_ns = get(kLogicalTime, std::int64_t{});
+    const std::uint32_t command_bytes = get(kCommandBytes, std::uint32_t{});
+    if (v.sequence != executor_->next_sequence()) {
+      return "the TxResult at sequence " + std::to_string(executor_->next_sequence()) +
+             " says it is sequence " + std::to_string(v.sequence);
+    }
+    if (kTxResultHeaderBytes + command_bytes > entry.size()) {
+      return "sequence " + std::to_string(v.sequence) + ": its command overruns its TxResult";
+    }
+    v.payload = entry.subspan(kTxResultHeaderBytes, command_bytes);
+    expected.insert(expected.end(), entry.begin(), entry.end());
+    ++expected_count;
+    const ExecuteResult r = executor_->execute(v, (flags & kTxFlagBatchEnd) != 0, out);
+    sessions_.record(v.client_id, v.request_id, v.sequence);
+    last_time = v.logical_time_ns;
+    if (r.results == 0) return {};
+    if (r.results != expected_count || r.bytes != expected.size() ||
+        std::memcmp(out.data(), expected.data(), r.bytes) != 0) {
+      return "sequence " + std::to_string(v.sequence) +
+             ": re-executing the command does not reproduce its TxResult (the handlers or the "
+             "engine changed behaviour)";
+    }
+    expected.clear();
+    expected_count = 0;
+    return {};
+  }
+
+  void build_stages() {
+    pipeline_.add(std::make_unique<IngestStage<Item, kBatchCommands, W>>("ingest", ingress_, ring_,
+                                                                         sequencer_));
+    // The sequence stage reads straight behind the sequencer (ingest publishes through it).
+    using SeqRunner = StageRunner<Sequencer, Slot, SequenceHandler<D, kPayloadMax>>;
+    auto& seq = pipeline_.add(std::make_unique<SeqRunner>(
+        "sequence", ring_, sequencer_, std::span<const Sequence* const>(),
+        SequenceHandler<D, kPayloadMax>(sessions_, executor_->next_sequence(), last_time_,
+                                        config_.clock)));
+    const Sequence* up_exec[] = {&seq.sequence()};
+    auto& exec = pipeline_.add(std::make_unique<ExecuteStage<D, kPayloadMax, Sequencer>>(
+        "execute", ring_, sequencer_, up_exec, *executor_, arena_, signals_));
+    const Sequence* up_journal[] = {&exec.sequence()};
+    auto& jour = pipeline_.add(std::make_unique<JournalStage<kPayloadMax, Sequencer>>(
+        "journal", ring_, sequencer_, up_journal, *writer_, arena_, signals_));
+    const Sequence* up_publish[] = {&jour.sequence()};
+    using PubRunner = StageRunner<Sequencer, Slot, PublishHandler<kPayloadMax>>;
+    auto& pub = pipeline_.add(std::make_unique<PubRunner>(
+        "publish", ring_, sequencer_, up_publish,
+        PublishHandler<kPayloadMax>(arena_, signals_, subscribers_, ack_latency_ns_)));
+    sequencer_.add_gating_sequence(pub.sequence());
+    exec.set_terminal({&pub.sequence()});
+  }
+
+  SubmitResult enqueue(typename Ingress<Item, W>::Producer& producer, Item* items, std::size_t n,
+                       Deadline deadline) {
+    submitting_.fetch_add(1, std::memory_order_seq_cst);
+    SubmitResult r;
+    if (!accepting_.load(std::memory_order_seq_cst)) {
+      r = SubmitResult::kStopped;
+    } else if (failed()) {
+      r = SubmitResult::kFailed;
+    } else {
+      const std::int64_t now = monotonic_now_ns();
+      for (std::size_t i = 0; i < n; ++i) items[i].submit_ns = now;
+      switch (deadline == kNoDeadline ? ingress_.submit_bulk(producer, items, n, deadline)
+              : deadline <= SteadyClock::now()
+                  ? ingress_.try_submit_bulk(producer, items, n)
+                  : ingress_.submit_bulk(producer, items, n, deadline)) {
+        case SubmitStatus::kOk:
+          accepted_.fetch_add(n, std::memory_order_seq_cst);
+          r = SubmitResult::kAccepted;
+          break;
+        case SubmitStatus::kBusy: r = SubmitResult::kBusy; break;
+        case SubmitStatus::kTimedOut: r = SubmitResult::kTimedOut; break;
+        default: r = SubmitResult::kBusy;
+      }
+    }
+    submitting_.fetch_sub(1, std::memory_order_seq_cst);
+    return r;
+  }
+
+  EngineConfig config_;
+  std::unique_ptr<journal::IoBackend> owned_io_;
+  journal::IoBackend* io_;
+  std::string io_note_;
+  journal::RecoveryReport report_;
+  std::unique_ptr<Executor<D>> executor_;
+  SessionTable sessions_;
+  std::int64_t last_time_ = 0;
+  W wait_;
+  Ingress<Item, W> ingress_;
+  RingBuffer<Slot> ring_;
+  Sequencer sequencer_;
+  ResultArena arena_;
+  EngineSignals signals_;
+  Histogram ack_latency_ns_;
+  std::vector<Subscriber> subscribers_;
+  std::unique_ptr<journal::JournalWriter> writer_;
+  Pipeline<W> pipeline_;
+  bool started_ = false;
+  bool stopped_ = false;
+  std::atomic<bool> accepting_{false};
+  std::atomic<int> submitting_{0};
+  std::atomic<std::uint64_t> accepted_{0};
+};
+
+}  // namespace lockstep

@@ -1,0 +1,197 @@
+// JournalStage: group commit. Copies the TxResults of every slot the execute stage has
+// finished into journal frames (as many slots per frame as fit) and submits each frame
+// as one durable write; publishes its sequence past a slot only once every TxResult of
+// that slot is durable. So the publish stage, behind it, acknowledges nothing early.
+//
+// While frames are in flight and nothing new has been executed, it waits for a
+// completion in the kernel (io_uring), not in the pipeline's wait strategy: the next
+// frame then gathers everything executed meanwhile, which is what makes group commit
+// grow with load. Up to JournalOptions::writes_in_flight frames are in flight.
+//
+// Failure: the first I/O error (the writer's failure is sticky) fails the engine
+// (EngineSignals::fail): no later slot is acknowledged; the stage publishes past the
+// rest with the failure recorded, and the publish stage completes them as kFailed.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "journal/journal_writer.h"
+#include "pipeline/clock.h"
+#include "pipeline/owner_check.h"
+#include "pipeline/ring_buffer.h"
+#include "pipeline/sequence_barrier.h"
+#include "pipeline/stage.h"
+#include "stages/command.h"
+#include "stages/engine_signals.h"
+#include "stages/result_arena.h"
+
+namespace lockstep {
+
+template <std::size_t P, class Sequencer>
+class JournalStage final : public Stage {
+ public:
+  using Slot = CommandBatch<P>;
+
+  JournalStage(std::string name, RingBuffer<Slot>& ring, Sequencer& sequencer,
+               std::span<const Sequence* const> upstream, journal::JournalWriter& writer,
+               const ResultArena& arena, EngineSignals& signals)
+      : Stage(std::move(name)),
+        ring_(ring),
+        sequencer_(sequencer),
+        barrier_(sequencer, upstream),
+        writer_(writer),
+        arena_(arena),
+        signals_(signals),
+        pending_(static_cast<std::size_t>(ring.capacity()) + 1) {}
+
+  std::int64_t poll() override {
+    owner_.check();
+    if (failed_) return publish_failed();
+    const std::int64_t next = submitted_ + 1;
+    const std::int64_t available = barrier_.available(next);
+    if (available >= next) {
+      submit(next, available);
+      if (failed_) return publish_failed();
+    }
+    // Nothing new: wait in the kernel for the oldest frame in flight.
+    const bool wait = available < next && writer_.in_flight() > 0;
+    if (const journal::IoStatus st = writer_.poll(wait); !st.is_ok()) {
+      fail(st);
+      return publish_failed();
+    }
+    return publish_durable() + (available >= next ? available - next + 1 : 0);
+  }
+
+  bool has_work() const override {
+    const std::int64_t next = (failed_ ? published_ : submitted_) + 1;
+    if (barrier_.available(next) >= next) return true;
+    return !failed_ && (writer_.in_flight() > 0 || durable_ready());
+  }
+
+  const Sequence& sequence() const noexcept override { return sequence_; }
+
+  // Frames committed, and entries in them (for stats; stage thread only while running).
+  std::uint64_t frames() const noexcept { return frames_; }
+
+ private:
+  struct Pending {
+    std::int64_t slot;
+    std::uint64_t needed;  // the slot is durable once durable_sequence() >= needed
+  };
+
+  void submit(std::int64_t first, std::int64_t last) {
+    for (std::int64_t s = first; s <= last; ++s) {
+      const Slot& slot = ring_[s];
+      for (std::uint32_t i = 0; i < slot.count; ++i) {
+        const CommandItem<P>& c = slot.items[i];
+        if (c.disposition != Disposition::kExecuted) continue;
+        const std::size_t n = 4 + c.result_bytes;
+        if (payload_.empty() || used_ + n > payload_.size()) {
+          if (entries_ > 0 && !commit()) return;
+          payload_ = writer_.begin_frame();
+          if (payload_.empty()) {
+            fail(writer_.failure());
+            return;
+          }
+          LS_ASSERT(n <= payload_.size());  // EngineConfig::validate() makes sure
+        }
+        LS_ASSERT(c.sequence == writer_.next_sequence() + entries_);
+        std::memcpy(payload_.data() + used_, arena_.at(c.result_at - 4), n);
+        used_ += n;
+        ++entries_;
+      }
+      LS_ASSERT(pending_tail_ - pending_head_ < pending_.size());
+      pending_[pending_tail_++ % pending_.size()] = Pending{s, writer_.next_sequence() + entries_};
+    }
+    if (entries_ > 0) (void)commit();
+    submitted_ = last;
+  }
+
+  bool commit() {
+    const journal::IoStatus st =
+        writer_.commit(static_cast<std::uint32_t>(used_), static_cast<std::uint32_t>(entries_));
+    payload_ = {};
+    used_ = 0;
+    entries_ = 0;
+    if (!st.is_ok()) {
+      fail(st);
+      return false;
+    }
+    ++frames_;
+    return true;
+  }
+
+  bool durable_ready() const noexcept {
+    return pending_head_ != pending_tail_ &&
+           pending_[pending_head_ % pending_.size()].needed <= writer_.durable_sequence();
+  }
+
+  std::int64_t publish_durable() {
+    const std::uint64_t durable = writer_.durable_sequence();
+    std::int64_t last = published_;
+    while (pending_head_ != pending_tail_ &&
+           pending_[pending_head_ % pending_.size()].needed <= durable) {
+      last = pending_[pending_head_ % pending_.size()].slot;
+      ++pending_head_;
+    }
+    if (last == published_) return 0;
+    const std::int64_t n = last - published_;
+    record(published_ + 1, last);
+    published_ = last;
+    sequencer_.wait_strategy().publish(sequence_, last);
+    return n;
+  }
+
+  void fail(const journal::IoStatus& st) {
+    if (failed_) return;
+    failed_ = true;
+    signals_.fail(published_, "journal: " + st.message());
+  }
+
+  // After a failure: every slot the execute stage has finished goes on, unacknowledged.
+  std::int64_t publish_failed() {
+    const std::int64_t next = published_ + 1;
+    const std::int64_t available = barrier_.available(next);
+    if (available < next) return 0;
+    published_ = available;
+    sequencer_.wait_strategy().publish(sequence_, available);
+    return available - next + 1;
+  }
+
+  void record(std::int64_t first, std::int64_t last) noexcept {
+    StageMetrics& m = metrics();
+    m.batch_slots.record(last - first + 1);
+    const std::int64_t now = monotonic_now_ns();
+    for (std::int64_t s = first; s <= last; ++s) {
+      const Slot& slot = ring_[s];
+      m.slot_latency_ns.record(now - slot.ingest_ns);
+      m.command_latency_ns.record_n(now - slot.ingest_ns, slot.count);
+    }
+  }
+
+  RingBuffer<Slot>& ring_;
+  Sequencer& sequencer_;
+  SequenceBarrier<Sequencer> barrier_;
+  journal::JournalWriter& writer_;
+  const ResultArena& arena_;
+  EngineSignals& signals_;
+  std::vector<Pending> pending_;  // a queue: slots submitted, not yet durable
+  std::size_t pending_head_ = 0;
+  std::size_t pending_tail_ = 0;
+  std::span<std::byte> payload_;  // the frame being filled
+  std::size_t used_ = 0;
+  std::size_t entries_ = 0;
+  std::int64_t submitted_ = -1;
+  std::int64_t published_ = -1;
+  bool failed_ = false;
+  std::uint64_t frames_ = 0;
+  Sequence sequence_;
+  OwnerCheck owner_;
+};
+
+}  // namespace lockstep

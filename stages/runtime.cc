@@ -1,0 +1,79 @@
+#include <time.h>
+
+#include <stdexcept>
+#include <string>
+
+#include "engine/engine.h"
+#include "pipeline/constants.h"
+
+namespace lockstep {
+
+void throw_engine_open_error(const std::string& what) { throw EngineOpenError(what); }
+
+std::int64_t realtime_now_ns() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+std::string_view to_string(CompletionStatus status) noexcept {
+  switch (status) {
+    case CompletionStatus::kCommitted: return "committed";
+    case CompletionStatus::kRefused: return "refused";
+    case CompletionStatus::kDuplicate: return "duplicate";
+    case CompletionStatus::kInvalid: return "invalid";
+    case CompletionStatus::kFailed: return "failed";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(SubmitResult r) noexcept {
+  switch (r) {
+    case SubmitResult::kAccepted: return "accepted";
+    case SubmitResult::kBusy: return "busy";
+    case SubmitResult::kTimedOut: return "timed out";
+    case SubmitResult::kStopped: return "stopped";
+    case SubmitResult::kFailed: return "failed";
+    case SubmitResult::kInvalid: return "invalid";
+  }
+  return "unknown";
+}
+
+void EngineConfig::validate() const {
+  const auto bad = [](const std::string& what) {
+    throw std::invalid_argument("engine config: " + what);
+  };
+  executor.validate();
+  journal.validate();
+  if (ring_slots < 2 || ring_slots > kRingCapacityMax || (ring_slots & (ring_slots - 1)) != 0) {
+    bad("ring_slots must be a power of two in [2, " + std::to_string(kRingCapacityMax) + "], not " +
+        std::to_string(ring_slots));
+  }
+  if (ingress_capacity < 4 * kBatchCommands || ingress_capacity > kIngressCapacityMax) {
+    bad("ingress_capacity must be in [" + std::to_string(4 * kBatchCommands) + ", " +
+        std::to_string(kIngressCapacityMax) + "], not " + std::to_string(ingress_capacity));
+  }
+  if (producers_max == 0) bad("producers_max must be at least 1");
+  if (sessions_max == 0) bad("sessions_max must be at least 1");
+  if (clock == nullptr) bad("clock must be set");
+  if (executor.chain_length_max > kBatchCommands) {
+    bad("executor.chain_length_max must be at most a batch (" + std::to_string(kBatchCommands) +
+        "), not " + std::to_string(executor.chain_length_max));
+  }
+  // One command's room in the arena: its result, an open chain's, and their prefixes.
+  const std::size_t room = std::size_t{executor.result_bytes_max} + executor.chain_bytes_max +
+                           4 * (std::size_t{executor.chain_length_max} + 1);
+  if (arena_bytes < 4 * room) {
+    bad("arena_bytes must be at least " + std::to_string(4 * room) +
+        " (four times one command's worst case), not " + std::to_string(arena_bytes));
+  }
+  // A frame must hold the largest result (with margin for the frame's own bytes).
+  if (journal.frame_bytes_max < 2 * (std::size_t{executor.result_bytes_max} + 4) + 8192) {
+    bad("journal.frame_bytes_max must be at least " +
+        std::to_string(2 * (std::size_t{executor.result_bytes_max} + 4) + 8192) +
+        " for results of up to executor.result_bytes_max bytes, not " +
+        std::to_string(journal.frame_bytes_max));
+  }
+}
+
+}  // namespace lockstep
