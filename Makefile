@@ -4,12 +4,20 @@
 
 DEMO_ARGS ?=
 
-.PHONY: demo test test-clang test-asan test-tsan test-determinism bench bench-journal bench-engine format format-check deps clean
+.PHONY: demo pipeline-demo test test-clang test-asan test-tsan test-determinism bench bench-journal bench-engine format format-check deps clean
 
+# The main job: the ledger on the embedded engine, through the full pipeline, durable.
+DEMO_ARGS ?= --accounts 100000 --transfers 1000000
 demo: deps
 	cmake --preset release
+	cmake --build --preset release --target lockstep-loadgen
+	./build/release/tools/loadgen/lockstep-loadgen ledger --durability fsync $(DEMO_ARGS)
+
+# The pipeline core alone (no engine, no journal).
+pipeline-demo: deps
+	cmake --preset release
 	cmake --build --preset release --target lockstep-pipeline-demo
-	./build/release/tools/lockstep-pipeline-demo $(DEMO_ARGS)
+	./build/release/tools/lockstep-pipeline-demo $(PIPELINE_DEMO_ARGS)
 
 test: deps
 	cmake --workflow --preset dev

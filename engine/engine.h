@@ -83,7 +83,8 @@ struct EngineConfig {
   EngineOptions executor = default_executor_options();
   // The journal. The descriptor is the domain's; the engine sets it.
   journal::JournalOptions journal;
-  std::int64_t ring_slots = 1024;                   // power of two; kBatchCommands commands each
+  std::int64_t ring_slots = 1024;                   // power of two
+  std::size_t batch_commands_max = kBatchCommands;  // commands per ring slot (1 to 64)
   std::size_t ingress_capacity = 1u << 16;          // commands accepted and not yet in the ring
   std::size_t producers_max = 64;                   // sessions open at once
   std::size_t arena_bytes = std::size_t{64} << 20;  // TxResults not yet published
@@ -454,8 +455,8 @@ class Engine {
   }
 
   void build_stages() {
-    pipeline_.add(std::make_unique<IngestStage<Item, kBatchCommands, W>>("ingest", ingress_, ring_,
-                                                                         sequencer_));
+    pipeline_.add(std::make_unique<IngestStage<Item, kBatchCommands, W>>(
+        "ingest", ingress_, ring_, sequencer_, config_.batch_commands_max));
     // The sequence stage reads straight behind the sequencer (ingest publishes through it).
     using SeqRunner = StageRunner<Sequencer, Slot, SequenceHandler<D, kPayloadMax>>;
     auto& seq = pipeline_.add(std::make_unique<SeqRunner>(

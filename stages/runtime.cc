@@ -53,6 +53,10 @@ void EngineConfig::validate() const {
     bad("ingress_capacity must be in [" + std::to_string(4 * kBatchCommands) + ", " +
         std::to_string(kIngressCapacityMax) + "], not " + std::to_string(ingress_capacity));
   }
+  if (batch_commands_max < 1 || batch_commands_max > kBatchCommands) {
+    bad("batch_commands_max must be in [1, " + std::to_string(kBatchCommands) + "], not " +
+        std::to_string(batch_commands_max));
+  }
   if (producers_max == 0) bad("producers_max must be at least 1");
   if (sessions_max == 0) bad("sessions_max must be at least 1");
   if (clock == nullptr) bad("clock must be set");

@@ -1,0 +1,794 @@
+// lockstep-loadgen: drives an embedded engine with a domain's workload and reports
+// throughput, outcomes and latencies (docs/loadgen.md).
+//
+//   lockstep-loadgen ledger [--accounts N] [--transfers N | --duration S]
+//                    [--distribution uniform|zipf] [--zipf-s S] [--seed N]
+//                    [--rate R] [--producers P] [--batch-max B]
+//                    [--durability fsync|none] [--layout TEXT] [--journal DIR]
+//                    [--input FILE [--results FILE]] [--json] [--hgrm DIR] [--plot FILE.png]
+//
+// Generated workload: the accounts are created first (not timed), then the transfers
+// are timed: from the first submission to the last acknowledgement. Closed loop (the
+// default): producers submit as fast as the engine takes commands (a full ingress makes
+// them wait), so latency includes queueing. Open loop (--rate): commands are due at fixed
+// intervals and each one's latency is measured from when it was due, not from when it
+// could be sent, so a stall counts against every command it delayed (no coordinated
+// omission).
+//
+// --input: every line of FILE is parsed first (a bad line is reported with its number
+// and nothing is submitted); then the commands run in file order through one session.
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "engine/engine.h"
+#include "engine/outcome.h"
+#include "ledger_domain.h"
+#include "pipeline/clock.h"
+#include "pipeline/cpu_relax.h"
+#include "pipeline/histogram.h"
+#include "schema/descriptor.h"
+#include "schema/json.h"
+#include "schema/model.h"
+
+namespace {
+
+using lockstep::Completion;
+using lockstep::CompletionStatus;
+using lockstep::SubmitResult;
+using LedgerEngine = lockstep::Engine<ledger::Domain>;
+using Session = LedgerEngine::Session;
+
+struct Options {
+  std::string domain;
+  std::uint64_t accounts = 100'000;
+  std::uint64_t transfers = 1'000'000;
+  double duration_s = 0;  // > 0: run for this long instead of a count
+  std::string distribution = "uniform";
+  double zipf_s = 1.0;
+  std::uint64_t seed = 1;
+  double rate = 0;  // > 0: open loop at this many commands per second
+  int producers = 1;
+  std::size_t batch_max = lockstep::kBatchCommands;
+  std::string durability = "fsync";
+  std::string layout;
+  std::string journal;
+  std::string input;
+  std::string results;
+  bool json = false;
+  std::string hgrm_dir;
+  std::string plot;
+};
+
+[[noreturn]] void usage(const std::string& error) {
+  std::FILE* out = error.empty() ? stdout : stderr;
+  if (!error.empty()) std::fprintf(out, "lockstep-loadgen: %s\n", error.c_str());
+  std::fprintf(
+      out,
+      "usage: lockstep-loadgen ledger [options]\n"
+      "  --accounts N           accounts to create first (default 100000)\n"
+      "  --transfers N          transfers to run (default 1000000)\n"
+      "  --duration S           run transfers for S seconds instead\n"
+      "  --distribution D       uniform (default) or zipf: how accounts are picked\n"
+      "  --zipf-s S             zipf exponent (default 1.0)\n"
+      "  --seed N               workload seed (default 1)\n"
+      "  --rate R               open loop: R transfers per second, latency from the\n"
+      "                         intended send time; default: closed loop at full speed\n"
+      "  --producers P          submitting threads (default 1)\n"
+      "  --batch-max B          most commands per ring slot, 1 to 64 (default 64)\n"
+      "  --durability MODE      fsync (default: acknowledge after fdatasync) or none\n"
+      "                         (acknowledge after the write: NOT durable)\n"
+      "  --layout TEXT          thread layout, e.g. 'ingest,sequence,execute|journal,publish'\n"
+      "  --journal DIR          journal directory (default: a fresh temporary one, removed)\n"
+      "  --input FILE           run the commands of a JSON-lines file instead\n"
+      "  --results FILE         with --input: one JSON line per command, in input order\n"
+      "  --json                 print one JSON object instead of the table\n"
+      "  --hgrm DIR             write one .hgrm file per stage and for acknowledgements\n"
+      "  --plot FILE.png        draw the latency percentile curves (needs gnuplot)\n");
+  std::exit(error.empty() ? 0 : 2);
+}
+
+template <class T>
+T parse_number(std::string_view flag, std::string_view text) {
+  T v{};
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    usage(std::string(flag) + ": '" + std::string(text) + "' is not a valid number");
+  }
+  return v;
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  if (argc < 2) usage("which domain? (ledger)");
+  o.domain = argv[1];
+  if (o.domain == "--help" || o.domain == "-h") usage("");
+  if (o.domain != "ledger") usage("unknown domain '" + o.domain + "' (known: ledger)");
+  bool transfers_given = false;
+  for (int i = 2; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (flag == "--json") {
+      o.json = true;
+      continue;
+    }
+    if (flag == "--help" || flag == "-h") usage("");
+    if (i + 1 >= argc) usage(flag + " needs a value");
+    const std::string value = argv[++i];
+    if (flag == "--accounts") {
+      o.accounts = parse_number<std::uint64_t>(flag, value);
+    } else if (flag == "--transfers") {
+      o.transfers = parse_number<std::uint64_t>(flag, value);
+      transfers_given = true;
+    } else if (flag == "--duration") {
+      o.duration_s = parse_number<double>(flag, value);
+      if (!(o.duration_s > 0)) usage("--duration must be positive");
+    } else if (flag == "--distribution") {
+      if (value != "uniform" && value != "zipf") usage("--distribution is uniform or zipf");
+      o.distribution = value;
+    } else if (flag == "--zipf-s") {
+      o.zipf_s = parse_number<double>(flag, value);
+      if (!(o.zipf_s > 0)) usage("--zipf-s must be positive");
+    } else if (flag == "--seed") {
+      o.seed = parse_number<std::uint64_t>(flag, value);
+    } else if (flag == "--rate") {
+      o.rate = parse_number<double>(flag, value);
+      if (!(o.rate > 0)) usage("--rate must be positive");
+    } else if (flag == "--producers") {
+      o.producers = parse_number<int>(flag, value);
+      if (o.producers < 1 || o.producers > 64) usage("--producers must be in [1, 64]");
+    } else if (flag == "--batch-max") {
+      o.batch_max = parse_number<std::size_t>(flag, value);
+      if (o.batch_max < 1 || o.batch_max > lockstep::kBatchCommands) {
+        usage("--batch-max must be in [1, " + std::to_string(lockstep::kBatchCommands) + "]");
+      }
+    } else if (flag == "--durability") {
+      if (value != "fsync" && value != "none") usage("--durability is fsync or none");
+      o.durability = value;
+    } else if (flag == "--layout") {
+      o.layout = value;
+    } else if (flag == "--journal") {
+      o.journal = value;
+    } else if (flag == "--input") {
+      o.input = value;
+    } else if (flag == "--results") {
+      o.results = value;
+    } else if (flag == "--hgrm") {
+      o.hgrm_dir = value;
+    } else if (flag == "--plot") {
+      o.plot = value;
+    } else {
+      usage("unknown option " + flag);
+    }
+  }
+  if (o.duration_s > 0 && transfers_given) usage("give --transfers or --duration, not both");
+  if (!o.results.empty() && o.input.empty()) usage("--results needs --input");
+  if (o.accounts < 2 && o.input.empty()) usage("--accounts must be at least 2");
+  if (o.rate > 0 && o.producers != 1) usage("--rate runs one producer (leave out --producers)");
+  return o;
+}
+
+// ---- Workload ------------------------------------------------------------------------
+
+// Picks account indexes in [0, n): uniform, or zipf(s) over a seeded permutation (so the
+// hot accounts are not simply the first ids).
+class AccountPicker {
+ public:
+  AccountPicker(std::uint64_t n, bool zipf, double s, std::uint64_t seed)
+      : n_(n), zipf_(zipf), rng_(seed) {
+    if (!zipf) return;
+    cdf_.resize(n);
+    double sum = 0;
+    for (std::uint64_t k = 0; k < n; ++k) {
+      sum += 1.0 / std::pow(static_cast<double>(k + 1), s);
+      cdf_[k] = sum;
+    }
+    for (double& c : cdf_) c /= sum;
+    perm_.resize(n);
+    for (std::uint64_t k = 0; k < n; ++k) perm_[k] = k;
+    std::mt19937_64 shuffle(seed ^ 0x9E3779B97F4A7C15ull);
+    std::shuffle(perm_.begin(), perm_.end(), shuffle);
+  }
+  std::uint64_t next() {
+    if (!zipf_) return rng_() % n_;
+    const double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+    const auto it = std::lower_bound(cdf_.begin(), cdf_.end(), u);
+    const auto rank = static_cast<std::uint64_t>(
+        std::min<std::ptrdiff_t>(it - cdf_.begin(), static_cast<std::ptrdiff_t>(n_) - 1));
+    return perm_[rank];
+  }
+  std::mt19937_64& rng() { return rng_; }
+
+ private:
+  std::uint64_t n_;
+  bool zipf_;
+  std::mt19937_64 rng_;
+  std::vector<double> cdf_;
+  std::vector<std::uint64_t> perm_;
+};
+
+constexpr std::uint32_t kLedger = 1;
+
+ledger::CreateAccount account_command(std::uint64_t id) {
+  ledger::CreateAccount c{};
+  c.id = lockstep::u128::from_u64(id);
+  c.ledger = kLedger;
+  c.code = 1;
+  return c;
+}
+
+// ---- Completions ---------------------------------------------------------------------
+
+// Counted on the publish thread, read by the main thread.
+struct Tally {
+  std::atomic<std::uint64_t> completed{0};
+  std::atomic<std::uint64_t> committed{0};
+  std::atomic<std::uint64_t> rejected{0};
+  std::atomic<std::uint64_t> other{0};  // duplicate, invalid, failed
+  std::vector<std::uint64_t> by_code;   // publish thread only; read after stop
+  lockstep::Histogram ack_ns{lockstep::StageMetrics::kLatencyConfig};
+  std::atomic<bool> timed{false};  // record latencies (the transfer phase)
+
+  Tally() : by_code(256, 0) {}
+
+  void count(const Completion& c, std::int64_t due_ns) {
+    switch (c.status) {
+      case CompletionStatus::kCommitted: committed.fetch_add(1, std::memory_order_relaxed); break;
+      case CompletionStatus::kRefused: {
+        rejected.fetch_add(1, std::memory_order_relaxed);
+        const std::uint32_t code = c.outcome.code();
+        if (code < by_code.size()) ++by_code[code];
+        break;
+      }
+      default: other.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (timed.load(std::memory_order_relaxed) && due_ns != 0) {
+      ack_ns.record(lockstep::monotonic_now_ns() - due_ns);
+    }
+    completed.fetch_add(1, std::memory_order_release);
+  }
+};
+
+// The context of a generated command's completion is the time it was due (monotonic ns).
+void on_generated(void* context, const Completion& c);
+Tally* g_tally = nullptr;
+void on_generated(void* context, const Completion& c) {
+  g_tally->count(c, static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(context)));
+}
+
+// ---- Input files ---------------------------------------------------------------------
+
+struct InputCommand {
+  std::uint16_t kind = 0;
+  std::vector<std::byte> payload;
+  // Set by the completion.
+  CompletionStatus status = CompletionStatus::kFailed;
+  std::uint32_t code = 0;
+  std::uint64_t sequence = lockstep::kNoSequence;
+};
+
+void on_input(void* context, const Completion& c);
+void on_input(void* context, const Completion& c) {
+  auto* in = static_cast<InputCommand*>(context);
+  in->status = c.status;
+  in->code = c.outcome.code();
+  in->sequence = c.sequence;
+  g_tally->count(c, 0);
+}
+
+std::vector<InputCommand> read_input(const std::string& path, const lockstep::schema::Domain& d) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(path + ": cannot open: " + std::strerror(errno));
+  std::vector<InputCommand> commands;
+  std::string line;
+  std::size_t number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank line
+    InputCommand c;
+    std::string error;
+    if (!lockstep::schema::command_line_from_json(d, line, &c.kind, &c.payload, &error)) {
+      throw std::runtime_error(path + ":" + std::to_string(number) + ": " + error);
+    }
+    commands.push_back(std::move(c));
+  }
+  if (in.bad()) throw std::runtime_error(path + ": read error");
+  return commands;
+}
+
+std::string outcome_name(const lockstep::schema::Domain& d, std::uint32_t code) {
+  if (code == 0) return "ok";
+  if (const lockstep::schema::Reject* r = d.find_reject(code)) return r->name;
+  const std::string_view e = lockstep::engine_reject_name(code);
+  return e.empty() ? "reject_" + std::to_string(code) : std::string(e);
+}
+
+// ---- Reporting -----------------------------------------------------------------------
+
+std::string hex(std::span<const std::byte> b) {
+  static const char* digits = "0123456789abcdef";
+  std::string s;
+  for (std::byte x : b) {
+    s += digits[std::to_integer<unsigned>(x) >> 4];
+    s += digits[std::to_integer<unsigned>(x) & 15];
+  }
+  return s;
+}
+
+std::string state_hash_hex(const lockstep::StateHash& h) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(h.hi),
+                static_cast<unsigned long long>(h.lo));
+  return buf;
+}
+
+std::string percentiles_json(const lockstep::HistogramSnapshot& h) {
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "{\"p50\":%lld,\"p99\":%lld,\"p999\":%lld,\"max\":%lld}",
+                static_cast<long long>(h.value_at_percentile(50)),
+                static_cast<long long>(h.value_at_percentile(99)),
+                static_cast<long long>(h.value_at_percentile(99.9)),
+                static_cast<long long>(h.max()));
+  return buf;
+}
+
+std::string us(std::int64_t ns) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f", static_cast<double>(ns) / 1000.0);
+  return buf;
+}
+
+struct RunResult {
+  std::string workload;
+  std::uint64_t commands = 0;
+  double seconds = 0;
+  std::uint64_t committed = 0;
+  std::uint64_t rejected = 0;
+  std::uint64_t other = 0;
+};
+
+void write_hgrm(const std::string& dir, const lockstep::EngineStats& stats,
+                const lockstep::HistogramSnapshot& ack) {
+  std::filesystem::create_directories(dir);
+  const auto write = [&](const std::string& name, const lockstep::HistogramSnapshot& h) {
+    if (h.total_count() == 0) return;
+    const auto path = std::filesystem::path(dir) / (name + ".hgrm");
+    std::ofstream out(path);
+    h.write_hgrm(out, 1000.0);
+    if (!out) throw std::runtime_error("cannot write " + path.string());
+  };
+  for (const auto& s : stats.stages) write(s.name, s.command_latency_ns);
+  write("ack", ack);
+}
+
+void plot(const std::string& png, const lockstep::EngineStats& stats,
+          const lockstep::HistogramSnapshot& ack) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("lockstep-plot-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  // One data file per curve: percentile and latency, from the histogram's .hgrm rows.
+  std::string cmd = "set terminal pngcairo size 1000,600\nset output '" + png +
+                    "'\nset logscale x\nset logscale y\nset xlabel 'percentile'\n"
+                    "set ylabel 'latency (us)'\nset key left top\n"
+                    "set xtics ('50%%' 2, '90%%' 10, '99%%' 100, '99.9%%' 1000, '99.99%%' 10000)\n"
+                    "plot ";
+  bool first = true;
+  const auto curve = [&](const std::string& name, const lockstep::HistogramSnapshot& h) {
+    if (h.total_count() == 0) return;
+    const auto path = dir / (name + ".dat");
+    std::ofstream out(path);
+    for (double p = 0; p < 99.999; p = 100.0 - (100.0 - p) * 0.9) {
+      out << 100.0 / (100.0 - p) << " " << static_cast<double>(h.value_at_percentile(p)) / 1000.0
+          << "\n";
+    }
+    cmd += (first ? "" : ", ") + std::string("'") + path.string() +
+           "' using 1:2 with lines title '" + name + "'";
+    first = false;
+  };
+  for (const auto& s : stats.stages) curve(s.name, s.command_latency_ns);
+  curve("acknowledged", ack);
+  const auto script = dir / "plot.gp";
+  {
+    std::ofstream out(script);
+    out << cmd << "\n";
+  }
+  const std::string run = "gnuplot '" + script.string() + "'";
+  const int rc = std::system(run.c_str());
+  std::filesystem::remove_all(dir);
+  if (rc != 0) {
+    throw std::runtime_error(
+        "--plot: gnuplot failed (is it installed? apt-get install gnuplot-nox)");
+  }
+}
+
+void report(const Options& o, const RunResult& r, const LedgerEngine& engine,
+            const lockstep::EngineStats& stats, const lockstep::HistogramSnapshot& ack) {
+  const lockstep::StateHash h = engine.executor().state_hash();
+  const std::string state_hash = state_hash_hex(h);
+  const std::string chain_hash = hex(engine.chain_hash());
+  const double per_s = r.seconds > 0 ? static_cast<double>(r.commands) / r.seconds : 0;
+  const std::uint64_t last_sequence =
+      engine.executor().next_sequence() == 0 ? 0 : engine.executor().next_sequence() - 1;
+  if (o.json) {
+    std::printf(
+        "{\"domain\":\"ledger\",\"workload\":\"%s\",\"commands\":%llu,\"committed\":%llu,"
+        "\"rejected\":%llu,\"not_executed\":%llu,\"seconds\":%.6f,\"commands_per_s\":%.1f,"
+        "\"durability\":\"%s\",\"ack_latency_ns\":%s,\"stages\":[",
+        r.workload.c_str(), static_cast<unsigned long long>(r.commands),
+        static_cast<unsigned long long>(r.committed), static_cast<unsigned long long>(r.rejected),
+        static_cast<unsigned long long>(r.other), r.seconds, per_s, o.durability.c_str(),
+        percentiles_json(ack).c_str());
+    for (std::size_t i = 0; i < stats.stages.size(); ++i) {
+      const auto& s = stats.stages[i];
+      std::string p = percentiles_json(s.command_latency_ns);
+      p.pop_back();
+      std::printf("%s{\"name\":\"%s\",%s,\"batch_slots_mean\":%.2f}", i ? "," : "", s.name.c_str(),
+                  p.substr(1).c_str(), s.batch_slots.mean());
+    }
+    std::printf(
+        "],\"last_sequence\":%llu,\"state_hash\":\"%s\",\"state_records\":%llu,"
+        "\"chain_hash\":\"%s\",\"io\":\"%s\"}\n",
+        static_cast<unsigned long long>(last_sequence), state_hash.c_str(),
+        static_cast<unsigned long long>(h.records), chain_hash.c_str(),
+        engine.io_note().find("refused") == std::string::npos ? "io_uring" : "posix");
+    return;
+  }
+  std::printf("lockstep-loadgen ledger: %s\n", r.workload.c_str());
+  std::printf("  %llu commands in %.3f s: %.0f commands/s; committed %llu, rejected %llu",
+              static_cast<unsigned long long>(r.commands), r.seconds, per_s,
+              static_cast<unsigned long long>(r.committed),
+              static_cast<unsigned long long>(r.rejected));
+  if (r.other != 0) std::printf(", not executed %llu", static_cast<unsigned long long>(r.other));
+  std::printf("\n  durability %s%s\n\n", o.durability.c_str(),
+              o.durability == "none" ? " (acknowledged after the write, NOT durable)"
+                                     : " (acknowledged after fdatasync)");
+  std::printf("%-9s %10s %9s   %-44s\n", "", "batches", "slots/bat",
+              "latency from ingest, per command (us)");
+  std::printf("%-9s %10s %9s   %8s %8s %8s %8s\n", "stage", "", "mean", "p50", "p99", "p99.9",
+              "max");
+  for (const auto& s : stats.stages) {
+    std::printf("%-9s %10lld %9.2f   ", s.name.c_str(),
+                static_cast<long long>(s.batch_slots.total_count()), s.batch_slots.mean());
+    const auto& l = s.command_latency_ns;
+    if (l.total_count() == 0) {
+      std::printf("%8s\n", "(source)");
+      continue;
+    }
+    std::printf("%8s %8s %8s %8s\n", us(l.value_at_percentile(50)).c_str(),
+                us(l.value_at_percentile(99)).c_str(), us(l.value_at_percentile(99.9)).c_str(),
+                us(l.max()).c_str());
+  }
+  std::printf("%-9s %10s %9s   %8s %8s %8s %8s\n", "ack", "", "",
+              us(ack.value_at_percentile(50)).c_str(), us(ack.value_at_percentile(99)).c_str(),
+              us(ack.value_at_percentile(99.9)).c_str(), us(ack.max()).c_str());
+  std::printf("  (ack: from %s to the completion, after the journal made it durable)\n\n",
+              o.rate > 0 ? "when each command was due" : "submission");
+  std::printf("  last sequence %llu, state hash %s (%llu records)\n",
+              static_cast<unsigned long long>(last_sequence), state_hash.c_str(),
+              static_cast<unsigned long long>(h.records));
+  std::printf("  chain hash %s\n", chain_hash.c_str());
+  std::printf("  %s\n", engine.io_note().c_str());
+}
+
+// ---- Running -------------------------------------------------------------------------
+
+// Prints a progress line about once a second while `done` is false, once the run has
+// lasted two seconds.
+class Progress {
+ public:
+  Progress(const LedgerEngine& engine, const Tally& tally)
+      : engine_(engine), tally_(tally), thread_([this] { run(); }) {}
+  ~Progress() {
+    stop_.store(true);
+    thread_.join();
+  }
+
+ private:
+  void run() {
+    const auto start = std::chrono::steady_clock::now();
+    std::uint64_t last = 0;
+    auto last_at = start;
+    while (!stop_.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      const auto now = std::chrono::steady_clock::now();
+      if (now - start < std::chrono::seconds(2) || now - last_at < std::chrono::seconds(1)) {
+        continue;
+      }
+      const std::uint64_t done = tally_.completed.load(std::memory_order_relaxed);
+      const double dt = std::chrono::duration<double>(now - last_at).count();
+      std::fprintf(stderr,
+                   "lockstep-loadgen: %.0f s: %llu acknowledged (durable through sequence %llu), "
+                   "%.0f/s\n",
+                   std::chrono::duration<double>(now - start).count(),
+                   static_cast<unsigned long long>(done),
+                   static_cast<unsigned long long>(engine_.stats().acknowledged_sequence),
+                   static_cast<double>(done - last) / dt);
+      last = done;
+      last_at = now;
+    }
+  }
+  const LedgerEngine& engine_;
+  const Tally& tally_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+void wait_completed(const Tally& tally, std::uint64_t n) {
+  while (tally.completed.load(std::memory_order_acquire) < n) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+}
+
+void submit_or_die(Session& s, std::span<const Session::Request> requests) {
+  const SubmitResult r = s.submit_all(requests, lockstep::kNoDeadline);
+  if (r != SubmitResult::kAccepted) {
+    throw std::runtime_error(std::string("submit refused: ") + std::string(lockstep::to_string(r)));
+  }
+}
+
+void create_accounts(LedgerEngine& engine, const Options& o, Tally& tally) {
+  Session s = engine.session(1000);
+  std::vector<ledger::CreateAccount> cmds(o.batch_max);
+  std::vector<Session::Request> reqs(o.batch_max);
+  std::uint64_t id = 1;
+  while (id <= o.accounts) {
+    std::size_t n = 0;
+    for (; n < o.batch_max && id <= o.accounts; ++n, ++id) {
+      cmds[n] = account_command(id);
+      reqs[n] = Session::Request{ledger::CreateAccount::kKind,
+                                 std::as_bytes(std::span(&cmds[n], 1)), on_generated, nullptr};
+    }
+    submit_or_die(s, std::span(reqs.data(), n));
+  }
+  wait_completed(tally, o.accounts);
+  if (tally.committed.load() != o.accounts) {
+    throw std::runtime_error(
+        "creating the accounts: " + std::to_string(o.accounts - tally.committed.load()) +
+        " were not committed");
+  }
+}
+
+// One producer's share of the transfers. Closed loop: submit as fast as accepted; open
+// loop: each command is due at start + i / rate.
+void produce(LedgerEngine& engine, const Options& o, int p, std::uint64_t first_id,
+             std::uint64_t count, std::int64_t start_ns, std::int64_t end_ns,
+             std::atomic<std::uint64_t>* submitted) {
+  Session s = engine.session(static_cast<std::uint64_t>(p + 1));
+  AccountPicker pick(o.accounts, o.distribution == "zipf", o.zipf_s,
+                     o.seed * 1'000'003 + static_cast<std::uint64_t>(p));
+  std::vector<ledger::CreateTransfer> cmds(o.batch_max);
+  std::vector<Session::Request> reqs(o.batch_max);
+  const double interval_ns = o.rate > 0 ? 1e9 / o.rate : 0;
+  std::uint64_t i = 0;
+  while (i < count) {
+    std::int64_t now = lockstep::monotonic_now_ns();
+    if (end_ns != 0 && now >= end_ns) break;
+    std::size_t n = o.batch_max;
+    if (o.rate > 0) {
+      // Everything due by now (at least the next one: wait for it).
+      const auto due = [&](std::uint64_t k) {
+        return start_ns + static_cast<std::int64_t>(static_cast<double>(k) * interval_ns);
+      };
+      while (now < due(i)) {
+        const std::int64_t wait = due(i) - now;
+        if (wait > 100'000) {
+          std::this_thread::sleep_for(std::chrono::nanoseconds(wait - 50'000));
+        } else {
+          lockstep::cpu_relax();
+        }
+        now = lockstep::monotonic_now_ns();
+      }
+      n = 0;
+      while (n < o.batch_max && i + n < count && due(i + n) <= now) ++n;
+    }
+    n = static_cast<std::size_t>(std::min<std::uint64_t>(n, count - i));
+    for (std::size_t k = 0; k < n; ++k) {
+      const std::uint64_t debit = pick.next();
+      std::uint64_t credit = pick.next();
+      while (credit == debit) credit = pick.next();
+      ledger::CreateTransfer& c = cmds[k];
+      c = ledger::CreateTransfer{};
+      c.id = lockstep::u128::from_u64(first_id + i + k);
+      c.debit_account_id = lockstep::u128::from_u64(debit + 1);
+      c.credit_account_id = lockstep::u128::from_u64(credit + 1);
+      c.amount = 1 + pick.rng()() % 1000;
+      c.ledger = kLedger;
+      c.code = 1;
+      const std::int64_t due =
+          o.rate > 0
+              ? start_ns + static_cast<std::int64_t>(static_cast<double>(i + k) * interval_ns)
+              : now;
+      reqs[k] =
+          Session::Request{ledger::CreateTransfer::kKind, std::as_bytes(std::span(&c, 1)),
+                           on_generated, reinterpret_cast<void*>(static_cast<std::uintptr_t>(due))};
+    }
+    submit_or_die(s, std::span(reqs.data(), n));
+    i += n;
+    submitted->fetch_add(n, std::memory_order_relaxed);
+  }
+}
+
+RunResult run_generated(LedgerEngine& engine, const Options& o, Tally& tally) {
+  create_accounts(engine, o, tally);
+  const std::uint64_t before = tally.completed.load();
+  const std::uint64_t committed_before = tally.committed.load();
+  tally.timed.store(true);
+  const std::uint64_t count = o.duration_s > 0 ? ~std::uint64_t{0} / 2 : o.transfers;
+  std::atomic<std::uint64_t> submitted{0};
+  const std::int64_t start = lockstep::monotonic_now_ns();
+  const std::int64_t end =
+      o.duration_s > 0 ? start + static_cast<std::int64_t>(o.duration_s * 1e9) : 0;
+  {
+    Progress progress(engine, tally);
+    std::vector<std::thread> producers;
+    const std::uint64_t share = count / static_cast<std::uint64_t>(o.producers);
+    for (int p = 0; p < o.producers; ++p) {
+      const std::uint64_t first = 1 + share * static_cast<std::uint64_t>(p);
+      const std::uint64_t n =
+          p + 1 == o.producers ? count - share * static_cast<std::uint64_t>(p) : share;
+      producers.emplace_back(produce, std::ref(engine), std::cref(o), p, first, n, start, end,
+                             &submitted);
+    }
+    for (auto& t : producers) t.join();
+    wait_completed(tally, before + submitted.load());
+  }
+  const std::int64_t stop = lockstep::monotonic_now_ns();
+  RunResult r;
+  char buf[256];
+  std::snprintf(
+      buf, sizeof buf, "%llu transfers over %llu accounts (%s%s), %s, %d producer%s",
+      static_cast<unsigned long long>(submitted.load()),
+      static_cast<unsigned long long>(o.accounts), o.distribution.c_str(),
+      o.distribution == "zipf" ? (" s=" + std::to_string(o.zipf_s)).c_str() : "",
+      o.rate > 0 ? ("open loop at " + std::to_string(static_cast<long long>(o.rate)) + "/s").c_str()
+                 : "closed loop",
+      o.producers, o.producers == 1 ? "" : "s");
+  r.workload = buf;
+  r.commands = submitted.load();
+  r.seconds = static_cast<double>(stop - start) / 1e9;
+  r.committed = tally.committed.load() - committed_before;
+  r.rejected = tally.rejected.load();
+  r.other = tally.other.load();
+  return r;
+}
+
+RunResult run_input(LedgerEngine& engine, const Options& o, Tally& tally,
+                    std::vector<InputCommand>& commands) {
+  Session s = engine.session(1);
+  const std::int64_t start = lockstep::monotonic_now_ns();
+  {
+    Progress progress(engine, tally);
+    for (InputCommand& c : commands) {
+      const SubmitResult r = s.submit(c.kind, c.payload, on_input, &c, lockstep::kNoDeadline);
+      if (r != SubmitResult::kAccepted) {
+        throw std::runtime_error(std::string("submit refused: ") +
+                                 std::string(lockstep::to_string(r)));
+      }
+    }
+    wait_completed(tally, commands.size());
+  }
+  RunResult r;
+  r.workload = std::to_string(commands.size()) + " commands from " + o.input;
+  r.commands = commands.size();
+  r.seconds = static_cast<double>(lockstep::monotonic_now_ns() - start) / 1e9;
+  r.committed = tally.committed.load();
+  r.rejected = tally.rejected.load();
+  r.other = tally.other.load();
+  return r;
+}
+
+int run(const Options& o) {
+  lockstep::schema::Domain schema;
+  std::string error;
+  if (!lockstep::schema::decode_descriptor(ledger::Domain::descriptor(), &schema, &error)) {
+    throw std::runtime_error("the ledger's descriptor: " + error);
+  }
+  std::vector<InputCommand> input;
+  if (!o.input.empty()) input = read_input(o.input, schema);  // all of it, before anything runs
+
+  lockstep::EngineConfig config;
+  const std::uint64_t transfers_capacity =
+      o.duration_s > 0 ? std::uint64_t{1} << 26 : std::max<std::uint64_t>(o.transfers, 1024);
+  config.executor.table_capacity = {
+      static_cast<std::uint32_t>(std::max<std::uint64_t>(o.accounts, 1024)),
+      static_cast<std::uint32_t>(std::min<std::uint64_t>(transfers_capacity, 0xFFFFFFF0u))};
+  if (!o.input.empty()) config.executor.table_capacity = {1u << 20, 1u << 22};
+  config.executor.preallocate = true;  // no page faults while timing
+  config.journal.durability = o.durability == "none" ? lockstep::journal::Durability::kNone
+                                                     : lockstep::journal::Durability::kFsync;
+  config.batch_commands_max = o.batch_max;
+  config.layout = o.layout;
+  config.producers_max = static_cast<std::size_t>(o.producers) + 2;
+
+  std::string dir = o.journal;
+  bool remove_dir = false;
+  if (dir.empty()) {
+    std::string templ =
+        (std::filesystem::temp_directory_path() / "lockstep-loadgen-XXXXXX").string();
+    if (::mkdtemp(templ.data()) == nullptr) {
+      throw std::runtime_error("cannot create a temporary journal directory: " +
+                               std::string(std::strerror(errno)));
+    }
+    dir = templ;
+    remove_dir = true;
+  }
+  struct Cleanup {
+    std::string dir;
+    bool remove;
+    ~Cleanup() {
+      std::error_code ec;
+      if (remove) std::filesystem::remove_all(dir, ec);
+    }
+  } cleanup{dir, remove_dir};
+
+  Tally tally;
+  g_tally = &tally;
+  LedgerEngine engine(dir, ledger::handlers(), config);
+  if (engine.executor().next_sequence() != 0 && o.input.empty()) {
+    throw std::runtime_error(dir + " already holds a journal (" +
+                             std::to_string(engine.executor().next_sequence()) +
+                             " commands): the generated workload needs an empty one");
+  }
+  engine.start();
+  const RunResult r =
+      o.input.empty() ? run_generated(engine, o, tally) : run_input(engine, o, tally, input);
+  engine.stop();
+  if (engine.failed()) throw std::runtime_error(engine.failure());
+
+  const lockstep::EngineStats stats = engine.stats();
+  const lockstep::HistogramSnapshot ack = tally.ack_ns.snapshot();
+  report(o, r, engine, stats, ack);
+  if (!o.results.empty()) {
+    std::ofstream out(o.results);
+    for (const InputCommand& c : input) {
+      out << "{\"seq\":";
+      if (c.sequence == lockstep::kNoSequence) {
+        out << "null";
+      } else {
+        out << c.sequence;
+      }
+      out << ",\"outcome\":\"";
+      switch (c.status) {
+        case CompletionStatus::kCommitted:
+        case CompletionStatus::kRefused: out << outcome_name(schema, c.code); break;
+        default: out << lockstep::to_string(c.status);
+      }
+      out << "\"}\n";
+    }
+    if (!out) throw std::runtime_error("cannot write " + o.results);
+  }
+  if (!o.hgrm_dir.empty()) write_hgrm(o.hgrm_dir, stats, ack);
+  if (!o.plot.empty()) plot(o.plot, stats, ack);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options o = parse(argc, argv);
+  try {
+    return run(o);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "lockstep-loadgen: %s\n", e.what());
+    return 1;
+  }
+}
