@@ -78,7 +78,17 @@ struct Options {
   bool json = false;
   std::string hgrm_dir;
   std::string plot;
+  std::string clock = "wall";
+  bool executor_only = false;
+  std::uint64_t window = 16384;   // closed loop: most commands outstanding per producer
+  std::uint64_t limit_every = 0;  // accounts whose id this divides: debits <= credits
+  std::string emit_workload;
+  std::string balances;
 };
+
+// --clock sequence: logical time advances one nanosecond per command from 1, whatever
+// the wall clock says, so two runs of one workload end in the same state hash.
+std::int64_t zero_clock() { return 0; }
 
 [[noreturn]] void usage(const std::string& error) {
   std::FILE* out = error.empty() ? stdout : stderr;
@@ -104,7 +114,19 @@ struct Options {
       "  --results FILE         with --input: one JSON line per command, in input order\n"
       "  --json                 print one JSON object instead of the table\n"
       "  --hgrm DIR             write one .hgrm file per stage and for acknowledgements\n"
-      "  --plot FILE.png        draw the latency percentile curves (needs gnuplot)\n");
+      "  --plot FILE.png        draw the latency percentile curves (needs gnuplot)\n"
+      "  --window W             closed loop: at most W commands outstanding per producer\n"
+      "                         (default 16384)\n"
+      "  --limit-every N        every N-th account may not have more debits than credits\n"
+      "                         (default 0: none), so some transfers are refused\n"
+      "  --emit-workload FILE   also write the generated accounts and transfers as CSV\n"
+      "                         (bench/peers feeds them to other systems)\n"
+      "  --balances FILE        after the run, write id,debits_posted,credits_posted per\n"
+      "                         account, by id\n"
+      "  --executor-only        the baseline: the same transfers through the executor\n"
+      "                         alone, on this thread (no pipeline, no journal)\n"
+      "  --clock wall|sequence  logical time from the wall clock (default), or one ns per\n"
+      "                         command from 1 (reproducible state hashes)\n");
   std::exit(error.empty() ? 0 : 2);
 }
 
@@ -129,6 +151,10 @@ Options parse(int argc, char** argv) {
     const std::string flag = argv[i];
     if (flag == "--json") {
       o.json = true;
+      continue;
+    }
+    if (flag == "--executor-only") {
+      o.executor_only = true;
       continue;
     }
     if (flag == "--help" || flag == "-h") usage("");
@@ -174,6 +200,18 @@ Options parse(int argc, char** argv) {
       o.results = value;
     } else if (flag == "--hgrm") {
       o.hgrm_dir = value;
+    } else if (flag == "--window") {
+      o.window = parse_number<std::uint64_t>(flag, value);
+      if (o.window < 1) usage("--window must be at least 1");
+    } else if (flag == "--limit-every") {
+      o.limit_every = parse_number<std::uint64_t>(flag, value);
+    } else if (flag == "--emit-workload") {
+      o.emit_workload = value;
+    } else if (flag == "--balances") {
+      o.balances = value;
+    } else if (flag == "--clock") {
+      if (value != "wall" && value != "sequence") usage("--clock is wall or sequence");
+      o.clock = value;
     } else if (flag == "--plot") {
       o.plot = value;
     } else {
@@ -184,6 +222,9 @@ Options parse(int argc, char** argv) {
   if (!o.results.empty() && o.input.empty()) usage("--results needs --input");
   if (o.accounts < 2 && o.input.empty()) usage("--accounts must be at least 2");
   if (o.rate > 0 && o.producers != 1) usage("--rate runs one producer (leave out --producers)");
+  if (!o.emit_workload.empty() && (o.producers != 1 || o.duration_s > 0 || !o.input.empty())) {
+    usage("--emit-workload needs one producer and --transfers (not --duration, not --input)");
+  }
   return o;
 }
 
@@ -228,12 +269,30 @@ class AccountPicker {
 
 constexpr std::uint32_t kLedger = 1;
 
-ledger::CreateAccount account_command(std::uint64_t id) {
+ledger::CreateAccount account_command(std::uint64_t id, std::uint64_t limit_every) {
   ledger::CreateAccount c{};
   c.id = lockstep::u128::from_u64(id);
   c.ledger = kLedger;
   c.code = 1;
+  if (limit_every != 0 && id % limit_every == 0) c.flags = ledger::kDebitsMustNotExceedCredits;
   return c;
+}
+
+// Transfer `index` (0-based) of a producer's sequence: accounts from `pick`.
+struct TransferSpec {
+  std::uint64_t debit;  // account ids, from 1
+  std::uint64_t credit;
+  std::uint64_t amount;
+};
+TransferSpec next_transfer(AccountPicker& pick) {
+  const std::uint64_t debit = pick.next();
+  std::uint64_t credit = pick.next();
+  while (credit == debit) credit = pick.next();
+  return {debit + 1, credit + 1, 1 + pick.rng()() % 1000};
+}
+
+std::uint64_t producer_seed(const Options& o, int p) {
+  return o.seed * 1'000'003 + static_cast<std::uint64_t>(p);
 }
 
 // ---- Completions ---------------------------------------------------------------------
@@ -247,6 +306,8 @@ struct Tally {
   std::vector<std::uint64_t> by_code;   // publish thread only; read after stop
   lockstep::Histogram ack_ns{lockstep::StageMetrics::kLatencyConfig};
   std::atomic<bool> timed{false};  // record latencies (the transfer phase)
+  // Completions per producer (client id p + 1), for the closed loop's window.
+  std::atomic<std::uint64_t> completed_by[64] = {};
 
   Tally() : by_code(256, 0) {}
 
@@ -260,6 +321,9 @@ struct Tally {
         break;
       }
       default: other.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (c.client_id >= 1 && c.client_id <= 64) {
+      completed_by[c.client_id - 1].fetch_add(1, std::memory_order_release);
     }
     if (timed.load(std::memory_order_relaxed) && due_ns != 0) {
       ack_ns.record(lockstep::monotonic_now_ns() - due_ns);
@@ -553,7 +617,7 @@ void create_accounts(LedgerEngine& engine, const Options& o, Tally& tally) {
   while (id <= o.accounts) {
     std::size_t n = 0;
     for (; n < o.batch_max && id <= o.accounts; ++n, ++id) {
-      cmds[n] = account_command(id);
+      cmds[n] = account_command(id, o.limit_every);
       reqs[n] = Session::Request{ledger::CreateAccount::kKind,
                                  std::as_bytes(std::span(&cmds[n], 1)), on_generated, nullptr};
     }
@@ -573,8 +637,7 @@ void produce(LedgerEngine& engine, const Options& o, int p, std::uint64_t first_
              std::uint64_t count, std::int64_t start_ns, std::int64_t end_ns,
              std::atomic<std::uint64_t>* submitted) {
   Session s = engine.session(static_cast<std::uint64_t>(p + 1));
-  AccountPicker pick(o.accounts, o.distribution == "zipf", o.zipf_s,
-                     o.seed * 1'000'003 + static_cast<std::uint64_t>(p));
+  AccountPicker pick(o.accounts, o.distribution == "zipf", o.zipf_s, producer_seed(o, p));
   std::vector<ledger::CreateTransfer> cmds(o.batch_max);
   std::vector<Session::Request> reqs(o.batch_max);
   const double interval_ns = o.rate > 0 ? 1e9 / o.rate : 0;
@@ -601,16 +664,20 @@ void produce(LedgerEngine& engine, const Options& o, int p, std::uint64_t first_
       while (n < o.batch_max && i + n < count && due(i + n) <= now) ++n;
     }
     n = static_cast<std::size_t>(std::min<std::uint64_t>(n, count - i));
+    // Closed loop: at most `window` outstanding.
+    if (o.rate == 0) {
+      while (i - g_tally->completed_by[p].load(std::memory_order_acquire) + n > o.window) {
+        std::this_thread::sleep_for(std::chrono::microseconds(20));
+      }
+    }
     for (std::size_t k = 0; k < n; ++k) {
-      const std::uint64_t debit = pick.next();
-      std::uint64_t credit = pick.next();
-      while (credit == debit) credit = pick.next();
+      const TransferSpec t = next_transfer(pick);
       ledger::CreateTransfer& c = cmds[k];
       c = ledger::CreateTransfer{};
       c.id = lockstep::u128::from_u64(first_id + i + k);
-      c.debit_account_id = lockstep::u128::from_u64(debit + 1);
-      c.credit_account_id = lockstep::u128::from_u64(credit + 1);
-      c.amount = 1 + pick.rng()() % 1000;
+      c.debit_account_id = lockstep::u128::from_u64(t.debit);
+      c.credit_account_id = lockstep::u128::from_u64(t.credit);
+      c.amount = t.amount;
       c.ledger = kLedger;
       c.code = 1;
       const std::int64_t due =
@@ -696,7 +763,112 @@ RunResult run_input(LedgerEngine& engine, const Options& o, Tally& tally,
   return r;
 }
 
+// The generated workload as CSV, for other systems (bench/peers): a header line, the
+// accounts (id,flags), then the transfers in submission order (id,debit,credit,amount).
+void emit_workload(const Options& o) {
+  std::ofstream out(o.emit_workload);
+  out << "# lockstep-loadgen ledger workload: accounts " << o.accounts << ", transfers "
+      << o.transfers << ", seed " << o.seed << ", distribution " << o.distribution
+      << ", limit-every " << o.limit_every << "\n";
+  for (std::uint64_t id = 1; id <= o.accounts; ++id) {
+    out << "A," << id << "," << account_command(id, o.limit_every).flags << "\n";
+  }
+  AccountPicker pick(o.accounts, o.distribution == "zipf", o.zipf_s, producer_seed(o, 0));
+  for (std::uint64_t i = 0; i < o.transfers; ++i) {
+    const TransferSpec t = next_transfer(pick);
+    out << "T," << 1 + i << "," << t.debit << "," << t.credit << "," << t.amount << "\n";
+  }
+  if (!out) throw std::runtime_error("cannot write " + o.emit_workload);
+}
+
+// Every account's posted balances, by id.
+void write_balances(const std::string& path, const lockstep::Executor<ledger::Domain>& exec) {
+  struct Row {
+    lockstep::u128 id;
+    std::uint64_t debits;
+    std::uint64_t credits;
+  };
+  std::vector<Row> rows;
+  std::get<0>(exec.tables()).for_each([&](std::uint32_t, const ledger::Account& a) {
+    rows.push_back({a.id, a.debits_posted, a.credits_posted});
+  });
+  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+    return a.id.hi != b.id.hi ? a.id.hi < b.id.hi : a.id.lo < b.id.lo;
+  });
+  std::ofstream out(path);
+  for (const Row& r : rows) {
+    if (r.id.hi != 0) throw std::runtime_error("--balances: an account id above 2^64");
+    out << r.id.lo << "," << r.debits << "," << r.credits << "\n";
+  }
+  if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+// The baseline for the full pipeline: the same accounts and transfers (one producer's
+// sequence) through Executor<ledger::Domain> on this thread, results serialized into a
+// reused buffer per batch, no pipeline, no journal.
+int run_executor_only(const Options& o) {
+  lockstep::EngineOptions eo = lockstep::EngineConfig::default_executor_options();
+  eo.table_capacity = {static_cast<std::uint32_t>(std::max<std::uint64_t>(o.accounts, 1024)),
+                       static_cast<std::uint32_t>(std::max<std::uint64_t>(o.transfers, 1024))};
+  eo.preallocate = true;
+  lockstep::Executor<ledger::Domain> exec(ledger::handlers(), eo);
+  std::vector<std::byte> out(eo.result_bytes_max + eo.chain_bytes_max);
+  std::uint64_t seq = 0;
+  std::int64_t time = 0;
+  std::uint64_t committed = 0;
+  const auto run_one = [&](std::uint16_t kind, const void* p, std::size_t n, bool batch_end) {
+    lockstep::CommandView v;
+    v.kind = kind;
+    v.sequence = seq++;
+    v.logical_time_ns = ++time;
+    v.payload = {static_cast<const std::byte*>(p), n};
+    (void)exec.execute(v, batch_end, out);
+    std::uint32_t code = 0;
+    std::memcpy(&code, out.data() + lockstep::tx_field::kOutcomeCode, 4);
+    committed += code == 0 ? 1 : 0;
+  };
+  for (std::uint64_t id = 1; id <= o.accounts; ++id) {
+    const ledger::CreateAccount c = account_command(id, o.limit_every);
+    run_one(c.kKind, &c, sizeof c, id % o.batch_max == 0);
+  }
+  AccountPicker pick(o.accounts, o.distribution == "zipf", o.zipf_s, producer_seed(o, 0));
+  const std::int64_t start = lockstep::monotonic_now_ns();
+  for (std::uint64_t i = 0; i < o.transfers; ++i) {
+    const TransferSpec t = next_transfer(pick);
+    ledger::CreateTransfer c{};
+    c.id = lockstep::u128::from_u64(1 + i);
+    c.debit_account_id = lockstep::u128::from_u64(t.debit);
+    c.credit_account_id = lockstep::u128::from_u64(t.credit);
+    c.amount = t.amount;
+    c.ledger = kLedger;
+    c.code = 1;
+    run_one(c.kKind, &c, sizeof c, (i + 1) % o.batch_max == 0);
+  }
+  const double seconds = static_cast<double>(lockstep::monotonic_now_ns() - start) / 1e9;
+  const double per_s = static_cast<double>(o.transfers) / seconds;
+  if (!o.balances.empty()) write_balances(o.balances, exec);
+  if (o.json) {
+    std::printf(
+        "{\"domain\":\"ledger\",\"workload\":\"executor only\",\"commands\":%llu,"
+        "\"committed\":%llu,\"seconds\":%.6f,\"commands_per_s\":%.1f,"
+        "\"state_hash\":\"%s\"}\n",
+        static_cast<unsigned long long>(o.transfers),
+        static_cast<unsigned long long>(committed - o.accounts), seconds, per_s,
+        state_hash_hex(exec.state_hash()).c_str());
+  } else {
+    std::printf(
+        "lockstep-loadgen ledger, executor only (no pipeline, no journal): %llu transfers "
+        "over %llu accounts (%s)\n  %.3f s: %.0f commands/s; committed %llu\n",
+        static_cast<unsigned long long>(o.transfers), static_cast<unsigned long long>(o.accounts),
+        o.distribution.c_str(), seconds, per_s,
+        static_cast<unsigned long long>(committed - o.accounts));
+  }
+  return 0;
+}
+
 int run(const Options& o) {
+  if (!o.emit_workload.empty()) emit_workload(o);
+  if (o.executor_only) return run_executor_only(o);
   lockstep::schema::Domain schema;
   std::string error;
   if (!lockstep::schema::decode_descriptor(ledger::Domain::descriptor(), &schema, &error)) {
@@ -718,6 +890,7 @@ int run(const Options& o) {
   config.batch_commands_max = o.batch_max;
   config.layout = o.layout;
   config.producers_max = static_cast<std::size_t>(o.producers) + 2;
+  if (o.clock == "sequence") config.clock = zero_clock;
 
   std::string dir = o.journal;
   bool remove_dir = false;
@@ -776,6 +949,7 @@ int run(const Options& o) {
     }
     if (!out) throw std::runtime_error("cannot write " + o.results);
   }
+  if (!o.balances.empty()) write_balances(o.balances, engine.executor());
   if (!o.hgrm_dir.empty()) write_hgrm(o.hgrm_dir, stats, ack);
   if (!o.plot.empty()) plot(o.plot, stats, ack);
   return 0;
