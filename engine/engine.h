@@ -48,7 +48,6 @@
 #include "pipeline/clock.h"
 #include "pipeline/histogram.h"
 #include "pipeline/hybrid_wait.h"
-#include "pipeline/ingest_stage.h"
 #include "pipeline/ingress.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/ring_buffer.h"
@@ -58,6 +57,7 @@
 #include "stages/command.h"
 #include "stages/engine_signals.h"
 #include "stages/execute_stage.h"
+#include "stages/ingest_stage.h"
 #include "stages/journal_stage.h"
 #include "stages/open_journal.h"
 #include "stages/publish_stage.h"
@@ -229,7 +229,7 @@ class Engine {
       std::uint64_t request_id = 0;
     };
     // Submits all of `requests`, in order, or none. A linked chain must end within the
-    // requests and be at most kBatchCommands long (longer: kInvalid).
+    // requests and be at most batch_commands_max long (longer: kInvalid).
     SubmitResult submit_all(std::span<const Request> requests, Deadline deadline = kNoDeadline) {
       if (requests.size() > items_.size()) return SubmitResult::kInvalid;
       std::size_t chain = 0;
@@ -237,7 +237,7 @@ class Engine {
         const Request& r = requests[i];
         if (r.payload.size() > kPayloadMax) return SubmitResult::kInvalid;
         chain = r.linked ? chain + 1 : 0;
-        if (chain >= kBatchCommands) return SubmitResult::kInvalid;
+        if (chain >= engine_->config_.batch_commands_max) return SubmitResult::kInvalid;
         fill(items_[i], r.kind, r.payload, r.done, r.context, r.request_id, r.linked);
       }
       if (chain != 0) return SubmitResult::kInvalid;  // the last one is linked
@@ -249,14 +249,20 @@ class Engine {
 
    private:
     friend class Engine;
-    Session(Engine* engine, std::uint64_t client, typename Ingress<Item, W>::Producer producer)
-        : engine_(engine), client_(client), producer_(std::move(producer)), items_(kBulkMax) {}
+    Session(Engine* engine, std::uint64_t client, std::uint64_t session_id,
+            typename Ingress<Item, W>::Producer producer)
+        : engine_(engine),
+          client_(client),
+          session_id_(session_id),
+          producer_(std::move(producer)),
+          items_(kBulkMax) {}
 
     void fill(Item& item, std::uint16_t kind, std::span<const std::byte> payload, CompletionFn done,
               void* context, std::uint64_t request_id, bool linked) {
       item.done = done;
       item.context = context;
       item.client_id = client_;
+      item.session_id = session_id_;
       if (request_id == 0) request_id = next_request_;
       if (request_id >= next_request_) next_request_ = request_id + 1;
       item.request_id = request_id;
@@ -269,13 +275,15 @@ class Engine {
 
     Engine* engine_;
     std::uint64_t client_;
+    std::uint64_t session_id_;
     std::uint64_t next_request_ = 1;
     typename Ingress<Item, W>::Producer producer_;
     std::vector<Item> items_;
   };
 
   Session session(std::uint64_t client_id) {
-    return Session(this, client_id, ingress_.make_producer());
+    return Session(this, client_id, next_session_id_.fetch_add(1, std::memory_order_relaxed),
+                   ingress_.make_producer());
   }
 
   // Completions delivered so far.
@@ -455,7 +463,7 @@ class Engine {
   }
 
   void build_stages() {
-    pipeline_.add(std::make_unique<IngestStage<Item, kBatchCommands, W>>(
+    pipeline_.add(std::make_unique<EngineIngestStage<kPayloadMax, W>>(
         "ingest", ingress_, ring_, sequencer_, config_.batch_commands_max));
     // The sequence stage reads straight behind the sequencer (ingest publishes through it).
     using SeqRunner = StageRunner<Sequencer, Slot, SequenceHandler<D, kPayloadMax>>;
@@ -529,6 +537,7 @@ class Engine {
   std::atomic<bool> accepting_{false};
   std::atomic<int> submitting_{0};
   std::atomic<std::uint64_t> accepted_{0};
+  std::atomic<std::uint64_t> next_session_id_{1};
 };
 
 }  // namespace lockstep

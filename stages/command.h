@@ -69,7 +69,8 @@ struct CommandItem {
   void* context = nullptr;
   std::uint64_t client_id = 0;
   std::uint64_t request_id = 0;
-  std::int64_t submit_ns = 0;  // monotonic clock: acknowledgement latency
+  std::uint64_t session_id = 0;  // the submitting Session (unique per engine)
+  std::int64_t submit_ns = 0;    // monotonic clock: acknowledgement latency
   std::uint16_t kind = 0;
   std::uint16_t payload_bytes = 0;
   std::uint8_t linked = 0;

@@ -1,0 +1,174 @@
+// EngineIngestStage: the running engine's source. Drains the ingress into ring slots,
+// up to batch_commands_max commands per slot, and never lets a slot end inside a linked
+// chain.
+//
+// Why it is not the pipeline core's IngestStage: a chain is queued by one session in one
+// bulk enqueue, so its commands are contiguous in that session's queue; but a drain stops
+// at the slot's room, which may cut a chain, and the next drain may start with another
+// session's commands (moodycamel rotates between producers). The executor refuses a
+// chain that is still open at the end of its batch (kLinkedChainOpen), so a cut chain
+// would be refused for no reason of its own.
+//
+// So: a drained command that is linked, or that comes from a session with commands held
+// back, is held back (in `carry_`, per session, in order) instead of going into the slot.
+// Held-back commands go into a slot as whole units (one unlinked command, or a whole chain
+// up to its unlinked last member), oldest first per session, when the unit fits the slot.
+// Per session, order is kept; between sessions there is no order to keep.
+//
+// Bounded: a drain takes at most the slot's room minus what is held back, so at most a
+// slot's worth of commands is ever held. A held chain can always complete: its remaining
+// members are already in the queue (one bulk enqueue), and each drain takes at least one
+// command.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "pipeline/assert.h"
+#include "pipeline/clock.h"
+#include "pipeline/ingress.h"
+#include "pipeline/ring_buffer.h"
+#include "pipeline/single_producer_sequencer.h"
+#include "pipeline/stage.h"
+#include "stages/command.h"
+
+namespace lockstep {
+
+template <std::size_t P, WaitStrategy W>
+class EngineIngestStage final : public Stage {
+ public:
+  using Item = CommandItem<P>;
+  using Slot = CommandBatch<P>;
+  using Sequencer = SingleProducerSequencer<W>;
+
+  // All must outlive the stage. REQUIRES: 1 <= per_slot <= kBatchCommands, and no chain
+  // longer than per_slot is ever submitted (the engine refuses those at submit).
+  EngineIngestStage(std::string name, Ingress<Item, W>& ingress, RingBuffer<Slot>& ring,
+                    Sequencer& sequencer, std::size_t per_slot)
+      : Stage(std::move(name)),
+        ingress_(ingress),
+        ring_(ring),
+        sequencer_(sequencer),
+        per_slot_(per_slot),
+        drained_(per_slot) {
+    LS_ASSERT(per_slot >= 1 && per_slot <= kBatchCommands);
+  }
+
+  std::int64_t poll() override {
+    std::int64_t first = -1;
+    std::int64_t last = -1;
+    const std::int64_t now = monotonic_now_ns();
+    for (;;) {
+      const bool more = ingress_.size() > 0 || has_ready_unit();
+      if (pending_ < 0) {
+        if (!more) break;
+        const Claim claim = sequencer_.try_claim(1);
+        if (!claim) break;
+        pending_ = claim.first;
+        ring_[pending_].count = 0;
+      }
+      Slot& slot = ring_[pending_];
+      if (more) {
+        place_ready(slot);
+        const std::size_t room = per_slot_ - slot.count;
+        const std::size_t budget = room > held_ ? room - held_ : 0;
+        std::size_t n = 0;
+        if (budget > 0 && ingress_.size() > 0) {
+          n = ingress_.drain(drained_.data(), budget);
+          for (std::size_t i = 0; i < n; ++i) route(drained_[i], slot);
+          place_ready(slot);
+        }
+        if (n > 0 && slot.count < per_slot_) continue;  // more may fit this slot
+      }
+      if (slot.count == 0) break;  // keep the claim for the next poll
+      slot.ingest_ns = now;
+      if (first < 0) first = pending_;
+      last = pending_;
+      pending_ = -1;
+    }
+    if (first < 0) return 0;
+    sequencer_.publish(first, last);
+    metrics().batch_slots.record(last - first + 1);
+    return last - first + 1;
+  }
+
+  bool has_work() const override { return ingress_.size() > 0 || has_ready_unit(); }
+
+  const Sequence& sequence() const noexcept override { return sequencer_.cursor(); }
+
+ private:
+  struct Held {
+    std::uint64_t session = 0;
+    std::vector<Item> items;  // in submission order
+  };
+
+  void route(const Item& item, Slot& slot) {
+    for (Held& h : carry_) {
+      if (h.session == item.session_id) {
+        h.items.push_back(item);
+        ++held_;
+        return;
+      }
+    }
+    if (item.linked != 0) {
+      carry_.push_back(Held{item.session_id, {item}});
+      ++held_;
+      return;
+    }
+    LS_DASSERT(slot.count < per_slot_);
+    slot.items[slot.count++] = item;
+  }
+
+  // Whether some session's held commands begin with a whole unit (a single command, or a
+  // chain up to its unlinked last member).
+  bool has_ready_unit() const noexcept {
+    for (const Held& h : carry_) {
+      for (const Item& item : h.items) {
+        if (item.linked == 0) return true;
+      }
+    }
+    return false;
+  }
+
+  // Moves whole units from the held commands into `slot` while they fit.
+  void place_ready(Slot& slot) {
+    for (std::size_t k = 0; k < carry_.size();) {
+      Held& h = carry_[k];
+      std::size_t taken = 0;
+      for (;;) {
+        std::size_t unit = 0;
+        for (std::size_t i = taken; i < h.items.size(); ++i) {
+          if (h.items[i].linked == 0) {
+            unit = i + 1 - taken;
+            break;
+          }
+        }
+        if (unit == 0 || slot.count + unit > per_slot_) break;
+        for (std::size_t i = 0; i < unit; ++i) slot.items[slot.count++] = h.items[taken + i];
+        taken += unit;
+      }
+      if (taken > 0) {
+        h.items.erase(h.items.begin(), h.items.begin() + static_cast<std::ptrdiff_t>(taken));
+        held_ -= taken;
+      }
+      if (h.items.empty()) {
+        carry_.erase(carry_.begin() + static_cast<std::ptrdiff_t>(k));
+      } else {
+        ++k;
+      }
+    }
+  }
+
+  Ingress<Item, W>& ingress_;
+  RingBuffer<Slot>& ring_;
+  Sequencer& sequencer_;
+  const std::size_t per_slot_;
+  std::vector<Item> drained_;
+  std::vector<Held> carry_;    // per session with held commands
+  std::size_t held_ = 0;       // commands in carry_
+  std::int64_t pending_ = -1;  // a claimed, unfilled slot kept for the next poll
+};
+
+}  // namespace lockstep
