@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "engine/executor.h"
+#include "engine/projection.h"
 #include "engine/tx_result.h"
 #include "journal/io_backend.h"
 #include "journal/journal_writer.h"
@@ -60,6 +61,7 @@
 #include "stages/ingest_stage.h"
 #include "stages/journal_stage.h"
 #include "stages/open_journal.h"
+#include "stages/project_stage.h"
 #include "stages/publish_stage.h"
 #include "stages/result_arena.h"
 #include "stages/sequence_stage.h"
@@ -91,6 +93,9 @@ struct EngineConfig {
   std::size_t sessions_max = 1u << 16;              // clients remembered for deduplication
   std::string layout;                               // ThreadLayout::parse text; empty: default
   LogicalClockFn clock = realtime_now_ns;           // the sequence stage's source of time
+  // Keep a read-only projection of the tables for queries while running (the `project`
+  // stage). It costs about the state's memory again, and its own thread time per write.
+  bool project = false;
 
   static EngineOptions default_executor_options() {
     EngineOptions o;
@@ -103,9 +108,10 @@ struct EngineConfig {
   void validate() const;
 };
 
-// The names of the engine's stages, in pipeline order.
-inline constexpr const char* kEngineStageNames[] = {"ingest", "sequence", "execute", "journal",
-                                                    "publish"};
+// The names of the engine's stages, in pipeline order ("project" only with
+// EngineConfig::project).
+inline constexpr const char* kEngineStageNames[] = {"ingest",  "sequence", "execute",
+                                                    "journal", "publish",  "project"};
 
 enum class SubmitResult : std::uint8_t {
   kAccepted,  // queued: exactly one completion will follow
@@ -168,7 +174,7 @@ class Engine {
   // Starts the stage threads. Throws std::invalid_argument for a bad layout.
   void start() {
     if (started_) throw std::logic_error("engine: start() twice");
-    std::vector<std::string> names(std::begin(kEngineStageNames), std::end(kEngineStageNames));
+    const std::vector<std::string> names = pipeline_.stage_names();
     const ThreadLayout layout = config_.layout.empty() ? ThreadLayout::default_for(names)
                                                        : ThreadLayout::parse(config_.layout);
     pipeline_.start(layout);
@@ -328,6 +334,15 @@ class Engine {
     if (started_ && !stopped_) throw std::logic_error("engine: executor() while running");
     return *executor_;
   }
+  // Calls f(tables, next_sequence) on the projection, under its read lock: the tables as
+  // of every durable command before next_sequence (EngineConfig::project; any thread).
+  // Throws std::logic_error without a projection.
+  template <class F>
+  decltype(auto) read(F&& f) const {
+    if (!projection_) throw std::logic_error("engine: read() needs EngineConfig::project");
+    return projection_->read(std::forward<F>(f));
+  }
+
   // The journal's chain hash after the last frame (before start() or after stop()).
   const journal::ChainHash& chain_hash() const { return writer_->chain(); }
 
@@ -357,6 +372,7 @@ class Engine {
         owned_io_(std::move(owned)),
         io_(io),
         executor_(std::make_unique<Executor<D>>(handlers, config_.executor)),
+        projection_(config_.project ? std::make_unique<Projection<D>>(config_.executor) : nullptr),
         sessions_(config_.sessions_max),
         ingress_(config_.ingress_capacity, config_.producers_max, wait_),
         ring_(config_.ring_slots),
@@ -457,6 +473,18 @@ class Engine {
              ": re-executing the command does not reproduce its TxResult (the handlers or the "
              "engine changed behaviour)";
     }
+    if (projection_) {
+      projection_->write([&] {
+        std::size_t at = 0;
+        while (at < expected.size()) {
+          std::uint32_t body = 0;
+          std::memcpy(&body, expected.data() + at + kBodyBytes, 4);
+          projection_->apply(
+              std::span<const std::byte>(expected).subspan(at, kTxResultHeaderBytes + body));
+          at += kTxResultHeaderBytes + body;
+        }
+      });
+    }
     expected.clear();
     expected_count = 0;
     return {};
@@ -483,7 +511,16 @@ class Engine {
         "publish", ring_, sequencer_, up_publish,
         PublishHandler<kPayloadMax>(arena_, signals_, subscribers_, ack_latency_ns_)));
     sequencer_.add_gating_sequence(pub.sequence());
-    exec.set_terminal({&pub.sequence()});
+    std::vector<const Sequence*> terminal = {&pub.sequence()};
+    if (projection_) {
+      using ProjRunner = StageRunner<Sequencer, Slot, ProjectHandler<D, kPayloadMax>>;
+      auto& proj = pipeline_.add(std::make_unique<ProjRunner>(
+          "project", ring_, sequencer_, up_publish,
+          ProjectHandler<D, kPayloadMax>(*projection_, arena_, signals_)));
+      sequencer_.add_gating_sequence(proj.sequence());
+      terminal.push_back(&proj.sequence());
+    }
+    exec.set_terminal(std::move(terminal));
   }
 
   SubmitResult enqueue(typename Ingress<Item, W>::Producer& producer, Item* items, std::size_t n,
@@ -520,6 +557,7 @@ class Engine {
   std::string io_note_;
   journal::RecoveryReport report_;
   std::unique_ptr<Executor<D>> executor_;
+  std::unique_ptr<Projection<D>> projection_;
   SessionTable sessions_;
   std::int64_t last_time_ = 0;
   W wait_;

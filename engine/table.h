@@ -396,6 +396,48 @@ class Table final : public TableBase {
     }
   }
 
+  // ---- For projections (engine/projection.h): committed deltas, applied without staging.
+  // The slot of the live record whose primary key encodes to `key`, or kNoSlot.
+  std::uint32_t slot_of_key(std::span<const std::byte> key) const noexcept {
+    if (key.size() != kPkBytes) return kNoSlot;
+    Pk k;
+    std::memcpy(k.data(), key.data(), kPkBytes);
+    return slot_of(k);
+  }
+  // The slot of the live record with `image`'s primary key, or kNoSlot.
+  std::uint32_t slot_of_image(const std::byte* image) const noexcept {
+    Record r;
+    std::memcpy(static_cast<void*>(&r), image, sizeof r);
+    return slot_of(primary_of(r));
+  }
+  // Removes the live record in `slot` and every index entry of it.
+  void remove_slot(std::uint32_t slot) noexcept {
+    remove_keys(slot, reinterpret_cast<const std::byte*>(&record(slot)), true, true);
+    set_live(slot, false);
+    release(slot);
+  }
+  // Overwrites the record in `slot` with `image` if that changes none of its keys; else
+  // changes nothing and returns false.
+  bool overwrite_same_keys(std::uint32_t slot, const std::byte* image) noexcept {
+    Record r;
+    std::memcpy(static_cast<void*>(&r), image, sizeof r);
+    Record& now = record(slot);
+    if (!(primary_of(r) == primary_of(now)) || !T::same_secondary_fields(now, r)) return false;
+    now = r;
+    return true;
+  }
+  // Inserts `image` with its index entries. REQUIRES: none of its keys is taken, and room
+  // (a committed delta applied to a table of the writer's capacity has both).
+  void insert_image(const std::byte* image) {
+    Record r;
+    std::memcpy(static_cast<void*>(&r), image, sizeof r);
+    std::uint32_t slot = kNoSlot;
+    bool fresh = false;
+    const Outcome o = insert(
+        r, [] { return true; }, &slot, &fresh);
+    LS_ASSERT(o.is_ok());
+  }
+
   // Inserts `r` (padding already cleared) into a free slot with all its index entries,
   // or refuses: a taken primary key, then a taken unique key, then `may_write` false
   // (its refusal is the caller's), then a full table; a refusal changes nothing.

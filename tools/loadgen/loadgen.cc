@@ -80,6 +80,7 @@ struct Options {
   std::string plot;
   std::string clock = "wall";
   bool executor_only = false;
+  bool project = false;
   std::uint64_t window = 16384;   // closed loop: most commands outstanding per producer
   std::uint64_t limit_every = 0;  // accounts whose id this divides: debits <= credits
   std::string emit_workload;
@@ -123,6 +124,8 @@ std::int64_t zero_clock() { return 0; }
       "                         (bench/peers feeds them to other systems)\n"
       "  --balances FILE        after the run, write id,debits_posted,credits_posted per\n"
       "                         account, by id\n"
+      "  --project              keep a read-only projection while running, and check at\n"
+      "                         the end that it equals the state\n"
       "  --executor-only        the baseline: the same transfers through the executor\n"
       "                         alone, on this thread (no pipeline, no journal)\n"
       "  --clock wall|sequence  logical time from the wall clock (default), or one ns per\n"
@@ -155,6 +158,10 @@ Options parse(int argc, char** argv) {
     }
     if (flag == "--executor-only") {
       o.executor_only = true;
+      continue;
+    }
+    if (flag == "--project") {
+      o.project = true;
       continue;
     }
     if (flag == "--help" || flag == "-h") usage("");
@@ -891,6 +898,7 @@ int run(const Options& o) {
   config.layout = o.layout;
   config.producers_max = static_cast<std::size_t>(o.producers) + 2;
   if (o.clock == "sequence") config.clock = zero_clock;
+  config.project = o.project;
 
   std::string dir = o.journal;
   bool remove_dir = false;
@@ -927,6 +935,19 @@ int run(const Options& o) {
   engine.stop();
   if (engine.failed()) throw std::runtime_error(engine.failure());
 
+  if (o.project) {
+    // The projection, fed only by durable deltas, must hold exactly the writer's state.
+    const lockstep::StateHash projected = engine.read([](const auto& tables, std::uint64_t) {
+      lockstep::StateHash h;
+      std::apply([&](const auto&... t) { (t.hash_all(&h), ...); }, tables);
+      return h;
+    });
+    if (!(projected == engine.executor().state_hash())) {
+      throw std::runtime_error("the projection's state hash " + state_hash_hex(projected) +
+                               " differs from the state's " +
+                               state_hash_hex(engine.executor().state_hash()));
+    }
+  }
   const lockstep::EngineStats stats = engine.stats();
   const lockstep::HistogramSnapshot ack = tally.ack_ns.snapshot();
   report(o, r, engine, stats, ack);
