@@ -140,6 +140,22 @@ void HistogramSnapshot::merge(const HistogramSnapshot& other) {
   saturated_ += other.saturated_;
 }
 
+void HistogramSnapshot::subtract(const HistogramSnapshot& earlier) {
+  if (!(config_ == earlier.config_)) {
+    throw std::invalid_argument(
+        "HistogramSnapshot::subtract: the snapshots have different HistogramConfigs");
+  }
+  for (std::size_t i = 0; i < counts_.size(); ++i) {
+    if (earlier.counts_[i] > counts_[i]) {
+      throw std::invalid_argument(
+          "HistogramSnapshot::subtract: not an earlier snapshot of the same histogram");
+    }
+  }
+  for (std::size_t i = 0; i < counts_.size(); ++i) counts_[i] -= earlier.counts_[i];
+  total_ -= earlier.total_;
+  saturated_ -= earlier.saturated_;
+}
+
 std::int64_t HistogramSnapshot::total_count() const { return static_cast<std::int64_t>(total_); }
 
 std::int64_t HistogramSnapshot::saturated_count() const {

@@ -98,6 +98,11 @@ class HistogramSnapshot {
   // configs differ, because counters of different layouts do not describe the same values.
   void merge(const HistogramSnapshot& other);
 
+  // Takes away the counts of `earlier`, an earlier snapshot of the same histogram, leaving
+  // what was recorded between the two. Throws std::invalid_argument (changing nothing)
+  // for another configuration, or a count of `earlier` above this one's.
+  void subtract(const HistogramSnapshot& earlier);
+
   // The number of recorded values, summed from this snapshot's own counters.
   std::int64_t total_count() const;
   // How many recorded values exceeded highest_trackable_value and were clamped to it.

@@ -301,6 +301,39 @@ TEST(HistogramTest, MergingSnapshotsWithDifferentConfigsThrows) {
   EXPECT_THROW(three_digits.merge(two_digits), std::invalid_argument);
 }
 
+TEST(HistogramTest, SubtractingAnEarlierSnapshotLeavesWhatWasRecordedSince) {
+  const HistogramConfig config{.highest_trackable_value = 1'000'000};
+  const std::vector<std::int64_t> values = log_uniform_values(7, 4000, 2'000'000);
+  Histogram h(config), later_only(config);
+  for (std::size_t i = 0; i < values.size() / 2; ++i) h.record(values[i]);
+  const HistogramSnapshot earlier = h.snapshot();
+  for (std::size_t i = values.size() / 2; i < values.size(); ++i) {
+    h.record(values[i]);
+    later_only.record(values[i]);
+  }
+  HistogramSnapshot since = h.snapshot();
+  since.subtract(earlier);
+  const HistogramSnapshot expected = later_only.snapshot();
+  EXPECT_EQ(since, expected);
+  EXPECT_EQ(since.total_count(), expected.total_count());
+  EXPECT_EQ(since.saturated_count(), expected.saturated_count());
+  EXPECT_EQ(hgrm_of(since), hgrm_of(expected));
+}
+
+TEST(HistogramTest, SubtractingALaterOrForeignSnapshotThrowsAndChangesNothing) {
+  const HistogramConfig config{.highest_trackable_value = 1'000'000};
+  Histogram h(config);
+  h.record(10);
+  const HistogramSnapshot earlier = h.snapshot();
+  h.record(20);
+  HistogramSnapshot s = earlier;
+  EXPECT_THROW(s.subtract(h.snapshot()), std::invalid_argument);  // later, not earlier
+  EXPECT_EQ(s, earlier);
+  HistogramSnapshot three_digits({.significant_digits = 3});
+  EXPECT_THROW(three_digits.subtract(HistogramSnapshot({.significant_digits = 2})),
+               std::invalid_argument);
+}
+
 TEST(HistogramTest, AnEmptyHistogramReportsZerosAndAValidHgrm) {
   const HistogramSnapshot s = Histogram().snapshot();
   EXPECT_EQ(s.total_count(), 0);

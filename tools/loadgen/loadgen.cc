@@ -165,6 +165,15 @@ Options parse(int argc, char** argv) {
       continue;
     }
     if (flag == "--help" || flag == "-h") usage("");
+    static const char* const kWithValue[] = {
+        "--accounts", "--transfers", "--duration",  "--distribution", "--zipf-s",
+        "--seed",     "--rate",      "--producers", "--batch-max",    "--durability",
+        "--layout",   "--journal",   "--input",     "--results",      "--hgrm",
+        "--plot",     "--clock",     "--window",    "--limit-every",  "--emit-workload",
+        "--balances"};
+    if (std::find(std::begin(kWithValue), std::end(kWithValue), flag) == std::end(kWithValue)) {
+      usage("unknown option " + flag);
+    }
     if (i + 1 >= argc) usage(flag + " needs a value");
     const std::string value = argv[++i];
     if (flag == "--accounts") {
@@ -701,8 +710,13 @@ void produce(LedgerEngine& engine, const Options& o, int p, std::uint64_t first_
   }
 }
 
+// The stages' histograms as of the start of the timed phase, subtracted at the end so
+// the report covers only the transfers.
+lockstep::EngineStats g_before_timed;
+
 RunResult run_generated(LedgerEngine& engine, const Options& o, Tally& tally) {
   create_accounts(engine, o, tally);
+  g_before_timed = engine.stats();
   const std::uint64_t before = tally.completed.load();
   const std::uint64_t committed_before = tally.committed.load();
   tally.timed.store(true);
@@ -711,6 +725,7 @@ RunResult run_generated(LedgerEngine& engine, const Options& o, Tally& tally) {
   const std::int64_t start = lockstep::monotonic_now_ns();
   const std::int64_t end =
       o.duration_s > 0 ? start + static_cast<std::int64_t>(o.duration_s * 1e9) : 0;
+  std::int64_t stop = 0;
   {
     Progress progress(engine, tally);
     std::vector<std::thread> producers;
@@ -724,8 +739,8 @@ RunResult run_generated(LedgerEngine& engine, const Options& o, Tally& tally) {
     }
     for (auto& t : producers) t.join();
     wait_completed(tally, before + submitted.load());
+    stop = lockstep::monotonic_now_ns();  // before the progress thread's join
   }
-  const std::int64_t stop = lockstep::monotonic_now_ns();
   RunResult r;
   char buf[256];
   std::snprintf(
@@ -747,8 +762,11 @@ RunResult run_generated(LedgerEngine& engine, const Options& o, Tally& tally) {
 
 RunResult run_input(LedgerEngine& engine, const Options& o, Tally& tally,
                     std::vector<InputCommand>& commands) {
-  Session s = engine.session(1);
+  // Client 0: anonymous, so a file's commands are never taken for retries of commands an
+  // earlier run left in the same journal.
+  Session s = engine.session(0);
   const std::int64_t start = lockstep::monotonic_now_ns();
+  std::int64_t stop = 0;
   {
     Progress progress(engine, tally);
     for (InputCommand& c : commands) {
@@ -759,11 +777,12 @@ RunResult run_input(LedgerEngine& engine, const Options& o, Tally& tally,
       }
     }
     wait_completed(tally, commands.size());
+    stop = lockstep::monotonic_now_ns();  // before the progress thread's join
   }
   RunResult r;
   r.workload = std::to_string(commands.size()) + " commands from " + o.input;
   r.commands = commands.size();
-  r.seconds = static_cast<double>(lockstep::monotonic_now_ns() - start) / 1e9;
+  r.seconds = static_cast<double>(stop - start) / 1e9;
   r.committed = tally.committed.load();
   r.rejected = tally.rejected.load();
   r.other = tally.other.load();
@@ -891,7 +910,8 @@ int run(const Options& o) {
       static_cast<std::uint32_t>(std::max<std::uint64_t>(o.accounts, 1024)),
       static_cast<std::uint32_t>(std::min<std::uint64_t>(transfers_capacity, 0xFFFFFFF0u))};
   if (!o.input.empty()) config.executor.table_capacity = {1u << 20, 1u << 22};
-  config.executor.preallocate = true;  // no page faults while timing
+  // Generated runs: no page faults while timing. A file's commands: tables grow as needed.
+  config.executor.preallocate = o.input.empty();
   config.journal.durability = o.durability == "none" ? lockstep::journal::Durability::kNone
                                                      : lockstep::journal::Durability::kFsync;
   config.batch_commands_max = o.batch_max;
@@ -948,7 +968,12 @@ int run(const Options& o) {
                                state_hash_hex(engine.executor().state_hash()));
     }
   }
-  const lockstep::EngineStats stats = engine.stats();
+  lockstep::EngineStats stats = engine.stats();
+  for (std::size_t i = 0; i < g_before_timed.stages.size() && i < stats.stages.size(); ++i) {
+    stats.stages[i].batch_slots.subtract(g_before_timed.stages[i].batch_slots);
+    stats.stages[i].slot_latency_ns.subtract(g_before_timed.stages[i].slot_latency_ns);
+    stats.stages[i].command_latency_ns.subtract(g_before_timed.stages[i].command_latency_ns);
+  }
   const lockstep::HistogramSnapshot ack = tally.ack_ns.snapshot();
   report(o, r, engine, stats, ack);
   if (!o.results.empty()) {
