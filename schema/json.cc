@@ -1012,14 +1012,14 @@ bool command_line_from_json(const Domain& domain, std::string_view json, std::ui
     return false;
   }
   if (named->value.kind != Kind::kString) {
-    *error = "command (byte " + std::to_string(named->value.offset) +
+    *error = "\"kind\" (byte " + std::to_string(named->value.offset) +
              "): \"kind\" must be a command name (string), got " + describe(named->value.kind);
     return false;
   }
   const auto it = std::find_if(domain.commands.begin(), domain.commands.end(),
                                [&](const Struct& c) { return c.name == named->value.string; });
   if (it == domain.commands.end()) {
-    *error = "command (byte " + std::to_string(named->value.offset) + "): unknown command " +
+    *error = "\"kind\" (byte " + std::to_string(named->value.offset) + "): unknown command " +
              quote(named->value.string) + " in domain " + domain.name;
     return false;
   }
