@@ -29,11 +29,14 @@
 // stopped.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -96,6 +99,8 @@ struct EngineConfig {
   // Keep a read-only projection of the tables for queries while running (the `project`
   // stage). It costs about the state's memory again, and its own thread time per write.
   bool project = false;
+  // Commands the engine submits itself on a timer (stages/command.h, TimerCommand).
+  std::vector<TimerCommand> timers;
 
   static EngineOptions default_executor_options() {
     EngineOptions o;
@@ -180,12 +185,21 @@ class Engine {
     pipeline_.start(layout);
     started_ = true;
     accepting_.store(true, std::memory_order_seq_cst);
+    if (!config_.timers.empty()) timer_thread_ = std::thread([this] { run_timers(); });
   }
 
   // Refuses new submissions, delivers every completion still owed, waits for the
   // journal and joins the threads. Idempotent.
   void stop() {
     if (!started_ || stopped_) return;
+    if (timer_thread_.joinable()) {
+      {
+        std::lock_guard lock(timer_mutex_);
+        timers_stopping_ = true;
+      }
+      timer_cv_.notify_all();
+      timer_thread_.join();
+    }
     accepting_.store(false, std::memory_order_seq_cst);
     while (submitting_.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
     // Every accepted command gets its completion (the publish stage counts them all).
@@ -380,6 +394,15 @@ class Engine {
         arena_(config_.arena_bytes),
         ack_latency_ns_(StageMetrics::kLatencyConfig),
         pipeline_(wait_) {
+    for (const TimerCommand& t : config_.timers) {
+      if (D::command_bytes(t.kind) == 0 || D::command_bytes(t.kind) != t.payload.size() ||
+          t.interval.count() <= 0) {
+        throw std::invalid_argument("engine config: timer for command kind " +
+                                    std::to_string(t.kind) +
+                                    ": needs a kind of the domain, a payload of its size and a "
+                                    "positive interval");
+      }
+    }
     recover();
     journal::JournalOptions jo = config_.journal;
     const auto desc = D::descriptor();
@@ -389,6 +412,26 @@ class Engine {
       throw EngineOpenError("engine: cannot resume the journal: " + writer_->failure().message());
     }
     build_stages();
+  }
+
+  // Submits each timer's command when it is due, until stop().
+  void run_timers() {
+    Session s = session(0);
+    using Clock = std::chrono::steady_clock;
+    std::vector<Clock::time_point> due;
+    for (const TimerCommand& t : config_.timers) due.push_back(Clock::now() + t.interval);
+    std::unique_lock lock(timer_mutex_);
+    while (!timers_stopping_) {
+      const auto next = *std::min_element(due.begin(), due.end());
+      if (timer_cv_.wait_until(lock, next, [&] { return timers_stopping_; })) break;
+      const auto now = Clock::now();
+      for (std::size_t i = 0; i < due.size(); ++i) {
+        if (due[i] > now) continue;
+        const TimerCommand& t = config_.timers[i];
+        (void)s.submit(t.kind, t.payload, nullptr, nullptr, SteadyClock::now());  // busy: skip
+        due[i] = now + t.interval;
+      }
+    }
   }
 
   // Replays the journal through the handlers (see the header comment).
@@ -576,6 +619,10 @@ class Engine {
   std::atomic<int> submitting_{0};
   std::atomic<std::uint64_t> accepted_{0};
   std::atomic<std::uint64_t> next_session_id_{1};
+  std::thread timer_thread_;
+  std::mutex timer_mutex_;
+  std::condition_variable timer_cv_;
+  bool timers_stopping_ = false;
 };
 
 }  // namespace lockstep

@@ -3,10 +3,12 @@
 // when the command is finished with (a Completion).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "engine/outcome.h"
 #include "pipeline/batch.h"
@@ -49,6 +51,16 @@ using CompletionFn = void (*)(void* context, const Completion& completion);
 // stage's thread (keep it short: it delays every acknowledgement behind it).
 using SubscriberFn = void (*)(void* context, std::uint64_t sequence,
                               std::span<const std::byte> tx_result);
+
+// A command the engine submits itself, every `interval` of wall-clock time, as an
+// anonymous client (EngineConfig::timers): time-driven work such as the ledger's expiry
+// of pending transfers. It is journaled and replayed like any other command; if the
+// engine is busy when one is due, that one is skipped.
+struct TimerCommand {
+  std::uint16_t kind = 0;
+  std::vector<std::byte> payload;
+  std::chrono::nanoseconds interval{0};
+};
 
 // Where a command is on its way through the stages (written by one stage, read by the
 // later ones through the ring's sequence barriers).

@@ -2,7 +2,10 @@
 // and its handlers.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+
+#include "stages/command.h"
 
 #include "ledger.schema.h"
 
@@ -29,5 +32,10 @@ inline constexpr std::int64_t kNsPerTimeoutSecond = 1'000'000'000;
 
 // Every command's handler.
 Handlers handlers();
+
+// The engine timer that expires pending transfers as time passes: ExpirePending{limit}
+// every `every` (EngineConfig::timers).
+lockstep::TimerCommand expiry_timer(std::chrono::nanoseconds every = std::chrono::milliseconds(100),
+                                    std::uint32_t limit = 1000);
 
 }  // namespace ledger

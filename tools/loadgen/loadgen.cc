@@ -81,6 +81,7 @@ struct Options {
   std::string clock = "wall";
   bool executor_only = false;
   bool project = false;
+  double expire_every_ms = 0;     // > 0: the engine submits ExpirePending this often
   std::uint64_t window = 16384;   // closed loop: most commands outstanding per producer
   std::uint64_t limit_every = 0;  // accounts whose id this divides: debits <= credits
   std::string emit_workload;
@@ -124,6 +125,8 @@ std::int64_t zero_clock() { return 0; }
       "                         (bench/peers feeds them to other systems)\n"
       "  --balances FILE        after the run, write id,debits_posted,credits_posted per\n"
       "                         account, by id\n"
+      "  --expire-every MS      the engine submits ExpirePending{1000} every MS ms of\n"
+      "                         wall time (expires pending transfers; default: never)\n"
       "  --project              keep a read-only projection while running, and check at\n"
       "                         the end that it equals the state\n"
       "  --executor-only        the baseline: the same transfers through the executor\n"
@@ -166,11 +169,11 @@ Options parse(int argc, char** argv) {
     }
     if (flag == "--help" || flag == "-h") usage("");
     static const char* const kWithValue[] = {
-        "--accounts", "--transfers", "--duration",  "--distribution", "--zipf-s",
-        "--seed",     "--rate",      "--producers", "--batch-max",    "--durability",
-        "--layout",   "--journal",   "--input",     "--results",      "--hgrm",
-        "--plot",     "--clock",     "--window",    "--limit-every",  "--emit-workload",
-        "--balances"};
+        "--accounts", "--transfers",   "--duration",  "--distribution", "--zipf-s",
+        "--seed",     "--rate",        "--producers", "--batch-max",    "--durability",
+        "--layout",   "--journal",     "--input",     "--results",      "--hgrm",
+        "--plot",     "--clock",       "--window",    "--limit-every",  "--emit-workload",
+        "--balances", "--expire-every"};
     if (std::find(std::begin(kWithValue), std::end(kWithValue), flag) == std::end(kWithValue)) {
       usage("unknown option " + flag);
     }
@@ -216,6 +219,9 @@ Options parse(int argc, char** argv) {
       o.results = value;
     } else if (flag == "--hgrm") {
       o.hgrm_dir = value;
+    } else if (flag == "--expire-every") {
+      o.expire_every_ms = parse_number<double>(flag, value);
+      if (!(o.expire_every_ms > 0)) usage("--expire-every must be positive (milliseconds)");
     } else if (flag == "--window") {
       o.window = parse_number<std::uint64_t>(flag, value);
       if (o.window < 1) usage("--window must be at least 1");
@@ -919,6 +925,10 @@ int run(const Options& o) {
   config.producers_max = static_cast<std::size_t>(o.producers) + 2;
   if (o.clock == "sequence") config.clock = zero_clock;
   config.project = o.project;
+  if (o.expire_every_ms > 0) {
+    config.timers.push_back(ledger::expiry_timer(
+        std::chrono::nanoseconds(static_cast<std::int64_t>(o.expire_every_ms * 1e6))));
+  }
 
   std::string dir = o.journal;
   bool remove_dir = false;
