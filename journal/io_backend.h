@@ -96,6 +96,13 @@ class IoBackend {
   // Waits until at least `min` completions are ready (0: takes what is ready, no wait)
   // and appends them to *out in submission order. REQUIRES: min <= in flight.
   virtual IoStatus reap(std::size_t min, std::vector<Completion>* out) = 0;
+  // Appends the completions that are ready; if none is and writes are in flight, first
+  // waits up to `timeout_ns` for one. (A backend whose writes complete inside submit()
+  // never waits.)
+  virtual IoStatus reap_within(std::int64_t timeout_ns, std::vector<Completion>* out) {
+    (void)timeout_ns;
+    return reap(0, out);
+  }
   virtual std::size_t in_flight() const noexcept = 0;
 };
 

@@ -227,6 +227,17 @@ IoStatus JournalWriter::poll(bool wait) {
   if (io_.in_flight() == 0) return failure_;
   reaped_.clear();
   if (IoStatus s = io_.reap(wait ? 1 : 0, &reaped_); !s) (void)fail(std::move(s));
+  return take_reaped();
+}
+
+IoStatus JournalWriter::poll_within(std::int64_t timeout_ns) {
+  if (io_.in_flight() == 0) return failure_;
+  reaped_.clear();
+  if (IoStatus s = io_.reap_within(timeout_ns, &reaped_); !s) (void)fail(std::move(s));
+  return take_reaped();
+}
+
+IoStatus JournalWriter::take_reaped() {
   for (Completion& c : reaped_) {
     Buffer& b = *buffers_[static_cast<std::size_t>(c.tag)];
     b.busy = false;

@@ -87,6 +87,9 @@ class JournalWriter {
   // Takes the completions that are ready (with `wait`, waits for at least one if any is
   // in flight). Returns the writer's failure, if it has one.
   IoStatus poll(bool wait);
+  // Takes the completions that are ready; if none is, waits up to `timeout_ns` for one.
+  // Returns the writer's failure, if it has one.
+  IoStatus poll_within(std::int64_t timeout_ns);
   // Waits for every frame in flight.
   IoStatus flush();
 
@@ -107,6 +110,8 @@ class JournalWriter {
   // When resuming: the segment must have been written with these options.
   IoStatus check_resumed_segment(const std::string& name);
   IoStatus fail(IoStatus status);
+  // Applies the completions in reaped_: frees their buffers, advances durability.
+  IoStatus take_reaped();
   Buffer* free_buffer() noexcept;
 
   IoBackend& io_;

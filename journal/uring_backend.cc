@@ -223,6 +223,30 @@ IoStatus UringBackend::reap(std::size_t min, std::vector<Completion>* out) {
   }
 }
 
+IoStatus UringBackend::reap_within(std::int64_t timeout_ns, std::vector<Completion>* out) {
+  const auto deliver = [&] {
+    std::size_t n = 0;
+    if (ring_.ring_fd >= 0) (void)drain_ready();  // failures are in the pending entries
+    while (!pending_.empty() && pending_.front().done) {
+      out->push_back({pending_.front().tag, std::move(pending_.front().status)});
+      pending_.pop_front();
+      ++n;
+    }
+    return n;
+  };
+  if (deliver() > 0 || pending_.empty() || ring_.ring_fd < 0) return IoStatus::ok();
+  __kernel_timespec ts{};
+  ts.tv_sec = timeout_ns / 1'000'000'000;
+  ts.tv_nsec = timeout_ns % 1'000'000'000;
+  io_uring_cqe* cqe = nullptr;
+  const int rc = io_uring_wait_cqe_timeout(&ring_, &cqe, &ts);
+  if (rc < 0 && rc != -ETIME && rc != -EINTR) {
+    (void)poison(IoStatus::error(-rc, "io_uring_wait_cqe_timeout", "", 0));
+  }
+  (void)deliver();
+  return IoStatus::ok();
+}
+
 IoStatus open_io_backend(const std::string& path, bool create_directory, std::size_t depth,
                          std::unique_ptr<IoBackend>* out, std::string* note) {
   std::unique_ptr<UringBackend> uring;

@@ -39,6 +39,7 @@ class UringBackend final : public PosixBackend {
   bool register_buffers(std::span<const std::span<std::byte>> buffers) override;
   void unregister_buffers() override;
   IoStatus reap(std::size_t min, std::vector<Completion>* out) override;
+  IoStatus reap_within(std::int64_t timeout_ns, std::vector<Completion>* out) override;
   std::size_t in_flight() const noexcept override { return pending_.size(); }
 
  private:

@@ -73,10 +73,11 @@ class ExecuteStage final : public Stage {
     for (std::int64_t s = first; s <= available; ++s) {
       if (!run_slot(s)) break;
       done = s;
+      // Each slot goes on at once: the journal stage starts on it while this one runs
+      // the next (a whole range at the end would hold the journal back by all of it).
+      record(s, s);
+      sequencer_.wait_strategy().publish(sequence_, s);
     }
-    if (done < first) return 0;
-    record(first, done);
-    sequencer_.wait_strategy().publish(sequence_, done);
     return done - first + 1;
   }
 

@@ -4,9 +4,11 @@
 // that slot is durable. So the publish stage, behind it, acknowledges nothing early.
 //
 // While frames are in flight and nothing new has been executed, it waits for a
-// completion in the kernel (io_uring), not in the pipeline's wait strategy: the next
-// frame then gathers everything executed meanwhile, which is what makes group commit
-// grow with load. Up to JournalOptions::writes_in_flight frames are in flight.
+// completion in the kernel (io_uring), not in the pipeline's wait strategy, for at most
+// kIoWaitNs at a time; then it looks for new slots, and submits them as the next frame
+// while the earlier ones are still being synced. So up to
+// JournalOptions::writes_in_flight frames are in flight, each gathering everything
+// executed since the last: group commit grows with load.
 //
 // Failure: the first I/O error (the writer's failure is sticky) fails the engine
 // (EngineSignals::fail): no later slot is acknowledged; the stage publishes past the
@@ -58,9 +60,13 @@ class JournalStage final : public Stage {
       submit(next, available);
       if (failed_) return publish_failed();
     }
-    // Nothing new: wait in the kernel for the oldest frame in flight.
-    const bool wait = available < next && writer_.in_flight() > 0;
-    if (const journal::IoStatus st = writer_.poll(wait); !st.is_ok()) {
+    // Nothing new: wait in the kernel for a frame in flight, but not long, so a slot the
+    // execute stage publishes meanwhile goes out in the next frame without waiting for
+    // this one's fdatasync.
+    const journal::IoStatus st = available < next && writer_.in_flight() > 0
+                                     ? writer_.poll_within(kIoWaitNs)
+                                     : writer_.poll(false);
+    if (!st.is_ok()) {
       fail(st);
       return publish_failed();
     }
@@ -77,6 +83,10 @@ class JournalStage final : public Stage {
 
   // Frames committed, and entries in them (for stats; stage thread only while running).
   std::uint64_t frames() const noexcept { return frames_; }
+
+  // The longest the stage waits in the kernel for a completion before it looks for new
+  // slots again.
+  static constexpr std::int64_t kIoWaitNs = 50'000;
 
  private:
   struct Pending {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -157,6 +158,28 @@ TYPED_TEST(BackendTest, AWriteWithoutSyncCompletesToo) {
   ASSERT_EQ(done.size(), 1u);
   EXPECT_TRUE(done[0].status) << done[0].status.message();
   EXPECT_EQ(read_all(*this->io, f), a);
+}
+
+TYPED_TEST(BackendTest, ReapWithinReturnsEveryCompletionInOrderAndNeverWaitsWhenIdle) {
+  FileHandle f = 0;
+  ASSERT_TRUE(this->io->open("s.lsj", {.create = true}, &f));
+  std::vector<Completion> done;
+  // Nothing in flight: returns at once, with nothing, even with a long timeout.
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(this->io->reap_within(5'000'000'000, &done));
+  EXPECT_TRUE(done.empty());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+  const auto a = bytes(512, 1), b = bytes(512, 2);
+  ASSERT_TRUE(this->io->submit({f, 0, a, 21}));
+  ASSERT_TRUE(this->io->submit({f, 512, b, 22}));
+  // Each call waits at most its timeout; together they deliver both, in order.
+  for (int i = 0; i < 10'000 && done.size() < 2; ++i) {
+    ASSERT_TRUE(this->io->reap_within(1'000'000, &done));
+  }
+  ASSERT_EQ(done.size(), 2u);
+  EXPECT_EQ(done[0].tag, 21u);
+  EXPECT_EQ(done[1].tag, 22u);
+  EXPECT_EQ(this->io->in_flight(), 0u);
 }
 
 TYPED_TEST(BackendTest, AClosedHandleIsRefused) {
