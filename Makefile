@@ -4,7 +4,7 @@
 
 DEMO_ARGS ?=
 
-.PHONY: demo pipeline-demo test test-clang test-asan test-tsan test-determinism bench bench-journal bench-engine format format-check deps clean
+.PHONY: demo pipeline-demo bench-peers test test-clang test-asan test-tsan test-determinism bench bench-journal bench-engine format format-check deps clean
 
 # The main job: the ledger on the embedded engine, through the full pipeline, durable.
 DEMO_ARGS ?= --accounts 100000 --transfers 1000000
@@ -54,6 +54,11 @@ bench-journal: deps
 	  --benchmark_min_time=0.3 --benchmark_report_aggregates_only=true \
 	  --benchmark_out=build/bench/journal.json --benchmark_out_format=json
 	python3 bench/summarize_journal.py build/bench/journal.json
+
+# lockstep against Redis, SQLite and PostgreSQL on the same ledger workload (installs
+# the peers from Debian's packages; docs/benchmarks.md, "Side by side").
+bench-peers: deps
+	bash bench/peers/run.sh
 
 bench-engine: deps
 	cmake --preset release
