@@ -535,7 +535,7 @@ class Engine {
 
   void build_stages() {
     pipeline_.add(std::make_unique<EngineIngestStage<kPayloadMax, W>>(
-        "ingest", ingress_, ring_, sequencer_, config_.batch_commands_max));
+        "ingest", ingress_, ring_, sequencer_, config_.batch_commands_max, config_.producers_max));
     // The sequence stage reads straight behind the sequencer (ingest publishes through it).
     using SeqRunner = StageRunner<Sequencer, Slot, SequenceHandler<D, kPayloadMax>>;
     auto& seq = pipeline_.add(std::make_unique<SeqRunner>(

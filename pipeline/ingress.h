@@ -22,6 +22,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "pipeline/assert.h"
 #include "pipeline/clock.h"
@@ -45,14 +46,31 @@ template <class T, WaitStrategy W>
 class Ingress {
  public:
   // One submitting thread's handle. Move-only; use from one thread at a time.
+  // Destroying it gives its place back: producers_max counts producers alive at once
+  // (moodycamel recycles the sub-queue of a released token for the next one).
   class Producer {
    public:
-    Producer(Producer&&) noexcept = default;
-    Producer& operator=(Producer&&) noexcept = default;
+    Producer(Producer&& other) noexcept
+        : owner_(std::exchange(other.owner_, nullptr)), token_(std::move(other.token_)) {}
+    Producer& operator=(Producer&& other) noexcept {
+      if (this != &other) {
+        release();
+        owner_ = std::exchange(other.owner_, nullptr);
+        token_ = std::move(other.token_);
+      }
+      return *this;
+    }
+    ~Producer() { release(); }
 
    private:
     friend class Ingress;
-    explicit Producer(moodycamel::ConcurrentQueue<T>& queue) : token_(queue) {}
+    Producer(Ingress* owner, moodycamel::ConcurrentQueue<T>& queue)
+        : owner_(owner), token_(queue) {}
+    void release() noexcept {
+      if (owner_ != nullptr) owner_->producers_.fetch_sub(1, std::memory_order_relaxed);
+      owner_ = nullptr;
+    }
+    Ingress* owner_;
     moodycamel::ProducerToken token_;
   };
 
@@ -67,14 +85,14 @@ class Ingress {
   Ingress(const Ingress&) = delete;
   Ingress& operator=(const Ingress&) = delete;
 
-  // Any thread. Throws std::invalid_argument past producers_max.
+  // Any thread. Throws std::invalid_argument past producers_max producers alive at once.
   Producer make_producer() {
     if (producers_.fetch_add(1, std::memory_order_relaxed) >= producers_max_) {
       producers_.fetch_sub(1, std::memory_order_relaxed);
       throw std::invalid_argument("ingress: more than " + std::to_string(producers_max_) +
                                   " producers");
     }
-    return Producer(queue_);
+    return Producer(this, queue_);
   }
 
   // Queues all `count` items or none. kBusy if they do not fit now.

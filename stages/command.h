@@ -24,8 +24,9 @@ enum class CompletionStatus : std::uint8_t {
   kDuplicate,  // a retry of a request this client already had sequenced: not run again
   kInvalid,    // refused before sequencing (unknown kind, wrong size, session table full):
                // no sequence, nothing journaled; outcome says why
-  kFailed,     // the engine failed (a journal I/O error) before this became durable:
-               // NOT acknowledged, whatever it did is lost with the engine's state
+  kFailed,     // the engine failed (a journal I/O error) first: NOT acknowledged. It may
+               // or may not be in the journal (a frame synced just before the error is);
+               // reopen, and retry with the same request id to find out (kDuplicate: it is)
 };
 std::string_view to_string(CompletionStatus status) noexcept;
 

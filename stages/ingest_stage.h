@@ -15,10 +15,16 @@
 // up to its unlinked last member), oldest first per session, when the unit fits the slot.
 // Per session, order is kept; between sessions there is no order to keep.
 //
-// Bounded: a drain takes at most the slot's room minus what is held back, so at most a
-// slot's worth of commands is ever held. A held chain can always complete: its remaining
-// members are already in the queue (one bulk enqueue), and each drain takes at least one
-// command.
+// Progress: a drain takes up to the slot's room (held commands take no room), so each
+// drain takes at least one command while the queue has any, and a held chain's remaining
+// members are already in the queue (one bulk enqueue): every held chain completes. When
+// the slot fills, it is published and the next one starts empty, and a complete chain
+// always fits an empty slot.
+//
+// Bounded: a drain cuts at most one chain (at its end), and the queue visits every
+// producer again within a bounded number of commands, so the commands held at once are
+// bounded by the producers and the slot size; their storage is reserved up front
+// (producers_max sessions, 4 slots' worth each) and reused, and grows only past that.
 #pragma once
 
 #include <cstdint>
@@ -46,7 +52,7 @@ class EngineIngestStage final : public Stage {
   // All must outlive the stage. REQUIRES: 1 <= per_slot <= kBatchCommands, and no chain
   // longer than per_slot is ever submitted (the engine refuses those at submit).
   EngineIngestStage(std::string name, Ingress<Item, W>& ingress, RingBuffer<Slot>& ring,
-                    Sequencer& sequencer, std::size_t per_slot)
+                    Sequencer& sequencer, std::size_t per_slot, std::size_t sessions_max)
       : Stage(std::move(name)),
         ingress_(ingress),
         ring_(ring),
@@ -54,6 +60,9 @@ class EngineIngestStage final : public Stage {
         per_slot_(per_slot),
         drained_(per_slot) {
     LS_ASSERT(per_slot >= 1 && per_slot <= kBatchCommands);
+    carry_.reserve(sessions_max);
+    spare_.resize(sessions_max);
+    for (auto& v : spare_) v.reserve(4 * per_slot);
   }
 
   std::int64_t poll() override {
@@ -73,10 +82,9 @@ class EngineIngestStage final : public Stage {
       if (more) {
         place_ready(slot);
         const std::size_t room = per_slot_ - slot.count;
-        const std::size_t budget = room > held_ ? room - held_ : 0;
         std::size_t n = 0;
-        if (budget > 0 && ingress_.size() > 0) {
-          n = ingress_.drain(drained_.data(), budget);
+        if (room > 0 && ingress_.size() > 0) {
+          n = ingress_.drain(drained_.data(), room);
           for (std::size_t i = 0; i < n; ++i) route(drained_[i], slot);
           place_ready(slot);
         }
@@ -108,13 +116,18 @@ class EngineIngestStage final : public Stage {
     for (Held& h : carry_) {
       if (h.session == item.session_id) {
         h.items.push_back(item);
-        ++held_;
         return;
       }
     }
     if (item.linked != 0) {
-      carry_.push_back(Held{item.session_id, {item}});
-      ++held_;
+      Held h;
+      h.session = item.session_id;
+      if (!spare_.empty()) {
+        h.items = std::move(spare_.back());
+        spare_.pop_back();
+      }
+      h.items.push_back(item);
+      carry_.push_back(std::move(h));
       return;
     }
     LS_DASSERT(slot.count < per_slot_);
@@ -151,9 +164,9 @@ class EngineIngestStage final : public Stage {
       }
       if (taken > 0) {
         h.items.erase(h.items.begin(), h.items.begin() + static_cast<std::ptrdiff_t>(taken));
-        held_ -= taken;
       }
       if (h.items.empty()) {
+        spare_.push_back(std::move(h.items));  // keeps its capacity for the next one
         carry_.erase(carry_.begin() + static_cast<std::ptrdiff_t>(k));
       } else {
         ++k;
@@ -166,9 +179,9 @@ class EngineIngestStage final : public Stage {
   Sequencer& sequencer_;
   const std::size_t per_slot_;
   std::vector<Item> drained_;
-  std::vector<Held> carry_;    // per session with held commands
-  std::size_t held_ = 0;       // commands in carry_
-  std::int64_t pending_ = -1;  // a claimed, unfilled slot kept for the next poll
+  std::vector<Held> carry_;               // per session with held commands
+  std::vector<std::vector<Item>> spare_;  // emptied item lists, capacity kept
+  std::int64_t pending_ = -1;             // a claimed, unfilled slot kept for the next poll
 };
 
 }  // namespace lockstep

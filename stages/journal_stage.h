@@ -10,6 +10,9 @@
 // JournalOptions::writes_in_flight frames are in flight, each gathering everything
 // executed since the last: group commit grows with load.
 //
+// A linked chain's TxResults always go in one frame, so a frame is never durable with
+// half a chain: recovery never finds a chain cut short.
+//
 // Failure: the first I/O error (the writer's failure is sticky) fails the engine
 // (EngineSignals::fail): no later slot is acknowledged; the stage publishes past the
 // rest with the failure recorded, and the publish stage completes them as kFailed.
@@ -49,7 +52,9 @@ class JournalStage final : public Stage {
         writer_(writer),
         arena_(arena),
         signals_(signals),
-        pending_(static_cast<std::size_t>(ring.capacity()) + 1) {}
+        pending_(static_cast<std::size_t>(ring.capacity()) + 1) {
+    chain_.reserve(kBatchCommands);
+  }
 
   std::int64_t poll() override {
     owner_.check();
@@ -102,24 +107,67 @@ class JournalStage final : public Stage {
         if (c.disposition != Disposition::kExecuted) continue;
         const std::size_t n = 4 + c.result_bytes;
         if (payload_.empty() || used_ + n > payload_.size()) {
-          if (entries_ > 0 && !commit()) return;
-          payload_ = writer_.begin_frame();
-          if (payload_.empty()) {
-            fail(writer_.failure());
-            return;
-          }
-          LS_ASSERT(n <= payload_.size());  // EngineConfig::validate() makes sure
+          if (!next_frame()) return;
+          LS_ASSERT(used_ + n <= payload_.size());  // EngineConfig::validate() makes sure
         }
-        LS_ASSERT(c.sequence == writer_.next_sequence() + entries_);
-        std::memcpy(payload_.data() + used_, arena_.at(c.result_at - 4), n);
-        used_ += n;
-        ++entries_;
+        if (c.linked != 0 && chain_.empty()) {
+          chain_used_ = used_;
+          chain_entries_ = entries_;
+        }
+        copy(c);
+        if (c.linked != 0) {
+          chain_.push_back(&c);
+        } else {
+          chain_.clear();  // the chain (if any) ends here, in this frame
+        }
       }
       LS_ASSERT(pending_tail_ - pending_head_ < pending_.size());
       pending_[pending_tail_++ % pending_.size()] = Pending{s, writer_.next_sequence() + entries_};
     }
+    LS_ASSERT(chain_.empty());  // chains never span ring slots (the ingest stage)
     if (entries_ > 0) (void)commit();
     submitted_ = last;
+  }
+
+  void copy(const CommandItem<P>& c) {
+    const std::size_t n = 4 + c.result_bytes;
+    LS_ASSERT(c.sequence == writer_.next_sequence() + entries_);
+    std::memcpy(payload_.data() + used_, arena_.at(c.result_at - 4), n);
+    used_ += n;
+    ++entries_;
+  }
+
+  // Commits the frame being filled and begins the next. A linked chain never spans two
+  // frames (a power loss between them would leave half a chain durable): the members of
+  // an open chain move to the new frame. False after a failure.
+  bool next_frame() {
+    std::size_t keep_used = used_;
+    std::size_t keep_entries = entries_;
+    if (!chain_.empty()) {
+      keep_used = chain_used_;
+      keep_entries = chain_entries_;
+    }
+    if (keep_entries > 0) {
+      used_ = keep_used;
+      entries_ = keep_entries;
+      if (!commit()) return false;
+    }
+    // A chain that began this frame and outgrew it: the frame is too small for it, which
+    // EngineConfig::validate() rules out.
+    LS_ASSERT(payload_.empty());
+    payload_ = writer_.begin_frame();
+    if (payload_.empty()) {
+      fail(writer_.failure());
+      return false;
+    }
+    used_ = 0;
+    entries_ = 0;
+    if (!chain_.empty()) {
+      chain_used_ = 0;
+      chain_entries_ = 0;
+      for (const CommandItem<P>* m : chain_) copy(*m);
+    }
+    return true;
   }
 
   bool commit() {
@@ -194,6 +242,10 @@ class JournalStage final : public Stage {
   std::size_t pending_head_ = 0;
   std::size_t pending_tail_ = 0;
   std::span<std::byte> payload_;  // the frame being filled
+  // The open linked chain's members in this frame, and where in it the chain began.
+  std::vector<const CommandItem<P>*> chain_;
+  std::size_t chain_used_ = 0;
+  std::size_t chain_entries_ = 0;
   std::size_t used_ = 0;
   std::size_t entries_ = 0;
   std::int64_t submitted_ = -1;

@@ -71,10 +71,18 @@ void EngineConfig::validate() const {
     bad("arena_bytes must be at least " + std::to_string(4 * room) +
         " (four times one command's worst case), not " + std::to_string(arena_bytes));
   }
+  // A frame must hold the largest linked chain (its results never span two frames).
+  const std::size_t chain = std::size_t{executor.chain_bytes_max} +
+                            4 * (std::size_t{executor.chain_length_max} + 1) + 4096;
+  if (journal.frame_bytes_max < chain) {
+    bad("journal.frame_bytes_max must be at least " + std::to_string(chain) +
+        " to hold a linked chain of executor.chain_bytes_max bytes, not " +
+        std::to_string(journal.frame_bytes_max));
+  }
   // A frame must hold the largest result (with margin for the frame's own bytes).
-  if (journal.frame_bytes_max < 2 * (std::size_t{executor.result_bytes_max} + 4) + 8192) {
+  if (journal.frame_bytes_max < 2 * (std::size_t{executor.result_bytes_max} + 4) + 4096) {
     bad("journal.frame_bytes_max must be at least " +
-        std::to_string(2 * (std::size_t{executor.result_bytes_max} + 4) + 8192) +
+        std::to_string(2 * (std::size_t{executor.result_bytes_max} + 4) + 4096) +
         " for results of up to executor.result_bytes_max bytes, not " +
         std::to_string(journal.frame_bytes_max));
   }

@@ -8,6 +8,7 @@
 //   - a new client when the session table is full: kInvalid (kCapacityExceeded, detail
 //     kLimitDetailBase | kSessions);
 //   - else the next sequence and the next logical time.
+// A linked chain is sequenced whole or not at all (sequence_chain).
 //
 // Logical time: each slot takes max(previous + 1, the realtime clock) for its first
 // command and one nanosecond more for each next one, so logical time strictly increases
@@ -16,6 +17,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #include "engine/outcome.h"
 #include "pipeline/batch_view.h"
@@ -34,45 +36,115 @@ class SequenceHandler {
 
   SequenceHandler(SessionTable& sessions, std::uint64_t next_sequence, std::int64_t last_time_ns,
                   LogicalClockFn clock)
-      : sessions_(sessions), next_(next_sequence), last_time_(last_time_ns), clock_(clock) {}
+      : sessions_(sessions), next_(next_sequence), last_time_(last_time_ns), clock_(clock) {
+    verdicts_.reserve(kBatchCommands);
+  }
 
   void on_batch(BatchView<Slot> batch) {
     for (Slot& slot : batch) {
       std::int64_t t = std::max(last_time_ + 1, clock_());
-      for (std::uint32_t i = 0; i < slot.count; ++i) {
-        CommandItem<P>& c = slot.items[i];
-        const std::size_t want = D::command_bytes(c.kind);
-        if (want == 0) {
-          invalid(c, Outcome::engine(EngineReject::kUnknownCommand, c.kind));
-          continue;
+      std::uint32_t i = 0;
+      while (i < slot.count) {
+        // A unit: one command, or a linked chain up to its unlinked last member (the
+        // ingest stage keeps a chain within one slot).
+        std::uint32_t end = i;
+        while (end + 1 < slot.count && slot.items[end].linked != 0) ++end;
+        if (end == i) {
+          sequence_one(slot.items[i], t);
+        } else {
+          sequence_chain(slot, i, end, t);
         }
-        if (c.payload_bytes != want) {
-          invalid(c, Outcome::engine(EngineReject::kMalformedCommand, c.kind));
-          continue;
-        }
-        std::uint64_t newest = kNoSequence;
-        switch (sessions_.check(c.client_id, c.request_id, &newest)) {
-          case SessionTable::Check::kDuplicate:
-            c.disposition = Disposition::kDuplicate;
-            c.sequence = newest;
-            continue;
-          case SessionTable::Check::kFull:
-            invalid(c, Outcome::engine(
-                           EngineReject::kCapacityExceeded,
-                           kLimitDetailBase | static_cast<std::uint32_t>(EngineLimit::kSessions)));
-            continue;
-          case SessionTable::Check::kNew: break;
-        }
-        c.sequence = next_++;
-        c.logical_time_ns = t++;
-        c.disposition = Disposition::kSequenced;
-        sessions_.record(c.client_id, c.request_id, c.sequence);
+        i = end + 1;
       }
       last_time_ = t - 1;
     }
   }
 
  private:
+  // What the checks say of one command, before anything is recorded.
+  struct Verdict {
+    Disposition disposition = Disposition::kSequenced;
+    Outcome why;                         // kInvalid
+    std::uint64_t newest = kNoSequence;  // kDuplicate
+  };
+
+  Verdict check(const CommandItem<P>& c) const {
+    Verdict v;
+    const std::size_t want = D::command_bytes(c.kind);
+    if (want == 0)
+      return {Disposition::kInvalid, Outcome::engine(EngineReject::kUnknownCommand, c.kind)};
+    if (c.payload_bytes != want) {
+      return {Disposition::kInvalid, Outcome::engine(EngineReject::kMalformedCommand, c.kind)};
+    }
+    switch (sessions_.check(c.client_id, c.request_id, &v.newest)) {
+      case SessionTable::Check::kDuplicate: v.disposition = Disposition::kDuplicate; break;
+      case SessionTable::Check::kFull:
+        v.disposition = Disposition::kInvalid;
+        v.why =
+            Outcome::engine(EngineReject::kCapacityExceeded,
+                            kLimitDetailBase | static_cast<std::uint32_t>(EngineLimit::kSessions));
+        break;
+      case SessionTable::Check::kNew: break;
+    }
+    return v;
+  }
+
+  void apply(CommandItem<P>& c, const Verdict& v) noexcept {
+    if (v.disposition == Disposition::kInvalid) {
+      invalid(c, v.why);
+    } else {
+      c.disposition = Disposition::kDuplicate;
+      c.sequence = v.newest;
+    }
+  }
+
+  void sequence_one(CommandItem<P>& c, std::int64_t& t) {
+    const Verdict v = check(c);
+    if (v.disposition != Disposition::kSequenced) {
+      apply(c, v);
+      return;
+    }
+    assign(c, t);
+  }
+
+  // A chain is sequenced whole or not at all: if a member is invalid or a duplicate, it
+  // says so, and every other member is invalid with kLinkedChainFailed (detail: the first
+  // such member's position), so no command joins a chain it was not submitted in.
+  void sequence_chain(Slot& slot, std::uint32_t first, std::uint32_t last, std::int64_t& t) {
+    std::uint32_t failing = kNone;
+    verdicts_.clear();
+    for (std::uint32_t k = first; k <= last; ++k) {
+      Verdict v = check(slot.items[k]);
+      // Within the chain, a client's request ids must increase too.
+      if (v.disposition == Disposition::kSequenced && k > first && slot.items[k].client_id != 0 &&
+          slot.items[k].client_id == slot.items[k - 1].client_id &&
+          slot.items[k].request_id <= slot.items[k - 1].request_id) {
+        v.disposition = Disposition::kDuplicate;
+      }
+      if (v.disposition != Disposition::kSequenced && failing == kNone) failing = k - first;
+      verdicts_.push_back(v);
+    }
+    for (std::uint32_t k = first; k <= last; ++k) {
+      CommandItem<P>& c = slot.items[k];
+      if (failing == kNone) {
+        assign(c, t);
+      } else if (verdicts_[k - first].disposition != Disposition::kSequenced) {
+        apply(c, verdicts_[k - first]);
+      } else {
+        invalid(c, Outcome::engine(EngineReject::kLinkedChainFailed, failing));
+      }
+    }
+  }
+
+  void assign(CommandItem<P>& c, std::int64_t& t) {
+    c.sequence = next_++;
+    c.logical_time_ns = t++;
+    c.disposition = Disposition::kSequenced;
+    sessions_.record(c.client_id, c.request_id, c.sequence);
+  }
+
+  static constexpr std::uint32_t kNone = ~std::uint32_t{0};
+
   static void invalid(CommandItem<P>& c, Outcome why) noexcept {
     c.disposition = Disposition::kInvalid;
     c.sequence = kNoSequence;
@@ -84,6 +156,7 @@ class SequenceHandler {
   std::uint64_t next_;
   std::int64_t last_time_;
   LogicalClockFn clock_;
+  std::vector<Verdict> verdicts_;  // a chain's, reused
 };
 
 }  // namespace lockstep

@@ -38,6 +38,32 @@ TEST_F(IngressTest, RefusesMoreProducersThanDeclared) {
   EXPECT_THROW(ingress.make_producer(), std::invalid_argument);
 }
 
+TEST_F(IngressTest, AReleasedProducerGivesItsPlaceBackAndItsItemsStayQueued) {
+  Ingress<Item, HybridWait> ingress(64, 2, wait);
+  auto a = ingress.make_producer();
+  {
+    auto b = ingress.make_producer();
+    ASSERT_EQ(ingress.try_submit(b, {1, 7}), SubmitStatus::kOk);
+    auto moved = std::move(b);  // a move keeps one place, not two
+    EXPECT_THROW(ingress.make_producer(), std::invalid_argument);
+  }
+  // Both of b's handles are gone: a third producer fits, many times over.
+  for (int i = 0; i < 100; ++i) {
+    auto c = ingress.make_producer();
+    ASSERT_EQ(ingress.try_submit(c, {2, static_cast<std::uint64_t>(i)}), SubmitStatus::kOk);
+    std::vector<Item> out(64);
+    std::size_t got = 0;
+    while (got < (i == 0 ? 2u : 1u)) got += ingress.drain(out.data() + got, 64);
+    if (i == 0) {
+      EXPECT_EQ(out[0].value, 7u);  // b's item, queued before its producer went
+      EXPECT_EQ(out[1].value, 0u);
+    } else {
+      EXPECT_EQ(out[0].value, static_cast<std::uint64_t>(i));
+    }
+  }
+  EXPECT_EQ(ingress.size(), 0u);
+}
+
 TEST_F(IngressTest, DrainsOneProducersItemsInSubmissionOrder) {
   Ingress<Item, HybridWait> ingress(64, 1, wait);
   auto producer = ingress.make_producer();

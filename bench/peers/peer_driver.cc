@@ -110,7 +110,8 @@ Workload read_workload(const std::string& path, std::uint64_t limit) {
 }
 
 void write_balances(const std::string& path, std::vector<Balance> rows) {
-  std::sort(rows.begin(), rows.end(), [](const Balance& a, const Balance& b) { return a.id < b.id; });
+  std::sort(rows.begin(), rows.end(),
+            [](const Balance& a, const Balance& b) { return a.id < b.id; });
   std::FILE* f = std::fopen(path.c_str(), "w");
   if (f == nullptr) fail("cannot write " + path);
   for (const Balance& r : rows) {
@@ -122,8 +123,7 @@ void write_balances(const std::string& path, std::vector<Balance> rows) {
 }
 
 double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 // ---- Redis ---------------------------------------------------------------------------
@@ -145,8 +145,19 @@ if bit.band(tonumber(dr[3]), 2) ~= 0 and tonumber(dr[1]) + a > tonumber(dr[2]) t
 redis.call('HINCRBY', dk, 'd', a)
 redis.call('HINCRBY', ck, 'c', a)
 redis.call('SET', tk, ARGV[2])
+if ARGV[3] == '1' then
+  local id = tonumber(ARGV[4])
+  redis.call('ZADD', 'hd:' .. ARGV[5], id, id)
+  redis.call('ZADD', 'hc:' .. ARGV[6], id, id)
+end
 return 0
 )LUA";
+
+// --history 1 (the default): every system also keeps each account's transfers in order,
+// as the lockstep ledger's ordered indexes by_debit and by_credit do (the account history
+// a ledger serves): Redis a sorted set per account and side, SQL an index on (account,
+// id). --history 0 leaves them out.
+bool g_history = true;
 
 redisReply* redis_get(redisContext* c) {
   void* r = nullptr;
@@ -182,8 +193,9 @@ Result run_redis(const Workload& w, int port, std::size_t batch, std::vector<Bal
   // Transfers (timed).
   Result res;
   const double start = now_s();
-  const char* argv[8];
-  std::size_t lens[8];
+  const char* argv[12];
+  std::size_t lens[12];
+  char h1[32], h2[32], h3[32];
   argv[0] = "EVALSHA";
   argv[1] = sha.c_str();
   argv[2] = "3";
@@ -192,6 +204,11 @@ Result run_redis(const Workload& w, int port, std::size_t batch, std::vector<Bal
   argv[5] = k3;
   argv[6] = a1;
   argv[7] = a2;
+  argv[8] = g_history ? "1" : "0";
+  argv[9] = h1;
+  argv[10] = h2;
+  argv[11] = h3;
+  lens[8] = 1;
   lens[0] = 7;
   lens[1] = sha.size();
   lens[2] = 1;
@@ -210,7 +227,13 @@ Result run_redis(const Workload& w, int port, std::size_t batch, std::vector<Bal
       lens[7] = static_cast<std::size_t>(std::snprintf(
           a2, sizeof a2, "%llu,%llu,%llu", static_cast<unsigned long long>(t.debit),
           static_cast<unsigned long long>(t.credit), static_cast<unsigned long long>(t.amount)));
-      if (redisAppendCommandArgv(c, 8, argv, lens) != REDIS_OK) fail("redis: append failed");
+      lens[9] = static_cast<std::size_t>(
+          std::snprintf(h1, sizeof h1, "%llu", static_cast<unsigned long long>(t.id)));
+      lens[10] = static_cast<std::size_t>(
+          std::snprintf(h2, sizeof h2, "%llu", static_cast<unsigned long long>(t.debit)));
+      lens[11] = static_cast<std::size_t>(
+          std::snprintf(h3, sizeof h3, "%llu", static_cast<unsigned long long>(t.credit)));
+      if (redisAppendCommandArgv(c, 12, argv, lens) != REDIS_OK) fail("redis: append failed");
     }
     for (std::size_t k = 0; k < n; ++k) {
       redisReply* reply = redis_get(c);
@@ -225,8 +248,7 @@ Result run_redis(const Workload& w, int port, std::size_t batch, std::vector<Bal
   for (std::size_t i = 0; i < w.accounts.size(); i += batch) {
     const std::size_t n = std::min(batch, w.accounts.size() - i);
     for (std::size_t k = 0; k < n; ++k) {
-      std::snprintf(k1, sizeof k1, "a:%llu",
-                    static_cast<unsigned long long>(w.accounts[i + k].id));
+      std::snprintf(k1, sizeof k1, "a:%llu", static_cast<unsigned long long>(w.accounts[i + k].id));
       redisAppendCommand(c, "HMGET %s d c", k1);
     }
     for (std::size_t k = 0; k < n; ++k) {
@@ -286,10 +308,16 @@ Result run_sqlite(const Workload& w, const std::string& path, std::size_t batch,
           " credits_posted INTEGER NOT NULL, flags INTEGER NOT NULL);"
           "CREATE TABLE transfers (id INTEGER PRIMARY KEY, debit_account_id INTEGER NOT NULL,"
           " credit_account_id INTEGER NOT NULL, amount INTEGER NOT NULL);");
+  if (g_history) {
+    sq_exec(db,
+            "CREATE INDEX transfers_by_debit ON transfers (debit_account_id, id);"
+            "CREATE INDEX transfers_by_credit ON transfers (credit_account_id, id);");
+  }
   // Accounts (not timed).
   sqlite3_stmt* ins_account =
-      sq_prepare(db, "INSERT INTO accounts (id, debits_posted, credits_posted, flags)"
-                     " VALUES (?1, 0, 0, ?2)");
+      sq_prepare(db,
+                 "INSERT INTO accounts (id, debits_posted, credits_posted, flags)"
+                 " VALUES (?1, 0, 0, ?2)");
   sq_exec(db, "BEGIN");
   for (const Account& a : w.accounts) {
     sqlite3_bind_int64(ins_account, 1, static_cast<sqlite3_int64>(a.id));
@@ -299,19 +327,19 @@ Result run_sqlite(const Workload& w, const std::string& path, std::size_t batch,
   sq_exec(db, "COMMIT");
   sq_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
 
-  sqlite3_stmt* debit = sq_prepare(
-      db,
-      "UPDATE accounts SET debits_posted = debits_posted + ?4"
-      " WHERE id = ?2 AND ?2 <> ?3"
-      " AND NOT EXISTS (SELECT 1 FROM transfers WHERE id = ?1)"
-      " AND EXISTS (SELECT 1 FROM accounts WHERE id = ?3)"
-      " AND ((flags & 2) = 0 OR debits_posted + ?4 <= credits_posted)");
+  sqlite3_stmt* debit =
+      sq_prepare(db,
+                 "UPDATE accounts SET debits_posted = debits_posted + ?4"
+                 " WHERE id = ?2 AND ?2 <> ?3"
+                 " AND NOT EXISTS (SELECT 1 FROM transfers WHERE id = ?1)"
+                 " AND EXISTS (SELECT 1 FROM accounts WHERE id = ?3)"
+                 " AND ((flags & 2) = 0 OR debits_posted + ?4 <= credits_posted)");
   sqlite3_stmt* credit =
       sq_prepare(db, "UPDATE accounts SET credits_posted = credits_posted + ?2 WHERE id = ?1");
-  sqlite3_stmt* record = sq_prepare(
-      db,
-      "INSERT INTO transfers (id, debit_account_id, credit_account_id, amount)"
-      " VALUES (?1, ?2, ?3, ?4)");
+  sqlite3_stmt* record =
+      sq_prepare(db,
+                 "INSERT INTO transfers (id, debit_account_id, credit_account_id, amount)"
+                 " VALUES (?1, ?2, ?3, ?4)");
   sqlite3_stmt* begin = sq_prepare(db, "BEGIN");
   sqlite3_stmt* commit = sq_prepare(db, "COMMIT");
 
@@ -348,8 +376,8 @@ Result run_sqlite(const Workload& w, const std::string& path, std::size_t batch,
   res.seconds = now_s() - start;
 
   // Balances (not timed).
-  sqlite3_stmt* q = sq_prepare(
-      db, "SELECT id, debits_posted, credits_posted FROM accounts ORDER BY id");
+  sqlite3_stmt* q =
+      sq_prepare(db, "SELECT id, debits_posted, credits_posted FROM accounts ORDER BY id");
   int rc;
   while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
     out->push_back({static_cast<std::uint64_t>(sqlite3_column_int64(q, 0)),
@@ -426,6 +454,11 @@ Result run_postgres(const Workload& w, int port, std::size_t batch, std::vector<
   PGconn* c = PQconnectdb(conninfo.c_str());
   if (PQstatus(c) != CONNECTION_OK) fail(std::string("postgres: ") + PQerrorMessage(c));
   pg_exec(c, kPgSchema);
+  if (g_history) {
+    pg_exec(c,
+            "CREATE INDEX transfers_by_debit ON transfers (debit_account_id, id);"
+            "CREATE INDEX transfers_by_credit ON transfers (credit_account_id, id);");
+  }
 
   // Accounts (not timed), with COPY.
   PQclear(pg_ok(c, PQexec(c, "COPY accounts FROM STDIN (FORMAT csv)"), "COPY"));
@@ -470,8 +503,8 @@ Result run_postgres(const Workload& w, int port, std::size_t batch, std::vector<
     }
     for (std::string& s : arr) s += '}';
     const char* values[4] = {arr[0].c_str(), arr[1].c_str(), arr[2].c_str(), arr[3].c_str()};
-    PGresult* r = pg_ok(c, PQexecPrepared(c, "batch", 4, values, nullptr, nullptr, 0),
-                        "create_transfers");
+    PGresult* r =
+        pg_ok(c, PQexecPrepared(c, "batch", 4, values, nullptr, nullptr, 0), "create_transfers");
     const std::uint64_t committed = std::strtoull(PQgetvalue(r, 0, 0), nullptr, 10);
     PQclear(r);
     res.committed += committed;
@@ -480,9 +513,9 @@ Result run_postgres(const Workload& w, int port, std::size_t batch, std::vector<
   res.seconds = now_s() - start;
 
   // Balances (not timed).
-  PGresult* r = pg_ok(
-      c, PQexec(c, "SELECT id, debits_posted, credits_posted FROM accounts ORDER BY id"),
-      "reading the balances");
+  PGresult* r =
+      pg_ok(c, PQexec(c, "SELECT id, debits_posted, credits_posted FROM accounts ORDER BY id"),
+            "reading the balances");
   for (int row = 0; row < PQntuples(r); ++row) {
     out->push_back({std::strtoull(PQgetvalue(r, row, 0), nullptr, 10),
                     std::strtoull(PQgetvalue(r, row, 1), nullptr, 10),
@@ -529,6 +562,7 @@ int main(int argc, char** argv) {
   const std::size_t batch =
       opt.count("--batch") ? std::strtoull(opt["--batch"].c_str(), nullptr, 10) : 1000;
   if (batch == 0) fail("--batch must be positive");
+  if (opt.count("--history")) g_history = opt["--history"] != "0";
   const Workload w = read_workload(need("--workload"), transfers);
   std::vector<Balance> balances;
   Result r;

@@ -22,6 +22,8 @@
 #   LOADGEN         a prebuilt lockstep-loadgen (default: build the release one, -j1)
 #   WORK            where the workload, balances and logs go (default: a temporary
 #                   directory, removed at the end unless KEEP=1)
+#   HISTORY         1: the peers also index each account's transfers, as the ledger's
+#                   by_debit and by_credit indexes do; 0: they do not [1]
 #   TMPDIR          where lockstep's journal and the peers' data directories go [/tmp]
 set -euo pipefail
 
@@ -36,6 +38,7 @@ RUNS=${RUNS:-3}
 BATCH=${BATCH:-1000}
 SYSTEMS=${SYSTEMS:-lockstep redis sqlite postgres}
 KEEP=${KEEP:-0}
+HISTORY=${HISTORY:-1}
 export TMPDIR=${TMPDIR:-/tmp}
 
 die() {
@@ -202,7 +205,7 @@ run_redis() {
     sleep 0.1
   done
   ((i < 100)) || die "redis-server did not answer on port $port"
-  "$DRIVER" redis --workload "$WORK/workload.csv" --transfers "$PEER_TRANSFERS" --batch "$BATCH" \
+  "$DRIVER" redis --workload "$WORK/workload.csv" --transfers "$PEER_TRANSFERS" --batch "$BATCH" --history "$HISTORY" \
     --port "$port" --balances "$out.csv" >"$out.json" || die "redis run $1"
   cp "$REDIS_DIR/redis.log" "$out.log"
   stop_redis
@@ -213,7 +216,7 @@ run_redis() {
 run_sqlite() {
   local out=$WORK/sqlite-$1
   SQLITE_DIR=$(mktemp -d "$TMPDIR/lockstep-peers-sqlite.XXXXXX")
-  "$DRIVER" sqlite --workload "$WORK/workload.csv" --transfers "$PEER_TRANSFERS" --batch "$BATCH" \
+  "$DRIVER" sqlite --workload "$WORK/workload.csv" --transfers "$PEER_TRANSFERS" --batch "$BATCH" --history "$HISTORY" \
     --db "$SQLITE_DIR/ledger.db" --balances "$out.csv" >"$out.json" || die "sqlite run $1"
   rm -rf "$SQLITE_DIR"
   SQLITE_DIR=
@@ -233,7 +236,7 @@ run_postgres() {
   runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 60 \
     -o "-c listen_addresses=127.0.0.1 -p $port -k $PG_DIR -c fsync=on -c synchronous_commit=on -c full_page_writes=on -c shared_buffers=512MB -c max_wal_size=8GB -c checkpoint_timeout=30min" \
     start >/dev/null || { cat "$PG_DIR/postgres.log" >&2; die "postgres did not start"; }
-  "$DRIVER" postgres --workload "$WORK/workload.csv" --transfers "$PEER_TRANSFERS" --batch "$BATCH" \
+  "$DRIVER" postgres --workload "$WORK/workload.csv" --transfers "$PEER_TRANSFERS" --batch "$BATCH" --history "$HISTORY" \
     --port "$port" --balances "$out.csv" >"$out.json" || die "postgres run $1"
   cp "$PG_DIR/postgres.log" "$out.log"
   stop_postgres
