@@ -41,18 +41,6 @@
 #include "journal/segment_header.h"
 #include "ledger_domain.h"
 
-#if defined(__SANITIZE_THREAD__)
-// moodycamel::ConcurrentQueue (the ingress) reuses an explicit producer's block once its
-// empty flags, stored with release by the consumer, read relaxed and then an acquire
-// fence (Block::is_empty): correct, but TSan does not model fences, so it reports the
-// producer's next writes into the block as racing with the consumer's reads. The queue
-// silences itself for Clang (MOODYCAMEL_NO_TSAN needs __has_feature), not for GCC.
-extern "C" const char* __tsan_default_suppressions();
-extern "C" const char* __tsan_default_suppressions() {
-  return "race:moodycamel::ConcurrentQueue*ExplicitProducer::enqueue\n";
-}
-#endif
-
 namespace lockstep {
 
 // Readable gtest messages for the engine's result enums.
@@ -1302,13 +1290,12 @@ TEST(EngineRuntime, AChainAsLongAsBatchCommandsMaxCommitsAndALongerOneIsRefusedA
   EXPECT_EQ(balance(e, 1), 2 * (5 + 80));
 }
 
-// The ingest stage holds back the drained members of a cut chain until the rest arrives,
-// and drains at most (slot room - held) more. The ingress (moodycamel) drains one session
-// (producer) until it has taken 256 commands from it, then rotates to another. If the
-// rotation comes while session A's chain is cut, and session B's chain is next, the
-// ingest takes part of B's chain too: if the two cut chains hold a whole slot, the budget
-// is 0 for good, neither chain can complete, nothing is ever completed again, and stop()
-// hangs.
+// The ingest stage holds back the drained members of a cut chain until the rest arrives.
+// The ingress (moodycamel) drains one session (producer) until it has taken 256 commands
+// from it, then rotates to another. If the rotation comes while session A's chain is cut,
+// and session B's chain is next, the ingest takes part of B's chain too. (It once drained
+// at most the slot's room minus what it held: with two cut chains holding a whole slot,
+// nothing could be drained again, and stop() hung.)
 //
 // Deterministic: with the publish thread stalled and the ring full, the ingress holds A's
 // 408 singles and 64-chain and B's 64-chain. Released, the ingest drains 64 at a time
@@ -1326,8 +1313,11 @@ bool two_sessions_with_chains_all_complete() {
   c.ingress_capacity = 1024;
   auto* e = new BankEngine(disk, bank::handlers(), c);  // leaked if it stalls
   e->start();
-  auto a = e->session(1);
-  auto b = e->session(2);
+  // Sessions go before their engine: held by pointer, deleted before it.
+  auto sa = std::make_unique<BankEngine::Session>(e->session(1));
+  auto sb = std::make_unique<BankEngine::Session>(e->session(2));
+  BankEngine::Session& a = *sa;
+  BankEngine::Session& b = *sb;
   if (a.submit(open_cmd(1), &Blocker::on_done, &blocker) != SubmitResult::kAccepted) {
     return false;
   }
@@ -1364,6 +1354,8 @@ bool two_sessions_with_chains_all_complete() {
     std::_Exit(1);  // the engine's threads still use everything here
   }
   e->stop();
+  sa.reset();
+  sb.reset();
   delete e;
   return true;
 }
