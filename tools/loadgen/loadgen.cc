@@ -81,9 +81,11 @@ struct Options {
   std::string clock = "wall";
   bool executor_only = false;
   bool project = false;
-  double expire_every_ms = 0;     // > 0: the engine submits ExpirePending this often
-  std::uint64_t window = 16384;   // closed loop: most commands outstanding per producer
-  std::uint64_t limit_every = 0;  // accounts whose id this divides: debits <= credits
+  bool direct_io = false;
+  std::size_t writes_in_flight = 0;  // 0: the journal's default
+  double expire_every_ms = 0;        // > 0: the engine submits ExpirePending this often
+  std::uint64_t window = 16384;      // closed loop: most commands outstanding per producer
+  std::uint64_t limit_every = 0;     // accounts whose id this divides: debits <= credits
   std::string emit_workload;
   std::string balances;
 };
@@ -127,6 +129,8 @@ std::int64_t zero_clock() { return 0; }
       "                         account, by id\n"
       "  --expire-every MS      the engine submits ExpirePending{1000} every MS ms of\n"
       "                         wall time (expires pending transfers; default: never)\n"
+      "  --writes-in-flight N   journal frames in flight at once (default 4)\n"
+      "  --direct-io            write the journal with O_DIRECT (no page cache)\n"
       "  --project              keep a read-only projection while running, and check at\n"
       "                         the end that it equals the state\n"
       "  --executor-only        the baseline: the same transfers through the executor\n"
@@ -167,13 +171,17 @@ Options parse(int argc, char** argv) {
       o.project = true;
       continue;
     }
+    if (flag == "--direct-io") {
+      o.direct_io = true;
+      continue;
+    }
     if (flag == "--help" || flag == "-h") usage("");
     static const char* const kWithValue[] = {
-        "--accounts", "--transfers",   "--duration",  "--distribution", "--zipf-s",
-        "--seed",     "--rate",        "--producers", "--batch-max",    "--durability",
-        "--layout",   "--journal",     "--input",     "--results",      "--hgrm",
-        "--plot",     "--clock",       "--window",    "--limit-every",  "--emit-workload",
-        "--balances", "--expire-every"};
+        "--accounts", "--transfers",    "--duration",        "--distribution", "--zipf-s",
+        "--seed",     "--rate",         "--producers",       "--batch-max",    "--durability",
+        "--layout",   "--journal",      "--input",           "--results",      "--hgrm",
+        "--plot",     "--clock",        "--window",          "--limit-every",  "--emit-workload",
+        "--balances", "--expire-every", "--writes-in-flight"};
     if (std::find(std::begin(kWithValue), std::end(kWithValue), flag) == std::end(kWithValue)) {
       usage("unknown option " + flag);
     }
@@ -219,6 +227,11 @@ Options parse(int argc, char** argv) {
       o.results = value;
     } else if (flag == "--hgrm") {
       o.hgrm_dir = value;
+    } else if (flag == "--writes-in-flight") {
+      o.writes_in_flight = parse_number<std::size_t>(flag, value);
+      if (o.writes_in_flight < 1 || o.writes_in_flight > 64) {
+        usage("--writes-in-flight must be in [1, 64]");
+      }
     } else if (flag == "--expire-every") {
       o.expire_every_ms = parse_number<double>(flag, value);
       if (!(o.expire_every_ms > 0)) usage("--expire-every must be positive (milliseconds)");
@@ -925,6 +938,8 @@ int run(const Options& o) {
   config.producers_max = static_cast<std::size_t>(o.producers) + 2;
   if (o.clock == "sequence") config.clock = zero_clock;
   config.project = o.project;
+  config.journal.direct_io = o.direct_io;
+  if (o.writes_in_flight != 0) config.journal.writes_in_flight = o.writes_in_flight;
   if (o.expire_every_ms > 0) {
     config.timers.push_back(ledger::expiry_timer(
         std::chrono::nanoseconds(static_cast<std::int64_t>(o.expire_every_ms * 1e6))));
