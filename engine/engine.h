@@ -185,7 +185,12 @@ class Engine {
     pipeline_.start(layout);
     started_ = true;
     accepting_.store(true, std::memory_order_seq_cst);
-    if (!config_.timers.empty()) timer_thread_ = std::thread([this] { run_timers(); });
+    if (!config_.timers.empty()) {
+      // Its session is made here, so a producers_max already reached throws from start().
+      auto timer_session = std::make_unique<Session>(session(0));
+      timer_thread_ =
+          std::thread([this, s = std::move(timer_session)]() mutable { run_timers(*s); });
+    }
   }
 
   // Refuses new submissions, delivers every completion still owed, waits for the
@@ -415,8 +420,7 @@ class Engine {
   }
 
   // Submits each timer's command when it is due, until stop().
-  void run_timers() {
-    Session s = session(0);
+  void run_timers(Session& s) {
     using Clock = std::chrono::steady_clock;
     std::vector<Clock::time_point> due;
     for (const TimerCommand& t : config_.timers) due.push_back(Clock::now() + t.interval);
@@ -447,8 +451,14 @@ class Engine {
       std::size_t at = 0;
       const auto payload = frame.payload;
       while (at < payload.size() && error.empty()) {
+        // The frame's checksum held, so this is a writer's bug, not rot: still checked.
         std::uint32_t n = 0;
-        std::memcpy(&n, payload.data() + at, 4);  // little-endian hosts (journal format)
+        if (payload.size() - at >= 4) std::memcpy(&n, payload.data() + at, 4);  // LE hosts
+        if (payload.size() - at < 4 || payload.size() - at - 4 < n) {
+          error = "a frame's entry lengths overrun it at sequence " +
+                  std::to_string(executor_->next_sequence());
+          break;
+        }
         const std::span<const std::byte> entry = payload.subspan(at + 4, n);
         at += 4 + n;
         error = replay_one(entry, out, expected, expected_count, last_time);

@@ -3,9 +3,9 @@
 // "Queries").
 //
 // It applies each committed TxResult's delta (after-images and erased keys) to its own
-// tables, never running a handler: erased records, and records whose keys change, are
-// removed first; then records whose keys did not change are overwritten in place, and the
-// rest inserted. A TxResult's final state never has two records on one key (the writer
+// tables, never running a handler: erased records go first, then records whose keys
+// change; records whose keys did not change are overwritten in place, and the rest
+// inserted. A TxResult's final state never has two records on one key (the writer
 // refused any command that would), so this order never meets a conflict, whatever order
 // the writes come in.
 //
@@ -41,7 +41,9 @@ class Projection {
 
   // Tables of the writer's capacities (options.table_capacity), allocated as they fill.
   explicit Projection(const EngineOptions& options)
-      : tables_(make(options, std::make_index_sequence<std::tuple_size_v<Tables>>{})) {}
+      : tables_(make(options, std::make_index_sequence<std::tuple_size_v<Tables>>{})) {
+    writes_.reserve(options.limits.writes_per_command_max);
+  }
 
   Projection(const Projection&) = delete;
   Projection& operator=(const Projection&) = delete;
@@ -87,16 +89,21 @@ class Projection {
       writes_.push_back(w);
       at += kTxWriteHeaderBytes + n;
     }
-    // 1. Erases, and upserts whose keys change: out. Upserts with the same keys: in place.
+    // 1. Erases: out (first, so an erase and a re-insert of one key in one command meet
+    // in that order, whatever the order of their writes).
     for (Write& w : writes_) {
+      if (w.op != kWriteErase) continue;
       on_table(w.table, [&](auto& t) {
-        if (w.op == kWriteErase) {
-          const std::uint32_t slot = t.slot_of_key(w.bytes);
-          LS_ASSERT(slot != kNoSlot);
-          t.remove_slot(slot);
-          w.done = true;
-          return;
-        }
+        const std::uint32_t slot = t.slot_of_key(w.bytes);
+        LS_ASSERT(slot != kNoSlot);
+        t.remove_slot(slot);
+      });
+      w.done = true;
+    }
+    // 2. Upserts whose keys change: out. Upserts with the same keys: in place.
+    for (Write& w : writes_) {
+      if (w.done) continue;
+      on_table(w.table, [&](auto& t) {
         LS_ASSERT(w.bytes.size() == t.record_bytes());
         const std::uint32_t slot = t.slot_of_image(w.bytes.data());
         if (slot == kNoSlot) return;
@@ -107,7 +114,7 @@ class Projection {
         }
       });
     }
-    // 2. The rest: inserted.
+    // 3. The rest: inserted.
     for (const Write& w : writes_) {
       if (w.done) continue;
       on_table(w.table, [&](auto& t) { t.insert_image(w.bytes.data()); });

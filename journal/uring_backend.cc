@@ -240,7 +240,9 @@ IoStatus UringBackend::reap_within(std::int64_t timeout_ns, std::vector<Completi
   ts.tv_nsec = timeout_ns % 1'000'000'000;
   io_uring_cqe* cqe = nullptr;
   const int rc = io_uring_wait_cqe_timeout(&ring_, &cqe, &ts);
-  if (rc < 0 && rc != -ETIME && rc != -EINTR) {
+  // -ETIME: nothing yet. -EAGAIN/-EBUSY: a kernel without IORING_FEAT_EXT_ARG, where
+  // liburing queues a timeout request of its own, found no room for it: nothing yet too.
+  if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
     (void)poison(IoStatus::error(-rc, "io_uring_wait_cqe_timeout", "", 0));
   }
   (void)deliver();

@@ -64,7 +64,11 @@ class IngestStage final : public Stage {
     return last - first + 1;
   }
 
-  bool has_work() const override { return ingress_.size() > 0; }
+  // Work it can do: commands waiting, and a slot to put them in (a kept claim, or room in
+  // the ring); with the ring full it waits for the consumers instead of spinning.
+  bool has_work() const override {
+    return ingress_.size() > 0 && (pending_ >= 0 || sequencer_.can_claim(1));
+  }
 
   const Sequence& sequence() const noexcept override { return sequencer_.cursor(); }
 

@@ -60,6 +60,15 @@ class SingleProducerSequencer {
     return {first, next, ClaimStatus::kOk};
   }
 
+  // Whether try_claim(n) would succeed now (the producer thread: it reads the
+  // producer's own state). For a stage's has_work(): a producer with nothing to claim
+  // into must wait, not spin.
+  bool can_claim(std::int64_t n = 1) const noexcept {
+    const std::int64_t wrap_point = local_.claimed + n - capacity_;
+    return !halted() &&
+           (wrap_point <= local_.cached_gating || wrap_point <= gating_.min(local_.claimed));
+  }
+
   // Claims `n` slots, waiting through the wait strategy for consumers to make room.
   // Returns kTimedOut at `deadline`, kHalted once halt() is called.
   Claim claim(std::int64_t n, Deadline deadline = kNoDeadline) noexcept {

@@ -59,6 +59,8 @@ class ExecuteStage final : public Stage {
         room_(executor.options().result_bytes_max + executor.options().chain_bytes_max +
               kEntryPrefixBytes * (executor.options().chain_length_max + 1)) {
     LS_ASSERT(room_ <= arena.capacity());
+    waiting_.reserve(kBatchCommands);
+    sizes_.reserve(kBatchCommands);
   }
 
   void set_terminal(std::vector<const Sequence*> terminal) { terminal_ = std::move(terminal); }

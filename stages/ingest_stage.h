@@ -70,7 +70,7 @@ class EngineIngestStage final : public Stage {
     std::int64_t last = -1;
     const std::int64_t now = monotonic_now_ns();
     for (;;) {
-      const bool more = ingress_.size() > 0 || has_ready_unit();
+      bool more = ingress_.size() > 0 || has_ready_unit();
       if (pending_ < 0) {
         if (!more) break;
         const Claim claim = sequencer_.try_claim(1);
@@ -81,6 +81,15 @@ class EngineIngestStage final : public Stage {
       Slot& slot = ring_[pending_];
       if (more) {
         place_ready(slot);
+        // A held unit that is whole but does not fit what is left: this slot is done (it
+        // goes out now, and the unit starts the next one), rather than draining more to
+        // hold behind it.
+        if (has_ready_unit()) {
+          LS_ASSERT(slot.count > 0);  // a whole unit always fits an empty slot
+          more = false;
+        }
+      }
+      if (more) {
         const std::size_t room = per_slot_ - slot.count;
         std::size_t n = 0;
         if (room > 0 && ingress_.size() > 0) {
@@ -88,7 +97,8 @@ class EngineIngestStage final : public Stage {
           for (std::size_t i = 0; i < n; ++i) route(drained_[i], slot);
           place_ready(slot);
         }
-        if (n > 0 && slot.count < per_slot_) continue;  // more may fit this slot
+        // More may fit this slot, unless a whole held unit did not.
+        if (n > 0 && slot.count < per_slot_ && !has_ready_unit()) continue;
       }
       if (slot.count == 0) break;  // keep the claim for the next poll
       slot.ingest_ns = now;
@@ -102,7 +112,11 @@ class EngineIngestStage final : public Stage {
     return last - first + 1;
   }
 
-  bool has_work() const override { return ingress_.size() > 0 || has_ready_unit(); }
+  // Work it can do: commands waiting (queued, or held and ready), and a slot to put them
+  // in (a kept claim, or room in the ring); with the ring full it waits, not spins.
+  bool has_work() const override {
+    return (ingress_.size() > 0 || has_ready_unit()) && (pending_ >= 0 || sequencer_.can_claim(1));
+  }
 
   const Sequence& sequence() const noexcept override { return sequencer_.cursor(); }
 

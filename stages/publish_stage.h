@@ -70,6 +70,13 @@ class PublishHandler {
             ack_.record(now - c.submit_ns);
             break;
           case Disposition::kDuplicate:
+            if (slot_failed) {
+              // Its original may have been sequenced just before, and never made durable:
+              // "it made it" is not known.
+              done.status = CompletionStatus::kFailed;
+              ++failed;
+              break;
+            }
             done.status = CompletionStatus::kDuplicate;
             done.sequence = c.sequence;
             ++duplicates;

@@ -67,9 +67,14 @@ void EngineConfig::validate() const {
   // One command's room in the arena: its result, an open chain's, and their prefixes.
   const std::size_t room = std::size_t{executor.result_bytes_max} + executor.chain_bytes_max +
                            4 * (std::size_t{executor.chain_length_max} + 1);
-  if (arena_bytes < 4 * room) {
-    bad("arena_bytes must be at least " + std::to_string(4 * room) +
-        " (four times one command's worst case), not " + std::to_string(arena_bytes));
+  // Arena bytes come back a whole slot at a time, so a slot's results must fit beside
+  // one command's reservation and the tail skipped at a wrap.
+  const std::size_t arena_min =
+      batch_commands_max * (std::size_t{executor.result_bytes_max} + 4) + 2 * room;
+  if (arena_bytes < arena_min) {
+    bad("arena_bytes must be at least " + std::to_string(arena_min) +
+        " (a slot of largest results, and twice one command's worst case), not " +
+        std::to_string(arena_bytes));
   }
   // A frame must hold the largest linked chain (its results never span two frames).
   const std::size_t chain = std::size_t{executor.chain_bytes_max} +
