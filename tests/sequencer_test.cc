@@ -164,5 +164,25 @@ TEST(SingleProducerSequencer, ShrinkingAClaimGivesTheUnfilledSlotsBack) {
   EXPECT_EQ(next.first, 2);
 }
 
+TEST(SingleProducerSequencer, CanClaimSaysWhetherAClaimWouldSucceedWithoutClaiming) {
+  HybridWait wait;
+  SingleProducerSequencer<HybridWait> sequencer(4, wait);
+  Sequence consumer;
+  sequencer.add_gating_sequence(consumer);
+  EXPECT_TRUE(sequencer.can_claim(4));
+  EXPECT_FALSE(sequencer.can_claim(5));
+  ASSERT_TRUE(sequencer.try_claim(3));
+  EXPECT_TRUE(sequencer.can_claim(1));
+  EXPECT_TRUE(sequencer.can_claim(1));  // asking claims nothing
+  ASSERT_TRUE(sequencer.try_claim(1));
+  EXPECT_FALSE(sequencer.can_claim(1));  // the ring is full: the consumer is at -1
+  EXPECT_FALSE(sequencer.try_claim(1));
+  consumer.set(1);  // the consumer frees two slots
+  EXPECT_TRUE(sequencer.can_claim(2));
+  EXPECT_FALSE(sequencer.can_claim(3));
+  sequencer.halt();
+  EXPECT_FALSE(sequencer.can_claim(1));
+}
+
 }  // namespace
 }  // namespace lockstep
