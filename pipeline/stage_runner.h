@@ -36,6 +36,24 @@ concept TimestampedSlot = requires(const S& slot) {
   { slot.count } -> std::convertible_to<std::int64_t>;
 };
 
+// Records a stage's pass over slots [first, last]: their count, and for timestamped slots
+// the latency from ingest to now, per slot and per command. For StageRunner and for
+// stages that publish their own way (the engine's execute and journal stages).
+template <class Slot>
+void record_slots(StageMetrics& m, const RingBuffer<Slot>& ring, std::int64_t first,
+                  std::int64_t last) noexcept {
+  m.batch_slots.record(last - first + 1);
+  if constexpr (TimestampedSlot<Slot>) {
+    const std::int64_t now = monotonic_now_ns();
+    for (std::int64_t s = first; s <= last; ++s) {
+      const Slot& slot = ring[s];
+      const std::int64_t latency = now - static_cast<std::int64_t>(slot.ingest_ns);
+      m.slot_latency_ns.record(latency);
+      m.command_latency_ns.record_n(latency, static_cast<std::int64_t>(slot.count));
+    }
+  }
+}
+
 template <class Sequencer, class Slot, class Handler>
 requires BatchHandler<Handler, Slot>
 class StageRunner final : public Stage {
@@ -74,17 +92,7 @@ class StageRunner final : public Stage {
 
  private:
   void record(std::int64_t first, std::int64_t last) noexcept {
-    StageMetrics& m = metrics();
-    m.batch_slots.record(last - first + 1);
-    if constexpr (TimestampedSlot<Slot>) {
-      const std::int64_t now = monotonic_now_ns();
-      for (std::int64_t s = first; s <= last; ++s) {
-        const Slot& slot = ring_[s];
-        const std::int64_t latency = now - static_cast<std::int64_t>(slot.ingest_ns);
-        m.slot_latency_ns.record(latency);
-        m.command_latency_ns.record_n(latency, static_cast<std::int64_t>(slot.count));
-      }
-    }
+    record_slots(metrics(), ring_, first, last);
   }
 
   RingBuffer<Slot>& ring_;

@@ -31,6 +31,7 @@
 #include "pipeline/ring_buffer.h"
 #include "pipeline/sequence_barrier.h"
 #include "pipeline/stage.h"
+#include "pipeline/stage_runner.h"
 #include "stages/command.h"
 #include "stages/engine_signals.h"
 #include "stages/result_arena.h"
@@ -222,14 +223,7 @@ class JournalStage final : public Stage {
   }
 
   void record(std::int64_t first, std::int64_t last) noexcept {
-    StageMetrics& m = metrics();
-    m.batch_slots.record(last - first + 1);
-    const std::int64_t now = monotonic_now_ns();
-    for (std::int64_t s = first; s <= last; ++s) {
-      const Slot& slot = ring_[s];
-      m.slot_latency_ns.record(now - slot.ingest_ns);
-      m.command_latency_ns.record_n(now - slot.ingest_ns, slot.count);
-    }
+    record_slots(metrics(), ring_, first, last);
   }
 
   RingBuffer<Slot>& ring_;
