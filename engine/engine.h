@@ -344,9 +344,6 @@ class Engine {
   const journal::RecoveryReport& recovery() const noexcept { return report_; }
   const std::string& io_note() const noexcept { return io_note_; }
   const EngineConfig& config() const noexcept { return config_; }
-  bool durable() const noexcept {
-    return config_.journal.durability == journal::Durability::kFsync;
-  }
 
   // The state: before start() or after stop() only.
   const Executor<D>& executor() const {

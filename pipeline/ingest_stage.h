@@ -12,7 +12,6 @@
 #include <string>
 #include <utility>
 
-#include "pipeline/assert.h"
 #include "pipeline/batch.h"
 #include "pipeline/clock.h"
 #include "pipeline/ingress.h"
@@ -28,16 +27,10 @@ class IngestStage final : public Stage {
   using Slot = Batch<T, N>;
   using Sequencer = SingleProducerSequencer<W>;
 
-  // All three must outlive the stage. `per_slot`: the most items a slot takes (1 to N).
+  // All three must outlive the stage.
   IngestStage(std::string name, Ingress<T, W>& ingress, RingBuffer<Slot>& ring,
-              Sequencer& sequencer, std::size_t per_slot = N)
-      : Stage(std::move(name)),
-        ingress_(ingress),
-        ring_(ring),
-        sequencer_(sequencer),
-        per_slot_(per_slot) {
-    LS_ASSERT(per_slot >= 1 && per_slot <= N);
-  }
+              Sequencer& sequencer)
+      : Stage(std::move(name)), ingress_(ingress), ring_(ring), sequencer_(sequencer) {}
 
   std::int64_t poll() override {
     std::int64_t first = -1;
@@ -50,7 +43,7 @@ class IngestStage final : public Stage {
         pending_ = claim.first;
       }
       Slot& slot = ring_[pending_];
-      const std::size_t n = ingress_.drain(slot.items.data(), per_slot_);
+      const std::size_t n = ingress_.drain(slot.items.data(), N);
       if (n == 0) break;
       slot.count = static_cast<std::uint32_t>(n);
       slot.ingest_ns = now;
@@ -76,7 +69,6 @@ class IngestStage final : public Stage {
   Ingress<T, W>& ingress_;
   RingBuffer<Slot>& ring_;
   Sequencer& sequencer_;
-  const std::size_t per_slot_;
   std::int64_t pending_ = -1;  // a claimed, unfilled slot kept for the next poll
 };
 

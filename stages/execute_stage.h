@@ -27,6 +27,8 @@
 
 #include "engine/executor.h"
 #include "engine/tx_result.h"
+#include "journal/endian.h"
+#include "journal/format.h"
 #include "pipeline/clock.h"
 #include "pipeline/owner_check.h"
 #include "pipeline/ring_buffer.h"
@@ -93,7 +95,8 @@ class ExecuteStage final : public Stage {
 
   const Sequence& sequence() const noexcept override { return sequence_; }
 
-  static constexpr std::size_t kEntryPrefixBytes = 4;
+  // Each result is stored as a journal entry: its length first.
+  static constexpr std::size_t kEntryPrefixBytes = journal::kEntryLengthBytes;
 
  private:
   struct SlotEnd {
@@ -169,10 +172,7 @@ class ExecuteStage final : public Stage {
       std::byte* entry = p + kEntryPrefixBytes * i + offset;
       if (i > 0) std::memmove(entry + kEntryPrefixBytes, p + kEntryPrefixBytes + offset, sizes_[i]);
       const auto n = static_cast<std::uint32_t>(sizes_[i]);
-      const std::uint8_t le[4] = {static_cast<std::uint8_t>(n), static_cast<std::uint8_t>(n >> 8),
-                                  static_cast<std::uint8_t>(n >> 16),
-                                  static_cast<std::uint8_t>(n >> 24)};
-      std::memcpy(entry, le, 4);
+      journal::store_le<std::uint32_t>({entry, kEntryPrefixBytes}, 0, n);
       CommandItem<P>& c = *waiting_[i];
       c.result_at = at + (entry - p) + kEntryPrefixBytes;
       c.result_bytes = n;

@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "journal/format.h"
 #include "journal/journal_writer.h"
 #include "pipeline/clock.h"
 #include "pipeline/owner_check.h"
@@ -87,9 +88,6 @@ class JournalStage final : public Stage {
 
   const Sequence& sequence() const noexcept override { return sequence_; }
 
-  // Frames committed, and entries in them (for stats; stage thread only while running).
-  std::uint64_t frames() const noexcept { return frames_; }
-
   // The longest the stage waits in the kernel for a completion before it looks for new
   // slots again.
   static constexpr std::int64_t kIoWaitNs = 50'000;
@@ -106,7 +104,7 @@ class JournalStage final : public Stage {
       for (std::uint32_t i = 0; i < slot.count; ++i) {
         const CommandItem<P>& c = slot.items[i];
         if (c.disposition != Disposition::kExecuted) continue;
-        const std::size_t n = 4 + c.result_bytes;
+        const std::size_t n = journal::kEntryLengthBytes + c.result_bytes;
         if (payload_.empty() || used_ + n > payload_.size()) {
           if (!next_frame()) return;
           LS_ASSERT(used_ + n <= payload_.size());  // EngineConfig::validate() makes sure
@@ -131,9 +129,9 @@ class JournalStage final : public Stage {
   }
 
   void copy(const CommandItem<P>& c) {
-    const std::size_t n = 4 + c.result_bytes;
+    const std::size_t n = journal::kEntryLengthBytes + c.result_bytes;
     LS_ASSERT(c.sequence == writer_.next_sequence() + entries_);
-    std::memcpy(payload_.data() + used_, arena_.at(c.result_at - 4), n);
+    std::memcpy(payload_.data() + used_, arena_.at(c.result_at - journal::kEntryLengthBytes), n);
     used_ += n;
     ++entries_;
   }
@@ -181,7 +179,6 @@ class JournalStage final : public Stage {
       fail(st);
       return false;
     }
-    ++frames_;
     return true;
   }
 
@@ -245,7 +242,6 @@ class JournalStage final : public Stage {
   std::int64_t submitted_ = -1;
   std::int64_t published_ = -1;
   bool failed_ = false;
-  std::uint64_t frames_ = 0;
   Sequence sequence_;
   OwnerCheck owner_;
 };
