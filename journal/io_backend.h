@@ -75,7 +75,13 @@ class IoBackend {
                                   std::span<const std::byte> bytes) = 0;
   // Removes a file that is not open (recovery's clean-up of an incomplete segment).
   virtual IoStatus remove(std::string_view name) = 0;
-  // Makes file creations and removals in the directory durable.
+  // Renames `from` to `to` in one step, replacing `to` if it exists: a reader of the
+  // directory sees either the old names or the new ones, never neither. Meant for closed
+  // files (snapshots are written under a temporary name, synced, closed, then renamed).
+  // The new name is durable only after sync_directory(): a power loss before it leaves the
+  // old names (the old `to`, if its name was durable; `from`, if its name was).
+  virtual IoStatus rename(std::string_view from, std::string_view to) = 0;
+  // Makes file creations, removals and renames in the directory durable.
   virtual IoStatus sync_directory() = 0;
 
   // ---- the group-commit path ------------------------------------------------------------

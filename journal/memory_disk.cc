@@ -10,6 +10,26 @@ namespace lockstep::journal {
 
 MemoryDisk::MemoryDisk(std::size_t depth) : depth_(depth) { LS_ASSERT(depth >= 1); }
 
+MemoryDisk::Directory::Directory(const Directory& other) { *this = other; }
+
+MemoryDisk::Directory& MemoryDisk::Directory::operator=(const Directory& other) {
+  if (this == &other) return *this;
+  std::map<const File*, std::shared_ptr<File>> copies;
+  const auto copy_of = [&copies](const std::shared_ptr<File>& file) -> std::shared_ptr<File> {
+    if (file == nullptr) return nullptr;
+    std::shared_ptr<File>& copy = copies[file.get()];
+    if (copy == nullptr) copy = std::make_shared<File>(*file);
+    return copy;
+  };
+  files.clear();
+  durable.clear();
+  handles.clear();
+  for (const auto& [name, file] : other.files) files[name] = copy_of(file);
+  for (const auto& [name, file] : other.durable) durable[name] = copy_of(file);
+  for (const Handle& h : other.handles) handles.push_back({h.name, copy_of(h.file)});
+  return *this;
+}
+
 void MemoryDisk::fail(Op op, std::uint64_t nth, int error_code, bool forever) {
   LS_ASSERT(nth >= 1 && error_code > 0);
   faults_.push_back({op, nth, error_code, forever});
@@ -27,7 +47,7 @@ void MemoryDisk::crash_at(std::uint64_t io_number, std::size_t torn_bytes) {
 }
 
 void MemoryDisk::flip_bit(const std::string& name, std::uint64_t offset, int bit) {
-  File& f = files_.at(name);
+  File& f = *dir_.files.at(name);
   const auto mask = std::byte{static_cast<unsigned char>(1u << bit)};
   if (offset < f.current.size()) f.current[offset] ^= mask;
   if (offset < f.durable.size()) f.durable[offset] ^= mask;
@@ -35,32 +55,35 @@ void MemoryDisk::flip_bit(const std::string& name, std::uint64_t offset, int bit
 
 MemoryDisk MemoryDisk::restarted() const {
   MemoryDisk disk(depth_);
-  for (const auto& [name, file] : files_) {
-    if (!file.name_durable) continue;
-    File& copy = disk.files_[name];
-    copy.current = file.durable;
-    copy.durable = file.durable;
-    copy.name_durable = true;
+  for (const auto& [name, file] : dir_.durable) {
+    auto copy = std::make_shared<File>(File{file->durable, file->durable});
+    disk.dir_.files[name] = copy;
+    disk.dir_.durable[name] = std::move(copy);
   }
   return disk;
 }
 
 std::vector<std::byte> MemoryDisk::contents(const std::string& name) const {
-  const auto it = files_.find(name);
-  return it == files_.end() ? std::vector<std::byte>{} : it->second.current;
+  const auto it = dir_.files.find(name);
+  return it == dir_.files.end() ? std::vector<std::byte>{} : it->second->current;
 }
 
 MemoryDisk::File* MemoryDisk::file_of(FileHandle handle, std::string* name) {
-  if (handle >= handles_.size() || handles_[handle].empty()) return nullptr;
-  *name = handles_[handle];
-  return &files_.at(*name);
+  if (handle >= dir_.handles.size() || dir_.handles[handle].file == nullptr) return nullptr;
+  *name = dir_.handles[handle].name;
+  return dir_.handles[handle].file.get();
 }
 
 IoStatus MemoryDisk::next_call(Op op, const std::string& name, std::uint64_t offset,
                                std::span<const std::byte> torn_source, File* file) {
   ++io_count_;
-  const std::uint64_t nth = op == Op::kWrite ? ++writes_ : ++syncs_;
-  const char* what = op == Op::kWrite ? "write" : "fdatasync";
+  std::uint64_t nth = 0;
+  const char* what = "";
+  switch (op) {
+    case Op::kWrite: nth = ++writes_, what = "write"; break;
+    case Op::kSync: nth = ++syncs_, what = "fdatasync"; break;
+    case Op::kRename: nth = ++renames_, what = "rename"; break;
+  }
   if (crashed_) return IoStatus::error(EIO, what, name, offset);
   if (crash_at_ != 0 && io_count_ == crash_at_) {
     crashed_ = true;
@@ -109,7 +132,9 @@ IoStatus MemoryDisk::write_all(FileHandle handle, std::uint64_t offset,
   while (!bytes.empty()) {
     std::size_t written = 0;
     if (IoStatus s = sys_write(handle, offset, bytes, &written); !s) return s;
-    if (written == 0) return IoStatus::error(EIO, "write (no progress)", handles_[handle], offset);
+    if (written == 0) {
+      return IoStatus::error(EIO, "write (no progress)", dir_.handles[handle].name, offset);
+    }
     offset += written;
     bytes = bytes.subspan(written);
   }
@@ -118,25 +143,26 @@ IoStatus MemoryDisk::write_all(FileHandle handle, std::uint64_t offset,
 
 IoStatus MemoryDisk::list(std::vector<std::string>* names) {
   names->clear();
-  for (const auto& entry : files_) names->push_back(entry.first);  // std::map: sorted
+  for (const auto& entry : dir_.files) names->push_back(entry.first);  // std::map: sorted
   return IoStatus::ok();
 }
 
 IoStatus MemoryDisk::open(std::string_view name, const OpenOptions& options, FileHandle* file) {
   const std::string key(name);
-  if (!files_.contains(key)) {
+  if (!dir_.files.contains(key)) {
     if (!options.create) return IoStatus::error(ENOENT, "open", key, 0);
-    files_[key];
+    dir_.files[key] = std::make_shared<File>();
   }
-  handles_.push_back(key);
-  *file = static_cast<FileHandle>(handles_.size() - 1);
+  dir_.handles.push_back({key, dir_.files.at(key)});
+  *file = static_cast<FileHandle>(dir_.handles.size() - 1);
   return IoStatus::ok();
 }
 
 IoStatus MemoryDisk::close(FileHandle file) {
-  if (file >= handles_.size() || handles_[file].empty())
+  if (file >= dir_.handles.size() || dir_.handles[file].file == nullptr) {
     return IoStatus::error(EBADF, "close", "", 0);
-  handles_[file].clear();
+  }
+  dir_.handles[file].file.reset();
   return IoStatus::ok();
 }
 
@@ -187,8 +213,27 @@ IoStatus MemoryDisk::write_and_sync(FileHandle file, std::uint64_t offset,
 IoStatus MemoryDisk::remove(std::string_view name) {
   // Simplification: a removal is durable at once (the journal syncs the directory after
   // every removal anyway, and a removed file that came back would only be removed again).
+  // After a power loss nothing changes the disk any more.
   const std::string key(name);
-  if (files_.erase(key) == 0) return IoStatus::error(ENOENT, "unlink", key, 0);
+  if (crashed_) return IoStatus::error(EIO, "unlink", key, 0);
+  if (dir_.files.erase(key) == 0) return IoStatus::error(ENOENT, "unlink", key, 0);
+  dir_.durable.erase(key);
+  return IoStatus::ok();
+}
+
+IoStatus MemoryDisk::rename(std::string_view from, std::string_view to) {
+  const std::string old_name(from);
+  const std::string new_name(to);
+  const std::string names = old_name + " to " + new_name;
+  // One system call. The durable directory is left as it is: only sync_directory()
+  // makes the new name (and the old name's disappearance) durable.
+  if (IoStatus s = next_call(Op::kRename, names, 0, {}, nullptr); !s) return s;
+  const auto it = dir_.files.find(old_name);
+  if (it == dir_.files.end()) return IoStatus::error(ENOENT, "rename", names, 0);
+  if (old_name == new_name) return IoStatus::ok();
+  std::shared_ptr<File> file = std::move(it->second);
+  dir_.files.erase(it);
+  dir_.files[new_name] = std::move(file);
   return IoStatus::ok();
 }
 
@@ -196,7 +241,7 @@ IoStatus MemoryDisk::sync_directory() {
   if (IoStatus s = next_call(Op::kSync, ".", 0, {}, nullptr); !s) {
     return IoStatus::error(s.error_code(), "fsync of directory", ".", 0);
   }
-  for (auto& entry : files_) entry.second.name_durable = true;
+  dir_.durable = dir_.files;
   return IoStatus::ok();
 }
 

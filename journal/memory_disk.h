@@ -2,17 +2,24 @@
 // storage, LevelDB's fault-injection Env).
 //
 // Model. Each file has `current` bytes (what reads see) and `durable` bytes (what survives
-// a power loss). A sync of a file makes its current bytes durable; a directory sync makes
-// created files' names durable. Every system call the backend makes (each write attempt,
-// each sync, each directory sync) is numbered from 1; faults are planned against those
-// numbers or against the n-th call of a kind:
-// - fail(op, nth, errno, forever): the n-th write (or sync) fails with errno, once or from
-//   then on;
+// a power loss). The directory, too, has a current state (the names list() and open()
+// see) and a durable one (the names a restarted machine finds), each mapping names to
+// files. A sync of a file makes its current bytes durable; a directory sync makes the
+// current names durable: created and renamed files' new names, and the disappearance of
+// renamed-away names. Until then a power loss brings back the old names: a renamed file
+// under its old name (if that name was durable) and a replaced file under the new name (if
+// it was durable), each with its own durable bytes. (A removal is durable at once.)
+// Every system call the backend makes (each write attempt, each sync, each directory
+// sync, each rename) is numbered from 1; faults are planned against those numbers or
+// against the n-th call of a kind:
+// - fail(op, nth, errno, forever): the n-th write (or sync, or rename) fails with errno,
+//   once or from then on (directory syncs count as syncs);
 // - short_write(nth, bytes): the n-th write transfers only `bytes`; the backend writes the
 //   rest in another call, as a POSIX backend must;
 // - crash_at(io_number, torn_bytes): power fails during system call `io_number`: if it is
 //   a write, its first `torn_bytes` bytes reach the disk (a torn write); that call and
-//   every later one fail with EIO, and nothing unsynced survives;
+//   every later one (and every later removal or rename) fail with EIO, and nothing
+//   unsynced survives;
 // - flip_bit(file, offset, bit): a bit rots, in what reads see and in what survives.
 // restarted() returns the disk a machine would find after the crash.
 //
@@ -22,6 +29,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -32,7 +40,7 @@ namespace lockstep::journal {
 
 class MemoryDisk final : public IoBackend {
  public:
-  enum class Op : std::uint8_t { kWrite, kSync };
+  enum class Op : std::uint8_t { kWrite, kSync, kRename };
 
   explicit MemoryDisk(std::size_t depth = 4);
 
@@ -42,7 +50,7 @@ class MemoryDisk final : public IoBackend {
   void crash_at(std::uint64_t io_number, std::size_t torn_bytes);
   void flip_bit(const std::string& name, std::uint64_t offset, int bit);
 
-  // System calls made so far (writes, syncs, directory syncs).
+  // System calls made so far (writes, syncs, directory syncs, renames).
   std::uint64_t io_count() const noexcept { return io_count_; }
   bool crashed() const noexcept { return crashed_; }
   // The disk as a restarted machine finds it: durable bytes and names only.
@@ -63,6 +71,7 @@ class MemoryDisk final : public IoBackend {
   IoStatus write_and_sync(FileHandle file, std::uint64_t offset,
                           std::span<const std::byte> bytes) override;
   IoStatus remove(std::string_view name) override;
+  IoStatus rename(std::string_view from, std::string_view to) override;
   IoStatus sync_directory() override;
   std::size_t depth() const noexcept override { return depth_; }
   IoStatus submit(const DurableWrite& write) override;
@@ -70,10 +79,30 @@ class MemoryDisk final : public IoBackend {
   std::size_t in_flight() const noexcept override { return completions_.size(); }
 
  private:
+  // A file (an inode): names refer to it, from the current and the durable directory.
   struct File {
     std::vector<std::byte> current;
     std::vector<std::byte> durable;
-    bool name_durable = false;
+  };
+  // An open file: the name it was opened by (for messages) and the file itself, which
+  // stays reachable through the handle when it is renamed or removed.
+  struct Handle {
+    std::string name;
+    std::shared_ptr<File> file;  // null once closed
+  };
+  // The names and handles, which share files. A copy of it (and so of a MemoryDisk) is
+  // deep: it shares no file with the original, but the same sharing among its names.
+  struct Directory {
+    std::map<std::string, std::shared_ptr<File>> files;    // the directory now
+    std::map<std::string, std::shared_ptr<File>> durable;  // ... after a power loss
+    std::vector<Handle> handles;                           // FileHandle -> open file
+
+    Directory() = default;
+    Directory(const Directory& other);
+    Directory& operator=(const Directory& other);
+    Directory(Directory&&) = default;
+    Directory& operator=(Directory&&) = default;
+    ~Directory() = default;
   };
   struct Fault {
     Op op;
@@ -93,14 +122,14 @@ class MemoryDisk final : public IoBackend {
                      std::span<const std::byte> torn_source, File* file);
 
   std::size_t depth_;
-  std::map<std::string, File> files_;
-  std::vector<std::string> handles_;  // FileHandle -> name ("" once closed)
+  Directory dir_;
   CompletionQueue completions_;
   std::vector<Fault> faults_;
   std::map<std::uint64_t, std::size_t> short_writes_;  // nth write -> bytes
   std::uint64_t io_count_ = 0;
   std::uint64_t writes_ = 0;
   std::uint64_t syncs_ = 0;
+  std::uint64_t renames_ = 0;
   std::uint64_t crash_at_ = 0;  // 0: no crash planned
   std::size_t torn_bytes_ = 0;
   bool crashed_ = false;

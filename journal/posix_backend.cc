@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>  // renameat
 
 #include "pipeline/assert.h"
 
@@ -165,6 +166,16 @@ IoStatus PosixBackend::remove(std::string_view name) {
   const std::string key(name);
   if (::unlinkat(directory_fd_, key.c_str(), 0) != 0)
     return IoStatus::error(errno, "unlink", key, 0);
+  return IoStatus::ok();
+}
+
+IoStatus PosixBackend::rename(std::string_view from, std::string_view to) {
+  const std::string old_name(from);
+  const std::string new_name(to);
+  // renameat(2) replaces `to` atomically; both names are relative to the directory.
+  if (::renameat(directory_fd_, old_name.c_str(), directory_fd_, new_name.c_str()) != 0) {
+    return IoStatus::error(errno, "rename", old_name + " to " + new_name, 0);
+  }
   return IoStatus::ok();
 }
 

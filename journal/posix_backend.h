@@ -40,6 +40,7 @@ class PosixBackend : public IoBackend {
   IoStatus write_and_sync(FileHandle file, std::uint64_t offset,
                           std::span<const std::byte> bytes) override;
   IoStatus remove(std::string_view name) override;
+  IoStatus rename(std::string_view from, std::string_view to) override;
   IoStatus sync_directory() override;
   std::size_t depth() const noexcept override { return depth_; }
   IoStatus submit(const DurableWrite& write) override;

@@ -67,20 +67,33 @@ bool tearable(FrameStatus status) {
 
 class Recovery {
  public:
-  Recovery(IoBackend& io, RecoveryMode mode, RecoveryReport* report, const FrameVisitor& visit)
+  Recovery(IoBackend& io, RecoveryMode mode, RecoveryReport* report, const FrameVisitor& visit,
+           std::uint64_t from_sequence)
       : io_(io),
         repair_(mode != RecoveryMode::kVerifyOnly),
         salvage_(mode == RecoveryMode::kSalvage),
         report_(*report),
-        visit_(visit) {}
+        visit_(visit),
+        from_(from_sequence) {}
 
   RecoveryStatus run() {
     std::vector<Segment> segments;
     if (RecoveryStatus s = list(&segments); !s.is_ok()) return s;
     if (segments.empty()) return {};
-    for (std::size_t i = 0; i < segments.size(); ++i) {
+    std::size_t start = 0;
+    if (from_ > 0) {
+      if (segments[0].first_sequence > from_) {
+        return corrupt(RecoveryError::kBadSegment, segments[0].name, 0, from_,
+                       "the journal begins at sequence " +
+                           std::to_string(segments[0].first_sequence) +
+                           ", after the sequence recovery starts from");
+      }
+      while (start + 1 < segments.size() && segments[start + 1].first_sequence <= from_) ++start;
+      report_.skipped_segments = start;
+    }
+    for (std::size_t i = start; i < segments.size(); ++i) {
       const bool last = i + 1 == segments.size();
-      if (RecoveryStatus s = segment(segments[i], i == 0, last); !s.is_ok()) return s;
+      if (RecoveryStatus s = segment(segments[i], i == start, last); !s.is_ok()) return s;
       if (stop_) {
         if (cut_before_segment_) {
           if (RecoveryStatus s = remove_after(segments, i - 1); !s.is_ok()) return s;
@@ -168,6 +181,7 @@ class Recovery {
         if (visit_) visit_(frame);
         chain_ = frame.chain;
         next_sequence_ = frame.header.last_sequence + 1;
+        note_boundary();
         offset += frame.header.frame_bytes;
         ++report_.frames;
         report_.entries += frame.header.entry_count;
@@ -206,6 +220,7 @@ class Recovery {
       next_sequence_ = h.first_sequence;
       chain_ = h.prev_chain_hash;
       segment_index_ = h.segment_index;
+      note_boundary();
       return {};
     }
     ++segment_index_;
@@ -284,6 +299,14 @@ class Recovery {
     return {};
   }
 
+  // The chain hash at from_sequence, once the reading reaches it at a frame boundary.
+  void note_boundary() {
+    if (next_sequence_ == from_) {
+      report_.boundary_found = true;
+      report_.boundary_chain = chain_;
+    }
+  }
+
   IoBackend& io_;
   const bool repair_;
   const bool salvage_;
@@ -291,6 +314,7 @@ class Recovery {
   bool cut_before_segment_ = false;
   RecoveryReport& report_;
   const FrameVisitor& visit_;
+  const std::uint64_t from_;
   std::optional<ChainHasher> hasher_;
   std::vector<std::byte> data_;
   std::uint64_t next_sequence_ = 0;
@@ -325,9 +349,9 @@ std::string RecoveryStatus::message() const {
 }
 
 RecoveryStatus recover_journal(IoBackend& io, RecoveryMode mode, RecoveryReport* report,
-                               const FrameVisitor& visit) {
+                               const FrameVisitor& visit, std::uint64_t from_sequence) {
   *report = RecoveryReport{};
-  return Recovery(io, mode, report, visit).run();
+  return Recovery(io, mode, report, visit, from_sequence).run();
 }
 
 }  // namespace lockstep::journal

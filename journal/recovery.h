@@ -69,12 +69,27 @@ struct RecoveryReport {
   std::string torn_detail;          // why the tail frame was dropped
   bool salvaged = false;            // kSalvage cut the journal short
   std::string salvage_detail;       // where, why, and what was discarded
+  // With a `from_sequence`: the segments before the one holding it, not read; and the
+  // chain hash at from_sequence (after the frame that ends just before it, or the carried
+  // hash of a segment that starts there), if from_sequence is a frame boundary.
+  std::uint64_t skipped_segments = 0;
+  bool boundary_found = false;
+  ChainHash boundary_chain{};
 };
 
 using FrameVisitor = std::function<void(const DecodedFrame&)>;
 
 // Recovers the journal in `io`'s directory, in the given mode.
+//
+// With `from_sequence` > 0 (opening from a snapshot that holds every entry below it),
+// recovery starts at the segment holding from_sequence (the last one whose first sequence
+// is at or below it) and reads nothing before it, so its cost does not grow with the
+// history before the snapshot. That segment is checked as a first segment is (its carried
+// chain hash is trusted, its header checksum holding); the visitor still sees its frames
+// from the segment's start (callers skip entries below from_sequence). A journal whose
+// first segment starts after from_sequence is refused (kBadSegment): entries would be
+// missing.
 RecoveryStatus recover_journal(IoBackend& io, RecoveryMode mode, RecoveryReport* report,
-                               const FrameVisitor& visit = {});
+                               const FrameVisitor& visit = {}, std::uint64_t from_sequence = 0);
 
 }  // namespace lockstep::journal

@@ -203,6 +203,57 @@ TYPED_TEST(BackendTest, ARemovedFileIsNoLongerListed) {
 
 TYPED_TEST(BackendTest, TheDirectoryCanBeSynced) { EXPECT_TRUE(this->io->sync_directory()); }
 
+TYPED_TEST(BackendTest, ARenamedFileIsListedAndReadUnderItsNewNameOnly) {
+  FileHandle f = 0;
+  ASSERT_TRUE(this->io->open("a.tmp", {.create = true}, &f));
+  ASSERT_TRUE(this->io->write_and_sync(f, 0, bytes(12, 4)));
+  ASSERT_TRUE(this->io->close(f));
+  ASSERT_TRUE(this->io->rename("a.tmp", "a.snap"));
+  ASSERT_TRUE(this->io->sync_directory());
+  std::vector<std::string> names;
+  ASSERT_TRUE(this->io->list(&names));
+  EXPECT_EQ(names, (std::vector<std::string>{"a.snap"}));
+  FileHandle g = 0;
+  ASSERT_TRUE(this->io->open("a.snap", {}, &g));
+  EXPECT_EQ(read_all(*this->io, g), bytes(12, 4));
+  EXPECT_EQ(this->io->open("a.tmp", {}, &f).error_code(), ENOENT);
+}
+
+TYPED_TEST(BackendTest, ARenameReplacesTheFileAlreadyUnderTheNewName) {
+  FileHandle f = 0;
+  ASSERT_TRUE(this->io->open("new", {.create = true}, &f));
+  ASSERT_TRUE(this->io->write_and_sync(f, 0, bytes(8, 1)));
+  ASSERT_TRUE(this->io->close(f));
+  ASSERT_TRUE(this->io->open("old", {.create = true}, &f));
+  ASSERT_TRUE(this->io->write_and_sync(f, 0, bytes(3, 2)));
+  ASSERT_TRUE(this->io->close(f));
+  ASSERT_TRUE(this->io->rename("new", "old"));
+  std::vector<std::string> names;
+  ASSERT_TRUE(this->io->list(&names));
+  EXPECT_EQ(names, (std::vector<std::string>{"old"}));
+  ASSERT_TRUE(this->io->open("old", {}, &f));
+  EXPECT_EQ(read_all(*this->io, f), bytes(8, 1));
+}
+
+TYPED_TEST(BackendTest, RenamingAMissingFileIsAnErrorThatNamesBothNames) {
+  const IoStatus s = this->io->rename("absent.tmp", "present");
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error_code(), ENOENT);
+  EXPECT_NE(s.message().find("rename of absent.tmp to present"), std::string::npos) << s.message();
+  std::vector<std::string> names;
+  ASSERT_TRUE(this->io->list(&names));
+  EXPECT_TRUE(names.empty());
+}
+
+TYPED_TEST(BackendTest, AFileOpenWhileRenamedStaysReadableThroughItsHandle) {
+  FileHandle f = 0;
+  ASSERT_TRUE(this->io->open("x", {.create = true}, &f));
+  ASSERT_TRUE(this->io->write_and_sync(f, 0, bytes(5, 9)));
+  ASSERT_TRUE(this->io->rename("x", "y"));
+  EXPECT_EQ(read_all(*this->io, f), bytes(5, 9));
+  ASSERT_TRUE(this->io->close(f));
+}
+
 TEST(OpenIoBackend, PrefersIoUringAndSaysWhichItChose) {
   PosixFactory dir;
   std::unique_ptr<IoBackend> io;
@@ -337,6 +388,141 @@ TEST_F(MemoryDiskTest, CountsEverySystemCall) {
   disk.short_write(1, 3);
   ASSERT_TRUE(durable_write(0, bytes(6, 1)).status);  // two writes and a sync
   EXPECT_EQ(disk.io_count() - before, 3u);
+}
+
+// ---- renames and the directory's durability -------------------------------------------
+
+class MemoryDiskRenameTest : public ::testing::Test {
+ protected:
+  MemoryDisk disk{4};
+  // Creates `name` holding `data`, synced, closed; its name durable if `durable_name`.
+  void make(const std::string& name, const std::vector<std::byte>& data, bool durable_name) {
+    FileHandle f = 0;
+    ASSERT_TRUE(disk.open(name, {.create = true}, &f));
+    ASSERT_TRUE(disk.write_and_sync(f, 0, data));
+    ASSERT_TRUE(disk.close(f));
+    if (durable_name) {
+      ASSERT_TRUE(disk.sync_directory());
+    }
+  }
+  static std::vector<std::string> names_of(MemoryDisk& d) {
+    std::vector<std::string> names;
+    EXPECT_TRUE(d.list(&names));
+    return names;
+  }
+};
+
+TEST_F(MemoryDiskRenameTest, APowerLossBeforeTheDirectorySyncBringsBackBothOldNames) {
+  make("b", bytes(4, 2), true);
+  make("a", bytes(6, 1), true);
+  ASSERT_TRUE(disk.rename("a", "b"));
+  EXPECT_EQ(names_of(disk), (std::vector<std::string>{"b"}));
+  EXPECT_EQ(disk.contents("b"), bytes(6, 1));
+  MemoryDisk after = disk.restarted();
+  EXPECT_EQ(names_of(after), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(after.contents("a"), bytes(6, 1));
+  EXPECT_EQ(after.contents("b"), bytes(4, 2));
+}
+
+TEST_F(MemoryDiskRenameTest, TheDirectorySyncMakesTheRenameDurable) {
+  make("b", bytes(4, 2), true);
+  make("a", bytes(6, 1), true);
+  ASSERT_TRUE(disk.rename("a", "b"));
+  ASSERT_TRUE(disk.sync_directory());
+  MemoryDisk after = disk.restarted();
+  EXPECT_EQ(names_of(after), (std::vector<std::string>{"b"}));
+  EXPECT_EQ(after.contents("b"), bytes(6, 1));
+}
+
+TEST_F(MemoryDiskRenameTest, AFileWhoseOldNameWasNeverDurableIsGoneUntilTheDirectorySync) {
+  make("old", bytes(2, 7), true);
+  make("s.tmp", bytes(6, 1), false);
+  ASSERT_TRUE(disk.rename("s.tmp", "s"));
+  EXPECT_EQ(names_of(disk), (std::vector<std::string>{"old", "s"}));
+  MemoryDisk before_sync = disk.restarted();
+  EXPECT_EQ(names_of(before_sync), (std::vector<std::string>{"old"}));
+  ASSERT_TRUE(disk.sync_directory());
+  MemoryDisk after_sync = disk.restarted();
+  EXPECT_EQ(names_of(after_sync), (std::vector<std::string>{"old", "s"}));
+  EXPECT_EQ(after_sync.contents("s"), bytes(6, 1));
+}
+
+TEST_F(MemoryDiskRenameTest, ARenamedFileKeepsOnlyItsSyncedBytesAfterAPowerLoss) {
+  FileHandle f = 0;
+  ASSERT_TRUE(disk.open("s.tmp", {.create = true}, &f));
+  ASSERT_TRUE(disk.write_and_sync(f, 0, bytes(4, 1)));
+  ASSERT_TRUE(disk.submit({f, 4, bytes(4, 2), 0, false}));  // written, never synced
+  std::vector<Completion> done;
+  ASSERT_TRUE(disk.reap(1, &done));
+  ASSERT_TRUE(disk.close(f));
+  ASSERT_TRUE(disk.rename("s.tmp", "s"));
+  ASSERT_TRUE(disk.sync_directory());
+  EXPECT_EQ(disk.contents("s").size(), 8u);
+  EXPECT_EQ(disk.restarted().contents("s"), bytes(4, 1));
+}
+
+TEST_F(MemoryDiskRenameTest, ARenameIsOneNumberedSystemCall) {
+  make("a", bytes(1, 1), true);
+  const std::uint64_t before = disk.io_count();
+  ASSERT_TRUE(disk.rename("a", "b"));
+  EXPECT_EQ(disk.io_count() - before, 1u);
+}
+
+TEST_F(MemoryDiskRenameTest, APlannedRenameFailureChangesNoName) {
+  make("a", bytes(1, 1), true);
+  disk.fail(MemoryDisk::Op::kRename, 1, EIO);
+  const IoStatus s = disk.rename("a", "b");
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.message(), "rename of a to b at offset 0 failed: Input/output error (EIO)");
+  EXPECT_EQ(names_of(disk), (std::vector<std::string>{"a"}));
+  ASSERT_TRUE(disk.rename("a", "b"));  // a one-time fault
+  EXPECT_EQ(names_of(disk), (std::vector<std::string>{"b"}));
+}
+
+TEST_F(MemoryDiskRenameTest, APowerLossDuringTheRenameLeavesTheOldNames) {
+  make("b", bytes(4, 2), true);
+  make("a", bytes(6, 1), true);
+  disk.crash_at(disk.io_count() + 1, 0);
+  EXPECT_EQ(disk.rename("a", "b").error_code(), EIO);
+  EXPECT_TRUE(disk.crashed());
+  MemoryDisk after = disk.restarted();
+  EXPECT_EQ(after.contents("a"), bytes(6, 1));
+  EXPECT_EQ(after.contents("b"), bytes(4, 2));
+}
+
+TEST_F(MemoryDiskRenameTest, APowerLossAtTheDirectorySyncAfterARenameLeavesTheOldNames) {
+  make("b", bytes(4, 2), true);
+  make("a", bytes(6, 1), true);
+  ASSERT_TRUE(disk.rename("a", "b"));
+  disk.crash_at(disk.io_count() + 1, 0);
+  EXPECT_FALSE(disk.sync_directory());
+  MemoryDisk after = disk.restarted();
+  EXPECT_EQ(names_of(after), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(after.contents("b"), bytes(4, 2));
+}
+
+TEST_F(MemoryDiskRenameTest, NothingIsRemovedOrRenamedAfterAPowerLoss) {
+  make("a", bytes(1, 1), true);
+  make("b", bytes(1, 2), true);
+  disk.crash_at(disk.io_count() + 1, 0);
+  EXPECT_FALSE(disk.sync_directory());
+  EXPECT_EQ(disk.remove("a").error_code(), EIO);
+  EXPECT_EQ(disk.rename("b", "c").error_code(), EIO);
+  EXPECT_EQ(names_of(disk), (std::vector<std::string>{"a", "b"}));
+  MemoryDisk after = disk.restarted();
+  EXPECT_EQ(names_of(after), (std::vector<std::string>{"a", "b"}));
+}
+
+TEST_F(MemoryDiskRenameTest, ACopyOfTheDiskSharesNoFileWithTheOriginal) {
+  make("a", bytes(4, 1), true);
+  ASSERT_TRUE(disk.rename("a", "b"));  // "a" durable, "b" current: one file
+  MemoryDisk copy = disk;
+  copy.flip_bit("b", 0, 1);
+  EXPECT_EQ(disk.contents("b"), bytes(4, 1));
+  EXPECT_EQ(copy.contents("b")[0], std::byte{3});
+  // Within the copy, the old durable name still refers to the same (flipped) file.
+  EXPECT_EQ(copy.restarted().contents("a")[0], std::byte{3});
+  EXPECT_EQ(disk.restarted().contents("a"), bytes(4, 1));
 }
 
 }  // namespace
