@@ -197,6 +197,40 @@ class Executor {
   const Tables& tables() const noexcept { return tables_; }
   const EngineOptions& options() const noexcept { return options_; }
 
+  // Loads one record of a snapshot (replay/snapshot.h) into an executor that has executed
+  // nothing yet (options.first_command_sequence and first_tx_sequence are the snapshot's),
+  // keeping the state hash. Refuses (false, *error says why) an unknown table, an image of
+  // the wrong size, a taken key or a full table; then the executor must be discarded.
+  [[nodiscard]] bool load_record(std::uint16_t table, std::span<const std::byte> image,
+                                 std::string* error) {
+    LS_ASSERT(next_sequence_ == options_.first_command_sequence && chain_length_ == 0);
+    bool found = false;
+    bool ok = false;
+    for_each_table([&](std::size_t i, auto& t) {
+      if (i != table) return;
+      found = true;
+      using Record = typename std::remove_reference_t<decltype(t)>::Record;
+      if (image.size() != sizeof(Record)) {
+        *error = "a record of table " + std::to_string(table) + " of " +
+                 std::to_string(image.size()) + " bytes, not " + std::to_string(sizeof(Record));
+      } else if (t.slot_of_image(image.data()) != kNoSlot) {
+        *error = "two records of table " + std::to_string(table) + " with one primary key";
+      } else if (t.size() >= t.capacity()) {
+        *error = "table " + std::to_string(table) + " is full at " + std::to_string(t.capacity()) +
+                 " records (configure a larger capacity)";
+      } else if (!t.load_image(image.data())) {
+        *error =
+            "a record of table " + std::to_string(table) + " takes a unique key another record has";
+      } else {
+        t.hash_add(&hash_, image.data());
+        ok = true;
+      }
+    });
+    if (!found)
+      *error = "a record of table " + std::to_string(table) + ", which is not in the schema";
+    return ok;
+  }
+
  private:
   struct Sink {
     std::byte* base;
@@ -221,6 +255,11 @@ class Executor {
   std::uint32_t capacity_of(std::size_t table) const noexcept {
     return table < options_.table_capacity.size() ? options_.table_capacity[table]
                                                   : options_.default_capacity;
+  }
+  template <class F>
+  void for_each_table(F&& f) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) { (f(I, std::get<I>(tables_)), ...); }
+    (std::make_index_sequence<std::tuple_size_v<Tables>>{});
   }
   std::vector<TableBase*> table_bases() {
     std::vector<TableBase*> v;

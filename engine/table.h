@@ -438,6 +438,18 @@ class Table final : public TableBase {
     LS_ASSERT(o.is_ok());
   }
 
+  // Inserts `image` with its index entries if none of its keys is taken and there is
+  // room; else changes nothing and returns false (loading a snapshot).
+  [[nodiscard]] bool load_image(const std::byte* image) {
+    Record r;
+    std::memcpy(static_cast<void*>(&r), image, sizeof r);
+    std::uint32_t slot = kNoSlot;
+    bool fresh = false;
+    return insert(
+               r, [] { return true; }, &slot, &fresh)
+        .is_ok();
+  }
+
   // Inserts `r` (padding already cleared) into a free slot with all its index entries,
   // or refuses: a taken primary key, then a taken unique key, then `may_write` false
   // (its refusal is the caller's), then a full table; a refusal changes nothing.

@@ -1,0 +1,213 @@
+// Re-execution: every journaled command run again through the domain's handlers, and
+// every TxResult compared byte for byte with the journal's (docs/replay.md). The library
+// call an embedding application uses; lockstep-replay verify --reexecute calls it for the
+// domains compiled into the tool.
+//
+// It starts from the empty state when the journal begins at sequence 0, else from the
+// oldest snapshot at or after the journal's first sequence (loaded into the executor,
+// whose state hash must then equal the snapshot's). The first divergence stops it, with
+// both versions decoded to JSON. The caller checks that the journal is domain D's
+// (lockstep-replay compares the descriptors before choosing D).
+#pragma once
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/executor.h"
+#include "journal/journal_reader.h"
+#include "replay/journal_scan.h"
+#include "replay/replay.h"
+#include "replay/snapshot.h"
+#include "schema/descriptor.h"
+
+namespace lockstep::replay {
+
+struct ReexecuteReport {
+  std::uint64_t from_sequence = 0;  // where re-execution started
+  std::string snapshot;             // the snapshot it started from, if any
+  std::uint64_t commands = 0;       // re-executed
+  std::uint64_t results = 0;        // compared
+  bool diverged = false;
+  std::uint64_t divergence_sequence = 0;  // the first command whose result differs
+  std::string where;                      // its segment and frame
+  std::string journal_json;               // the journal's result(s), decoded
+  std::string reexecuted_json;            // what re-execution produced, decoded
+};
+
+namespace detail {
+inline std::string results_json(const schema::Domain& d, std::span<const std::byte> bytes) {
+  std::string out = "[";
+  std::size_t at = 0;
+  while (at + kTxResultHeaderBytes <= bytes.size()) {
+    std::uint32_t body = 0;
+    std::memcpy(&body, bytes.data() + at + tx_field::kBodyBytes, 4);
+    const std::size_t n = kTxResultHeaderBytes + body;
+    if (n > bytes.size() - at) break;
+    TxResultView v;
+    std::string why;
+    if (at > 0) out += ',';
+    out += decode_tx_result(bytes.subspan(at, n), &v, &why)
+               ? result_json(d, v)
+               : "{\"undecodable\":\"" + schema::to_hex(bytes.subspan(at, n)) + "\"}";
+    at += n;
+  }
+  return out + "]";
+}
+}  // namespace detail
+
+// An executor holding the snapshot `name`, or null with *why.
+template <class D>
+std::unique_ptr<Executor<D>> load_snapshot_into(journal::IoBackend& io, const std::string& name,
+                                                const typename D::Handlers& handlers,
+                                                EngineOptions options, std::string* why) {
+  std::unique_ptr<SnapshotReader> snap;
+  if (SnapshotStatus s = SnapshotReader::open(io, name, &snap); !s.is_ok()) {
+    *why = s.message();
+    return nullptr;
+  }
+  const auto desc = D::descriptor();
+  if (snap->header().descriptor.size() != desc.size() ||
+      std::memcmp(snap->header().descriptor.data(), desc.data(), desc.size()) != 0) {
+    *why = name + ": written by another schema than domain " + std::string(D::kName);
+    return nullptr;
+  }
+  options.first_command_sequence = snap->header().next_sequence;
+  options.first_tx_sequence = snap->header().tx_sequence;
+  auto exec = std::make_unique<Executor<D>>(handlers, options);
+  std::string bad;
+  const SnapshotStatus s = snap->read([](const SnapshotSession&) {},
+                                      [&](std::uint16_t table, std::span<const std::byte> image) {
+                                        if (bad.empty() && !exec->load_record(table, image, &bad)) {
+                                          bad = name + ": " + bad;
+                                        }
+                                      });
+  if (!s.is_ok()) bad = s.message();
+  if (bad.empty() && !(exec->state_hash() == snap->header().state_hash)) {
+    bad = name + ": its records do not hash to its header's state hash";
+  }
+  if (!bad.empty()) {
+    *why = bad;
+    return nullptr;
+  }
+  return exec;
+}
+
+// Re-executes io's journal with domain D's handlers. `options` must give the capacities
+// and limits the live engine ran with (a capacity refusal that did not happen live is a
+// divergence). Returns false with *error if the journal cannot be read or re-execution
+// cannot start; a divergence is not an error: it is in the report.
+template <class D>
+bool reexecute_journal(journal::IoBackend& io, const typename D::Handlers& handlers,
+                       EngineOptions options, ReexecuteReport* report, std::string* error) {
+  std::unique_ptr<journal::JournalReader> probe;
+  if (auto s = journal::JournalReader::open(io, &probe); !s.is_ok()) {
+    *error = s.message();
+    return false;
+  }
+  const std::uint64_t first = probe->first_sequence();
+  probe.reset();
+  // Starting from a snapshot: the oldest one covering the journal's beginning that loads
+  // and hashes right (a refused one is skipped, as start_replay does).
+  std::unique_ptr<Executor<D>> exec;
+  schema::Domain domain;
+  if (!schema::decode_descriptor(D::descriptor(), &domain, error)) return false;
+  if (first > 0) {
+    std::vector<std::pair<std::uint64_t, std::string>> all;
+    if (SnapshotStatus s = list_snapshots(io, &all); !s.is_ok()) {
+      *error = s.message();
+      return false;
+    }
+    std::string refused;
+    for (const auto& [seq, name] : all) {
+      if (seq < first) continue;
+      std::string why;
+      exec = load_snapshot_into<D>(io, name, handlers, options, &why);
+      if (exec) {
+        report->snapshot = name;
+        break;
+      }
+      refused += "; " + why;
+    }
+    if (!exec) {
+      *error = "the journal begins at sequence " + std::to_string(first) +
+               " (older segments were removed) and no snapshot that loads covers it" + refused;
+      return false;
+    }
+  } else {
+    exec = std::make_unique<Executor<D>>(handlers, options);
+  }
+  report->from_sequence = exec->next_sequence();
+  std::vector<std::byte> out(options.result_bytes_max + options.chain_bytes_max);
+  std::vector<std::byte> expected;
+  std::string failure;
+  const auto s = scan_journal_from(io, exec->next_sequence(), [&](const JournalEntry& e) {
+    if (e.bytes.size() < kTxResultHeaderBytes) {
+      failure = where(e) + ": a TxResult shorter than its header";
+      return false;
+    }
+    using namespace tx_field;
+    const auto get = [&](std::size_t off, auto v) {
+      std::memcpy(&v, e.bytes.data() + off, sizeof v);
+      return v;
+    };
+    CommandView v;
+    const std::uint16_t flags = get(kFlags, std::uint16_t{});
+    v.kind = get(kCommandKind, std::uint16_t{});
+    v.linked = (flags & kTxFlagLinked) != 0;
+    v.client_id = get(kClientId, std::uint64_t{});
+    v.request_id = get(kRequestId, std::uint64_t{});
+    v.sequence = get(kCommandSequence, std::uint64_t{});
+    v.logical_time_ns = get(kLogicalTime, std::int64_t{});
+    const std::uint32_t command_bytes = get(kCommandBytes, std::uint32_t{});
+    if (v.sequence != e.sequence || kTxResultHeaderBytes + command_bytes > e.bytes.size()) {
+      failure = where(e) + ": the TxResult's sequence or command length is wrong";
+      return false;
+    }
+    v.payload = e.bytes.subspan(kTxResultHeaderBytes, command_bytes);
+    expected.insert(expected.end(), e.bytes.begin(), e.bytes.end());
+    const ExecuteResult r = exec->execute(v, (flags & kTxFlagBatchEnd) != 0, out);
+    ++report->commands;
+    if (r.results == 0) return true;  // a chain goes on
+    if (r.bytes != expected.size() || std::memcmp(out.data(), expected.data(), r.bytes) != 0) {
+      // Find the first result that differs.
+      std::size_t at = 0;
+      std::uint64_t seq = e.sequence + 1 - r.results;
+      for (std::uint32_t i = 0; i < r.results && at + kTxResultHeaderBytes <= r.bytes; ++i) {
+        std::uint32_t a = 0;
+        std::memcpy(&a, out.data() + at + kBodyBytes, 4);
+        const std::size_t n = kTxResultHeaderBytes + a;
+        if (at + n > expected.size() || std::memcmp(out.data() + at, expected.data() + at, n) != 0)
+          break;
+        at += n;
+        ++seq;
+      }
+      report->diverged = true;
+      report->divergence_sequence = seq;
+      report->where = where(e);
+      report->journal_json = detail::results_json(domain, expected);
+      report->reexecuted_json =
+          detail::results_json(domain, std::span<const std::byte>(out).first(r.bytes));
+      return false;
+    }
+    report->results += r.results;
+    expected.clear();
+    return true;
+  });
+  if (!s.is_ok()) {
+    *error = s.message();
+    return false;
+  }
+  if (!failure.empty()) {
+    *error = failure;
+    return false;
+  }
+  if (!report->diverged && !expected.empty()) {
+    *error = "the journal ends inside a linked chain";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace lockstep::replay

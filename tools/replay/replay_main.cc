@@ -1,0 +1,617 @@
+// lockstep-replay: a journal directory read back, checked, decoded and materialized,
+// through the schema the journal embeds (docs/replay.md).
+//
+//   lockstep-replay verify   DIR [--reexecute] [--capacity N] [--json]
+//   lockstep-replay dump     DIR [--from SEQ] [--to SEQ]
+//   lockstep-replay history  DIR --table T --key K [--json]
+//   lockstep-replay state    DIR --at SEQ [--export FILE] [--json]
+//   lockstep-replay stats    DIR [--json]
+//   lockstep-replay snapshot DIR [--keep K] [--json]
+//
+// Exit status: 0 when all is well; 1 when the journal (or a snapshot) is wrong or
+// re-execution diverges, with a message naming segment, offset and sequence; 2 for a
+// usage error.
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "bank_domain.h"
+#include "engine/executor.h"
+#include "ledger_domain.h"
+#include "replay/generic_state.h"
+#include "replay/journal_scan.h"
+#include "replay/reexecute.h"
+#include "replay/replay.h"
+#include "replay/snapshot.h"
+#include "schema/descriptor.h"
+#include "schema/json.h"
+
+namespace {
+
+using namespace lockstep;
+using namespace lockstep::replay;
+
+constexpr const char* kUsage =
+    "usage: lockstep-replay COMMAND DIR [options]\n"
+    "  verify   DIR [--reexecute] [--capacity N] [--json]\n"
+    "           checksums, hash chain, sequences, and every recorded state hash from the\n"
+    "           deltas; --reexecute also re-runs every command through the domain's\n"
+    "           handlers (domains in this tool: ledger, bank) and compares every TxResult\n"
+    "  dump     DIR [--from SEQ] [--to SEQ]   JSON lines: commands, outcomes, deltas, events\n"
+    "  history  DIR --table T --key K [--json] every transaction that wrote that record\n"
+    "  state    DIR --at SEQ [--export FILE] [--json]\n"
+    "           the state after sequence SEQ: its hash; --export writes every record\n"
+    "  stats    DIR [--json]                  segments, frames, commands, ranges, snapshots\n"
+    "  snapshot DIR [--keep K] [--json]       writes a snapshot of the whole journal now\n";
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+// A problem with the journal, a snapshot or re-execution: exit status 1.
+struct Failure : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Args {
+  std::string command;
+  std::string dir;
+  bool json = false;
+  bool reexecute = false;
+  std::optional<std::uint64_t> from, to, at, capacity, keep;
+  std::string table, key, export_path;
+};
+
+std::uint64_t number(const std::string& flag, const std::string& v) {
+  std::uint64_t x = 0;
+  const auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+  if (ec != std::errc() || p != v.data() + v.size()) {
+    throw UsageError(flag + ": expected a non-negative integer, got '" + v + "'");
+  }
+  return x;
+}
+
+Args parse(int argc, char** argv) {
+  if (argc < 2) throw UsageError("missing COMMAND");
+  Args a;
+  a.command = argv[1];
+  static const std::map<std::string, std::vector<std::string>> allowed = {
+      {"verify", {"--reexecute", "--capacity", "--json"}},
+      {"dump", {"--from", "--to"}},
+      {"history", {"--table", "--key", "--json"}},
+      {"state", {"--at", "--export", "--json"}},
+      {"stats", {"--json"}},
+      {"snapshot", {"--keep", "--json"}},
+  };
+  const auto it = allowed.find(a.command);
+  if (it == allowed.end()) throw UsageError("unknown command '" + a.command + "'");
+  for (int i = 2; i < argc; ++i) {
+    const std::string f = argv[i];
+    if (f.rfind("--", 0) != 0) {
+      if (!a.dir.empty()) throw UsageError("unexpected argument '" + f + "'");
+      a.dir = f;
+      continue;
+    }
+    if (std::find(it->second.begin(), it->second.end(), f) == it->second.end()) {
+      throw UsageError(a.command + ": unknown option " + f);
+    }
+    if (f == "--json") {
+      a.json = true;
+      continue;
+    }
+    if (f == "--reexecute") {
+      a.reexecute = true;
+      continue;
+    }
+    if (i + 1 >= argc) throw UsageError(f + " needs a value");
+    const std::string v = argv[++i];
+    if (f == "--from") a.from = number(f, v);
+    if (f == "--to") a.to = number(f, v);
+    if (f == "--at") a.at = number(f, v);
+    if (f == "--capacity") a.capacity = number(f, v);
+    if (f == "--keep") a.keep = number(f, v);
+    if (f == "--table") a.table = v;
+    if (f == "--key") a.key = v;
+    if (f == "--export") a.export_path = v;
+  }
+  if (a.dir.empty()) throw UsageError(a.command + ": missing DIR");
+  if (a.command == "history" && (a.table.empty() || a.key.empty())) {
+    throw UsageError("history needs --table and --key");
+  }
+  if (a.command == "state" && !a.at) throw UsageError("state needs --at SEQ");
+  if (a.from && a.to && *a.from > *a.to) throw UsageError("--from is after --to");
+  if (a.keep && *a.keep == 0) throw UsageError("--keep must be at least 1");
+  return a;
+}
+
+std::string quote(std::string_view s) {
+  std::string o = "\"";
+  for (const char c : s) {
+    if (c == '"' || c == '\\') {
+      o += '\\';
+      o += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\u%04x", c);
+      o += b;
+    } else {
+      o += c;
+    }
+  }
+  return o + "\"";
+}
+
+std::string hash_text(const StateHash& h) {
+  char b[80];
+  std::snprintf(b, sizeof b, "%016llx%016llx", static_cast<unsigned long long>(h.hi),
+                static_cast<unsigned long long>(h.lo));
+  return b;
+}
+
+struct Journal {
+  std::unique_ptr<journal::IoBackend> io;
+  JournalHead head;
+  schema::Domain domain;
+};
+
+Journal open_journal(const std::string& dir) {
+  Journal j;
+  std::string error;
+  if (!open_directory(dir, &j.io, &error)) throw Failure(error);
+  if (!read_journal_head(*j.io, &j.head, &error)) throw Failure(dir + ": " + error);
+  if (!domain_of(j.head.descriptor, &j.domain, &error)) throw Failure(dir + ": " + error);
+  return j;
+}
+
+// A replay from the right starting point for a journal that may begin after sequence 0:
+// the snapshot whose next_sequence is at least the journal's first and at most `at_most`.
+std::unique_ptr<DeltaReplay> begin(Journal& j, std::optional<std::uint64_t> at_most,
+                                   std::vector<std::string>* skipped) {
+  std::unique_ptr<DeltaReplay> r = start_replay(*j.io, j.domain, at_most, skipped);
+  if (r->next_sequence() < j.head.first_sequence) {
+    throw Failure("the journal begins at sequence " + std::to_string(j.head.first_sequence) +
+                  " (older segments were removed) and no snapshot that verifies covers it");
+  }
+  return r;
+}
+
+// A replay from the journal's beginning: the empty state, or, when older segments were
+// removed, the oldest snapshot that verifies at or after the journal's first sequence.
+std::unique_ptr<DeltaReplay> begin_at_start(Journal& j) {
+  if (j.head.first_sequence == 0) return std::make_unique<DeltaReplay>(j.domain);
+  std::vector<std::pair<std::uint64_t, std::string>> all;
+  if (SnapshotStatus s = list_snapshots(*j.io, &all); !s.is_ok()) throw Failure(s.message());
+  for (const auto& [seq, name] : all) {
+    if (seq < j.head.first_sequence) continue;
+    auto r = std::make_unique<DeltaReplay>(j.domain);
+    std::string error;
+    if (r->load_snapshot(*j.io, name, &error)) return r;
+    std::cerr << "lockstep-replay: skipped " << error << "\n";
+  }
+  throw Failure("the journal begins at sequence " + std::to_string(j.head.first_sequence) +
+                " (older segments were removed) and no snapshot that verifies covers it");
+}
+
+void note_skipped(const std::vector<std::string>& skipped) {
+  for (const std::string& s : skipped) std::cerr << "lockstep-replay: skipped " << s << "\n";
+}
+
+// Runs the replay from r's position to the journal's end (or while keep_going), checking.
+void run(Journal& j, DeltaReplay& r, const std::function<bool(const JournalEntry&)>& each,
+         journal::RecoveryReport* report) {
+  std::string error;
+  const auto visit = [&](const JournalEntry& e) {
+    if (e.sequence < r.next_sequence()) return true;
+    if (!r.apply(e, &error)) return false;
+    return each(e);
+  };
+  journal::RecoveryStatus s;
+  if (report != nullptr) {
+    s = scan_journal(*j.io, report, visit);
+  } else {
+    s = scan_journal_from(*j.io, r.next_sequence(), visit);
+  }
+  if (!s.is_ok()) throw Failure(s.message());
+  if (!error.empty()) throw Failure(error);
+}
+
+template <class D>
+bool try_reexecute(Journal& j, const typename D::Handlers& handlers, const Args& a,
+                   ReexecuteReport* rep) {
+  const auto desc = D::descriptor();
+  if (j.head.descriptor.size() != desc.size() ||
+      std::memcmp(j.head.descriptor.data(), desc.data(), desc.size()) != 0) {
+    return false;
+  }
+  EngineOptions o;
+  o.default_capacity = static_cast<std::uint32_t>(a.capacity.value_or(1u << 24));
+  std::string error;
+  if (!reexecute_journal<D>(*j.io, handlers, o, rep, &error)) throw Failure(error);
+  return true;
+}
+
+int verify(const Args& a) {
+  Journal j = open_journal(a.dir);
+  auto r = begin_at_start(j);
+  journal::RecoveryReport report;
+  run(
+      j, *r, [](const JournalEntry&) { return true; }, &report);
+  if (r->in_chain()) throw Failure("the journal ends inside a linked chain");
+  if (!(r->state().recompute_hash() == r->state().hash())) {
+    throw Failure("internal: the incremental state hash differs from a recomputation");
+  }
+  ReexecuteReport rep;
+  bool reexecuted = false;
+  if (a.reexecute) {
+    reexecuted = try_reexecute<ledger::Domain>(j, ledger::handlers(), a, &rep) ||
+                 try_reexecute<bank::Domain>(j, bank::handlers(), a, &rep);
+    if (!reexecuted) {
+      throw Failure("--reexecute: the journal's domain '" + j.domain.name + "' version " +
+                    std::to_string(j.domain.version) +
+                    " is not compiled into this tool (it has: ledger, bank); an embedding "
+                    "application calls lockstep::replay::reexecute_journal<D> itself");
+    }
+  }
+  const std::uint64_t first = r->snapshot() ? r->snapshot()->next_sequence : 0;
+  if (a.json) {
+    std::cout << "{\"ok\":" << (rep.diverged ? "false" : "true")
+              << ",\"domain\":" << quote(j.domain.name) << ",\"from_sequence\":" << first
+              << ",\"snapshot\":" << (r->snapshot() ? quote(snapshot_file_name(first)) : "null")
+              << ",\"next_sequence\":" << r->next_sequence() << ",\"entries\":" << r->entries()
+              << ",\"committed\":" << r->committed() << ",\"refused\":" << r->refused()
+              << ",\"state_hashes_checked\":" << r->hashes_checked()
+              << ",\"state_hash\":" << quote(hash_text(r->state().hash()))
+              << ",\"records\":" << r->state().hash().records
+              << ",\"torn_tail\":" << (report.torn_tail ? quote(report.torn_detail) : "null");
+    if (reexecuted) {
+      std::cout << ",\"reexecuted\":{\"commands\":" << rep.commands
+                << ",\"results\":" << rep.results
+                << ",\"diverged\":" << (rep.diverged ? "true" : "false");
+      if (rep.diverged) {
+        std::cout << ",\"sequence\":" << rep.divergence_sequence
+                  << ",\"where\":" << quote(rep.where) << ",\"journal\":" << rep.journal_json
+                  << ",\"reexecuted\":" << rep.reexecuted_json;
+      }
+      std::cout << "}";
+    }
+    std::cout << "}\n";
+  } else {
+    std::cout << "journal " << a.dir << " (domain " << j.domain.name << " version "
+              << j.domain.version << ")\n";
+    if (r->snapshot()) std::cout << "  from snapshot       " << snapshot_file_name(first) << "\n";
+    std::cout << "  entries             " << r->entries() << " (sequences " << first << " to "
+              << (r->next_sequence() == 0 ? 0 : r->next_sequence() - 1) << ")\n"
+              << "  committed, refused  " << r->committed() << ", " << r->refused() << "\n"
+              << "  state hashes        " << r->hashes_checked()
+              << " recorded, all reproduced from the deltas\n"
+              << "  final state         " << hash_text(r->state().hash()) << ", "
+              << r->state().hash().records << " records\n";
+    if (report.torn_tail) {
+      std::cout << "  torn tail           " << report.torn_detail
+                << " (dropped when the engine next opens the journal)\n";
+    }
+    if (reexecuted) {
+      std::cout << "  re-executed         " << rep.commands << " commands, " << rep.results
+                << " results compared"
+                << (rep.diverged ? "" : ": every TxResult identical byte for byte") << "\n";
+    }
+  }
+  if (report.torn_tail) {
+    // What a crash leaves, or rot in the last frames in flight: either way it is not
+    // part of the journal, and the next open drops it. Say so where it cannot be missed.
+    std::cerr << "lockstep-replay: warning: torn tail: " << report.torn_detail
+              << "; verified up to sequence " << r->next_sequence() << " only\n";
+  }
+  if (rep.diverged) {
+    std::cerr << "lockstep-replay: re-execution diverges at sequence " << rep.divergence_sequence
+              << " (" << rep.where << ")\n  journal:     " << rep.journal_json
+              << "\n  re-executed: " << rep.reexecuted_json << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+int dump(const Args& a) {
+  Journal j = open_journal(a.dir);
+  const std::uint64_t from = std::max<std::uint64_t>(a.from.value_or(0), j.head.first_sequence);
+  const std::uint64_t to = a.to.value_or(UINT64_MAX);
+  std::string error;
+  std::uint64_t next = from;
+  const auto s = scan_journal_from(*j.io, from, [&](const JournalEntry& e) {
+    if (e.sequence > to) return false;
+    TxResultView v;
+    std::string why;
+    if (!decode_tx_result(e.bytes, &v, &why)) {
+      error = where(e) + ": the TxResult does not decode: " + why;
+      return false;
+    }
+    std::cout << result_json(j.domain, v) << "\n";
+    next = e.sequence + 1;
+    return true;
+  });
+  std::cout.flush();
+  if (!s.is_ok()) throw Failure(s.message());
+  if (!error.empty()) throw Failure(error);
+  if (a.from && next == from) {
+    throw Failure("sequence " + std::to_string(from) + " is not in the journal");
+  }
+  return 0;
+}
+
+const schema::Struct& table_named(const schema::Domain& d, const std::string& name) {
+  for (const schema::Struct& s : d.records) {
+    if (s.name == name) return s;
+  }
+  std::string names;
+  for (const schema::Struct& s : d.records) names += (names.empty() ? "" : ", ") + s.name;
+  throw Failure("no table '" + name + "' in domain " + d.name + " (it has: " + names + ")");
+}
+
+int history(const Args& a) {
+  Journal j = open_journal(a.dir);
+  const schema::Struct& t = table_named(j.domain, a.table);
+  std::string key;
+  std::string error;
+  if (!key_from_json(j.domain, t, a.key, &key, &error)) throw Failure("--key: " + error);
+  auto r = begin_at_start(j);
+  const auto table = static_cast<std::uint16_t>(t.number);
+  std::string before;
+  {
+    const auto b = r->state().find(table, key);
+    before.assign(reinterpret_cast<const char*>(b.data()), b.size());
+  }
+  const auto image_json = [&](const std::string& img) -> std::string {
+    if (img.empty()) return "null";
+    std::string out;
+    std::string why;
+    if (!schema::to_json(j.domain, t, {reinterpret_cast<const std::byte*>(img.data()), img.size()},
+                         &out, &why)) {
+      return quote("undecodable: " + why);
+    }
+    return out;
+  };
+  std::uint64_t found = 0;
+  if (!a.json) {
+    std::cout << "history of " << t.name << " " << a.key << " in " << a.dir << "\n";
+    if (r->snapshot()) {
+      std::cout << "  (from snapshot " << snapshot_file_name(r->snapshot()->next_sequence)
+                << ": before it, " << image_json(before) << ")\n";
+    }
+  }
+  run(
+      j, *r,
+      [&](const JournalEntry&) {
+        const auto now = r->state().find(table, key);
+        const std::string after(reinterpret_cast<const char*>(now.data()), now.size());
+        bool touched = false;
+        for (const TxWriteView& w : r->last().writes) {
+          if (w.table != table) continue;
+          if (w.op == kWriteErase) {
+            touched |= std::string_view(reinterpret_cast<const char*>(w.bytes.data()),
+                                        w.bytes.size()) == key;
+          } else {
+            std::string k;
+            encode_key(t, t.primary, w.bytes.data(), &k);
+            touched |= k == key;
+          }
+        }
+        if (!touched) return true;
+        ++found;
+        const TxResultView& v = r->last();
+        const schema::Struct* c = j.domain.find_command(v.command_kind);
+        std::string cmd;
+        std::string why;
+        if (c == nullptr || !schema::to_json(j.domain, *c, v.command, &cmd, &why)) cmd = "null";
+        if (a.json) {
+          std::cout << "{\"sequence\":" << v.command_sequence
+                    << ",\"tx_sequence\":" << v.tx_sequence << ",\"time_ns\":" << v.logical_time_ns
+                    << ",\"client_id\":" << v.client_id << ",\"request_id\":" << v.request_id
+                    << ",\"kind\":" << quote(c ? c->name : std::to_string(v.command_kind))
+                    << ",\"command\":" << cmd << ",\"before\":" << image_json(before)
+                    << ",\"after\":" << image_json(after) << "}\n";
+        } else {
+          std::cout << "sequence " << v.command_sequence << " (tx " << v.tx_sequence << ", time "
+                    << v.logical_time_ns << " ns, client " << v.client_id << " request "
+                    << v.request_id << "): " << (c ? c->name : std::to_string(v.command_kind))
+                    << " " << cmd << "\n"
+                    << "  before " << image_json(before) << "\n"
+                    << "  after  " << image_json(after) << "\n";
+        }
+        before = after;
+        return true;
+      },
+      nullptr);
+  if (!a.json) std::cout << found << " transactions wrote it\n";
+  return 0;
+}
+
+int state(const Args& a) {
+  Journal j = open_journal(a.dir);
+  const std::uint64_t at = *a.at;
+  std::vector<std::string> skipped;
+  auto r = begin(j, at + 1, &skipped);  // a snapshot holding entries up to `at` at most
+  note_skipped(skipped);
+  if (at + 1 < r->next_sequence()) {
+    throw Failure("sequence " + std::to_string(at) + " is before the journal's first (" +
+                  std::to_string(j.head.first_sequence) + ")");
+  }
+  if (r->next_sequence() <= at) {
+    run(
+        j, *r, [&](const JournalEntry& e) { return e.sequence < at; }, nullptr);
+  }
+  if (r->next_sequence() != at + 1) {
+    throw Failure(
+        "sequence " + std::to_string(at) + " is past the journal's end (its last is " +
+        (r->next_sequence() == 0 ? std::string("none") : std::to_string(r->next_sequence() - 1)) +
+        ")");
+  }
+  if (r->in_chain()) {
+    std::cerr << "lockstep-replay: note: sequence " << at
+              << " is inside a linked chain; the state shown has the chain's writes so far\n";
+  }
+  std::uint64_t exported = 0;
+  if (!a.export_path.empty()) {
+    std::ofstream out(a.export_path, std::ios::binary | std::ios::trunc);
+    if (!out) throw Failure("cannot write " + a.export_path);
+    const auto& records = j.domain.records;
+    for (std::size_t t = 0; t < records.size(); ++t) {
+      r->state().for_each(
+          static_cast<std::uint16_t>(t), [&](std::string_view, std::span<const std::byte> image) {
+            std::string js;
+            std::string why;
+            if (!schema::to_json(j.domain, records[t], image, &js, &why)) {
+              js = quote("undecodable: " + why);
+            }
+            out << "{\"table\":" << quote(records[t].name) << ",\"record\":" << js << "}\n";
+            ++exported;
+          });
+    }
+    out.flush();
+    if (!out) throw Failure("error writing " + a.export_path);
+  }
+  const StateHash& h = r->state().hash();
+  if (a.json) {
+    std::cout << "{\"sequence\":" << at << ",\"state_hash\":" << quote(hash_text(h))
+              << ",\"records\":" << h.records << ",\"snapshot\":"
+              << (r->snapshot() ? quote(snapshot_file_name(r->snapshot()->next_sequence)) : "null")
+              << ",\"replayed\":" << r->entries() << "}\n";
+  } else {
+    std::cout << "state after sequence " << at << ": " << hash_text(h) << ", " << h.records
+              << " records";
+    if (r->snapshot()) {
+      std::cout << " (snapshot " << snapshot_file_name(r->snapshot()->next_sequence) << " + "
+                << r->entries() << " entries)";
+    } else {
+      std::cout << " (" << r->entries() << " entries replayed)";
+    }
+    std::cout << "\n";
+    if (!a.export_path.empty()) {
+      std::cout << exported << " records written to " << a.export_path << "\n";
+    }
+  }
+  return 0;
+}
+
+int stats(const Args& a) {
+  Journal j = open_journal(a.dir);
+  journal::RecoveryReport report;
+  std::uint64_t entries = 0, committed = 0, frames = 0, bytes = 0, first_seq = 0, last_seq = 0;
+  std::int64_t first_time = 0, last_time = 0;
+  std::map<std::string, std::uint64_t> segment_entries;
+  std::string error;
+  const auto s = scan_journal(*j.io, &report, [&](const JournalEntry& e) {
+    TxResultView v;
+    std::string why;
+    if (!decode_tx_result(e.bytes, &v, &why)) {
+      error = where(e) + ": the TxResult does not decode: " + why;
+      return false;
+    }
+    if (entries == 0) {
+      first_seq = e.sequence;
+      first_time = v.logical_time_ns;
+    }
+    last_seq = e.sequence;
+    last_time = v.logical_time_ns;
+    ++entries;
+    committed += v.outcome.is_ok() ? 1 : 0;
+    bytes += e.bytes.size();
+    if (e.last_in_frame) ++frames;
+    ++segment_entries[e.segment];
+    return true;
+  });
+  if (!s.is_ok()) throw Failure(s.message());
+  if (!error.empty()) throw Failure(error);
+  std::vector<std::pair<std::uint64_t, std::string>> snaps;
+  if (SnapshotStatus ss = list_snapshots(*j.io, &snaps); !ss.is_ok()) throw Failure(ss.message());
+  if (a.json) {
+    std::cout << "{\"domain\":" << quote(j.domain.name) << ",\"segments\":" << report.segments
+              << ",\"frames\":" << frames << ",\"entries\":" << entries
+              << ",\"committed\":" << committed << ",\"refused\":" << entries - committed
+              << ",\"entry_bytes\":" << bytes << ",\"first_sequence\":" << first_seq
+              << ",\"last_sequence\":" << last_seq << ",\"first_time_ns\":" << first_time
+              << ",\"last_time_ns\":" << last_time
+              << ",\"torn_tail\":" << (report.torn_tail ? "true" : "false") << ",\"snapshots\":[";
+    for (std::size_t i = 0; i < snaps.size(); ++i) {
+      std::cout << (i ? "," : "") << "{\"file\":" << quote(snaps[i].second)
+                << ",\"next_sequence\":" << snaps[i].first << "}";
+    }
+    std::cout << "]}\n";
+  } else {
+    std::cout << "journal " << a.dir << " (domain " << j.domain.name << " version "
+              << j.domain.version << ")\n"
+              << "  segments   " << report.segments << "\n";
+    for (const auto& [name, n] : segment_entries) {
+      std::cout << "    " << name << "  " << n << " entries\n";
+    }
+    std::cout << "  frames     " << frames << "\n"
+              << "  entries    " << entries << " (" << committed << " committed, "
+              << entries - committed << " refused), " << bytes << " bytes\n";
+    if (entries > 0) {
+      std::cout << "  sequences  " << first_seq << " to " << last_seq << "\n"
+                << "  time       " << first_time << " to " << last_time << " ns ("
+                << (last_time - first_time) / 1'000'000 << " ms)\n";
+    }
+    if (report.torn_tail) std::cout << "  torn tail  " << report.torn_detail << "\n";
+    std::cout << "  snapshots  " << snaps.size() << "\n";
+    for (const auto& [seq, name] : snaps) std::cout << "    " << name << "\n";
+  }
+  return 0;
+}
+
+int snapshot(const Args& a) {
+  Journal j = open_journal(a.dir);
+  std::vector<std::string> skipped;
+  auto r = begin(j, UINT64_MAX, &skipped);
+  note_skipped(skipped);
+  // Replay to the journal's end: the last good frame's end.
+  run(
+      j, *r, [](const JournalEntry&) { return true; }, nullptr);
+  if (!r->at_frame_end()) throw Failure("internal: the journal's last entry ends no frame");
+  std::string name;
+  std::string error;
+  if (!r->write_snapshot(*j.io, j.head.flags, j.head.descriptor, &name, &error)) {
+    throw Failure(error);
+  }
+  if (a.keep) {
+    if (SnapshotStatus s = prune_snapshots(*j.io, *a.keep); !s.is_ok()) throw Failure(s.message());
+  }
+  const StateHash& h = r->state().hash();
+  if (a.json) {
+    std::cout << "{\"file\":" << quote(name) << ",\"next_sequence\":" << r->next_sequence()
+              << ",\"state_hash\":" << quote(hash_text(h)) << ",\"records\":" << h.records << "}\n";
+  } else {
+    std::cout << "wrote " << name << ": " << h.records << " records, state " << hash_text(h)
+              << ", the effect of sequences below " << r->next_sequence() << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const Args a = parse(argc, argv);
+    if (a.command == "verify") return verify(a);
+    if (a.command == "dump") return dump(a);
+    if (a.command == "history") return history(a);
+    if (a.command == "state") return state(a);
+    if (a.command == "stats") return stats(a);
+    return snapshot(a);
+  } catch (const UsageError& e) {
+    std::cerr << "lockstep-replay: " << e.what() << "\n" << kUsage;
+    return 2;
+  } catch (const Failure& e) {
+    std::cerr << "lockstep-replay: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "lockstep-replay: " << e.what() << "\n";
+    return 1;
+  }
+}
