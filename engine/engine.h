@@ -4,10 +4,11 @@
 //   (any thread)                                     (1 writer)  (group      (completions,
 //                                                                 commit)     subscribers)
 //
-// Open: the journal directory is opened (created if missing) and recovered: every
-// TxResult in it is re-executed through the domain's handlers and compared byte for byte
-// with what the journal holds, which rebuilds the state, the state hash and the client
-// session table, and proves the handlers still produce the same history. A torn tail is
+// Open: the journal directory is opened (created if missing) and recovered: the state
+// is loaded from the newest snapshot that verifies (if any), then every TxResult after it
+// is re-executed through the domain's handlers and compared byte for byte with what the
+// journal holds, which rebuilds the state, the state hash and the client session table,
+// and proves the handlers still produce the same history. A torn tail is
 // repaired; corruption, a divergent replay or another domain's journal refuse to open
 // (EngineOpenError, with a message naming where and what).
 //
@@ -58,6 +59,7 @@
 #include "pipeline/single_producer_sequencer.h"
 #include "pipeline/stage_runner.h"
 #include "pipeline/thread_layout.h"
+#include "replay/snapshot.h"
 #include "stages/command.h"
 #include "stages/engine_signals.h"
 #include "stages/execute_stage.h"
@@ -69,6 +71,7 @@
 #include "stages/result_arena.h"
 #include "stages/sequence_stage.h"
 #include "stages/session_table.h"
+#include "stages/snapshotter.h"
 
 namespace lockstep {
 
@@ -77,6 +80,15 @@ namespace lockstep {
 class EngineOpenError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+// What opening found about snapshots: the one the state was loaded from ("" if none: the
+// whole journal was replayed), and each snapshot refused on the way, with why.
+struct SnapshotLoad {
+  std::string loaded;
+  std::uint64_t sequence = 0;  // the loaded snapshot's next_sequence
+  std::uint64_t replayed = 0;  // journal entries replayed after it
+  std::vector<std::string> refused;
 };
 
 // Nanoseconds since the epoch (CLOCK_REALTIME): the default logical clock's source.
@@ -101,6 +113,9 @@ struct EngineConfig {
   bool project = false;
   // Commands the engine submits itself on a timer (stages/command.h, TimerCommand).
   std::vector<TimerCommand> timers;
+  // Snapshots: taken while running (off by default: every_commands = 0), and what to do on
+  // open when every snapshot is refused (stages/snapshotter.h, docs/embedding.md).
+  SnapshotPolicy snapshots;
 
   static EngineOptions default_executor_options() {
     EngineOptions o;
@@ -184,6 +199,12 @@ class Engine {
                                                        : ThreadLayout::parse(config_.layout);
     pipeline_.start(layout);
     started_ = true;
+    if (config_.snapshots.every_commands > 0) {
+      snapshotter_ =
+          std::make_unique<Snapshotter<D>>(dir_, config_.executor, config_.snapshots,
+                                           snapshot_load_.loaded, signals_.acknowledged_sequence);
+      snapshotter_->start();
+    }
     accepting_.store(true, std::memory_order_seq_cst);
     if (!config_.timers.empty()) {
       // Its session is made here, so a producers_max already reached throws from start().
@@ -212,6 +233,7 @@ class Engine {
     (void)wait_.wait_until([&] { return completed() == accepted; }, kNoDeadline);
     pipeline_.stop();
     (void)writer_->flush();  // nothing is left in flight; a failure is already reported
+    if (snapshotter_) snapshotter_->stop();
     stopped_ = true;
   }
 
@@ -342,6 +364,12 @@ class Engine {
 
   // What recovery found on open; which I/O backend is in use, and why.
   const journal::RecoveryReport& recovery() const noexcept { return report_; }
+  // Which snapshot the state was loaded from on open, and which were refused.
+  const SnapshotLoad& snapshot_load() const noexcept { return snapshot_load_; }
+  // The background snapshotter's progress (EngineConfig::snapshots.every_commands).
+  SnapshotterStatus snapshotter_status() const {
+    return snapshotter_ ? snapshotter_->status() : SnapshotterStatus{};
+  }
   const std::string& io_note() const noexcept { return io_note_; }
   const EngineConfig& config() const noexcept { return config_; }
 
@@ -367,6 +395,7 @@ class Engine {
     std::unique_ptr<journal::IoBackend> io;
     journal::IoBackend* raw = nullptr;  // io.get(), taken before io is moved
     std::string note;
+    std::string dir;
   };
 
   static Backend open_backend(const std::string& dir, const EngineConfig& config) {
@@ -374,19 +403,22 @@ class Engine {
     Backend b;
     b.io = open_journal_directory(dir, config.journal.writes_in_flight, &b.note);
     b.raw = b.io.get();
+    b.dir = dir;
     return b;
   }
 
   Engine(Backend backend, const Handlers& handlers, EngineConfig config, std::nullptr_t)
-      : Engine(backend.raw, std::move(backend.io), handlers, std::move(config)) {
+      : Engine(backend.raw, std::move(backend.io), handlers, std::move(config), backend.dir) {
     io_note_ = std::move(backend.note);
   }
 
   Engine(journal::IoBackend* io, std::unique_ptr<journal::IoBackend> owned,
-         const Handlers& handlers, EngineConfig config)
+         const Handlers& handlers, EngineConfig config, std::string dir = {})
       : config_((config.validate(), std::move(config))),
         owned_io_(std::move(owned)),
         io_(io),
+        handlers_(handlers),
+        dir_(std::move(dir)),
         executor_(std::make_unique<Executor<D>>(handlers, config_.executor)),
         projection_(config_.project ? std::make_unique<Projection<D>>(config_.executor) : nullptr),
         sessions_(config_.sessions_max),
@@ -404,6 +436,10 @@ class Engine {
                                     ": needs a kind of the domain, a payload of its size and a "
                                     "positive interval");
       }
+    }
+    if (config_.snapshots.every_commands > 0 && dir_.empty()) {
+      throw std::invalid_argument(
+          "engine config: snapshots while running need the engine opened on a directory");
     }
     recover();
     journal::JournalOptions jo = config_.journal;
@@ -435,34 +471,134 @@ class Engine {
     }
   }
 
-  // Replays the journal through the handlers (see the header comment).
+  // Recovery: the newest snapshot that verifies, then the journal after it; without
+  // snapshots, the whole journal. Each journaled TxResult is re-executed through the
+  // handlers and compared (see the header comment).
   void recover() {
+    std::vector<std::pair<std::uint64_t, std::string>> snaps;
+    if (auto s = replay::list_snapshots(*io_, &snaps); !s.is_ok()) {
+      throw EngineOpenError("engine: " + s.message());
+    }
+    for (auto it = snaps.rbegin(); it != snaps.rend(); ++it) {
+      std::string why;
+      replay::SnapshotHeader h;
+      if (load_snapshot(it->second, &h, &why) && replay_journal(h.next_sequence, &h.chain, &why)) {
+        snapshot_load_.loaded = it->second;
+        snapshot_load_.sequence = h.next_sequence;
+        return;
+      }
+      snapshot_load_.refused.push_back(why);
+    }
+    if (!snaps.empty() && !config_.snapshots.replay_all_if_refused) {
+      std::string all;
+      for (const std::string& r : snapshot_load_.refused) all += "; " + r;
+      throw EngineOpenError("engine: every snapshot was refused" + all +
+                            " (EngineConfig::snapshots.replay_all_if_refused replays the whole "
+                            "journal instead)");
+    }
+    reset_state(0, 0);
+    std::string why;
+    if (!replay_journal(0, nullptr, &why)) throw EngineOpenError("engine: " + why);
+  }
+
+  // A fresh executor (starting at those sequences), session table and projection.
+  void reset_state(std::uint64_t next_sequence, std::uint64_t tx_sequence) {
+    EngineOptions o = config_.executor;
+    o.first_command_sequence = next_sequence;
+    o.first_tx_sequence = tx_sequence;
+    executor_.reset();
+    executor_ = std::make_unique<Executor<D>>(handlers_, o);
+    sessions_ = SessionTable(config_.sessions_max);
+    if (projection_) {
+      projection_.reset();
+      projection_ = std::make_unique<Projection<D>>(config_.executor);
+      projection_->set_next_sequence(next_sequence);
+    }
+    last_time_ = 0;
+  }
+
+  // Loads the snapshot `name` into a fresh state; false (with *why) if it is refused:
+  // unreadable, corrupt, another schema's, or its records do not hash to its header.
+  bool load_snapshot(const std::string& name, replay::SnapshotHeader* header, std::string* why) {
+    std::unique_ptr<replay::SnapshotReader> reader;
+    if (auto s = replay::SnapshotReader::open(*io_, name, &reader); !s.is_ok()) {
+      *why = s.message();
+      return false;
+    }
+    const replay::SnapshotHeader& h = reader->header();
+    const auto desc = D::descriptor();
+    if (h.descriptor.size() != desc.size() ||
+        std::memcmp(h.descriptor.data(), desc.data(), desc.size()) != 0) {
+      *why = name + ": written by another schema than domain '" + std::string(D::kName) + "'";
+      return false;
+    }
+    reset_state(h.next_sequence, h.tx_sequence);
+    std::string bad;
+    replay::SnapshotStatus s;
+    const auto read = [&] {
+      s = reader->read(
+          [&](const replay::SnapshotSession& x) {
+            sessions_.record(x.client_id, x.request_id, x.sequence);
+          },
+          [&](std::uint16_t table, std::span<const std::byte> image) {
+            if (!bad.empty()) return;
+            if (!executor_->load_record(table, image, &bad)) return;
+            if (projection_) projection_->load_record(table, image);
+          });
+    };
+    if (projection_) {
+      projection_->write(read);
+    } else {
+      read();
+    }
+    if (!s.is_ok()) {
+      *why = s.message();
+    } else if (!bad.empty()) {
+      *why = name + ": " + bad;
+    } else if (!(executor_->state_hash() == h.state_hash)) {
+      *why = name + ": its records do not hash to the state hash in its header";
+    } else {
+      last_time_ = h.last_logical_time_ns;
+      *header = h;
+      return true;
+    }
+    return false;
+  }
+
+  // Replays the journal from `from` (the state holds everything before it): recovery reads
+  // only the segments from the one holding `from`. With a snapshot's `chain`, the journal
+  // must have a frame boundary at `from` with that chain hash, and reach it; else false
+  // (the snapshot is refused). Corruption or a divergent replay throws.
+  bool replay_journal(std::uint64_t from, const journal::ChainHash* chain, std::string* why) {
     std::string error;
     std::vector<std::byte> out(executor_->options().result_bytes_max +
                                executor_->options().chain_bytes_max);
     std::vector<std::byte> expected;  // entries whose results the executor still owes
     std::size_t expected_count = 0;
-    std::int64_t last_time = 0;
+    std::int64_t last_time = last_time_;
     const auto visit = [&](const journal::DecodedFrame& frame) {
       if (!error.empty()) return;
       std::size_t at = 0;
+      std::uint64_t sequence = frame.header.first_sequence;
       const auto payload = frame.payload;
       while (at < payload.size() && error.empty()) {
         // The frame's checksum held, so this is a writer's bug, not rot: still checked.
         std::uint32_t n = 0;
         if (payload.size() - at >= 4) std::memcpy(&n, payload.data() + at, 4);  // LE hosts
         if (payload.size() - at < 4 || payload.size() - at - 4 < n) {
-          error = "a frame's entry lengths overrun it at sequence " +
-                  std::to_string(executor_->next_sequence());
+          error = "a frame's entry lengths overrun it at sequence " + std::to_string(sequence);
           break;
         }
         const std::span<const std::byte> entry = payload.subspan(at + 4, n);
         at += 4 + n;
+        if (sequence++ < from) continue;  // in the snapshot already
         error = replay_one(entry, out, expected, expected_count, last_time);
+        ++snapshot_load_.replayed;
       }
     };
-    const journal::RecoveryStatus st =
-        journal::recover_journal(*io_, journal::RecoveryMode::kRepairTornTail, &report_, visit);
+    snapshot_load_.replayed = 0;
+    const journal::RecoveryStatus st = journal::recover_journal(
+        *io_, journal::RecoveryMode::kRepairTornTail, &report_, visit, from);
     if (!st.is_ok()) throw EngineOpenError("engine: " + st.message());
     const auto desc = D::descriptor();
     if (!report_.descriptor.empty() &&
@@ -471,6 +607,19 @@ class Engine {
       throw EngineOpenError(std::string("engine: the journal was written by another schema than "
                                         "domain '") +
                             std::string(D::kName) + "' version " + std::to_string(D::kVersion));
+    }
+    if (chain != nullptr) {
+      const std::string name = replay::snapshot_file_name(from);
+      if (report_.tail.next_sequence < from) {
+        *why = name + ": the journal ends at sequence " +
+               std::to_string(report_.tail.next_sequence) + ", before the snapshot's";
+        return false;
+      }
+      if (!report_.boundary_found || report_.boundary_chain != *chain) {
+        *why = name + ": the journal's chain hash at sequence " + std::to_string(from) +
+               " is not the snapshot's (another history, or not a frame boundary)";
+        return false;
+      }
     }
     if (!error.empty()) throw EngineOpenError("engine: replay of the journal: " + error);
     if (expected_count != 0) {
@@ -482,6 +631,7 @@ class Engine {
                             std::to_string(report_.tail.next_sequence));
     }
     last_time_ = last_time;
+    return true;
   }
 
   // Re-executes one journaled TxResult's command; returns what diverged, or "".
@@ -606,6 +756,9 @@ class Engine {
   journal::IoBackend* io_;
   std::string io_note_;
   journal::RecoveryReport report_;
+  Handlers handlers_;
+  std::string dir_;
+  SnapshotLoad snapshot_load_;
   std::unique_ptr<Executor<D>> executor_;
   std::unique_ptr<Projection<D>> projection_;
   SessionTable sessions_;
@@ -618,6 +771,7 @@ class Engine {
   EngineSignals signals_;
   Histogram ack_latency_ns_;
   std::vector<Subscriber> subscribers_;
+  std::unique_ptr<Snapshotter<D>> snapshotter_;
   std::unique_ptr<journal::JournalWriter> writer_;
   Pipeline<W> pipeline_;
   bool started_ = false;

@@ -121,6 +121,20 @@ class Projection {
     }
   }
 
+  // Loads one record of a snapshot (the engine checked it, loading the same snapshot into
+  // its executor first). Call inside write(), before any apply().
+  void load_record(std::uint16_t table, std::span<const std::byte> image) {
+    on_table(table, [&](auto& t) {
+      LS_ASSERT(image.size() == t.record_bytes());
+      t.insert_image(image.data());
+    });
+  }
+  // Where the tables stand: the first sequence whose effects are not in them (after a
+  // snapshot's load).
+  void set_next_sequence(std::uint64_t next) noexcept { next_sequence_ = next; }
+  // The tables, for the one thread that applies (the snapshotter's private replica).
+  const Tables& tables_unlocked() const noexcept { return tables_; }
+
  private:
   struct Write {
     std::uint8_t op = 0;

@@ -45,6 +45,7 @@ void EngineConfig::validate() const {
   };
   executor.validate();
   journal.validate();
+  if (snapshots.keep < 1) bad("snapshots.keep must be at least 1");
   if (ring_slots < 2 || ring_slots > kRingCapacityMax || (ring_slots & (ring_slots - 1)) != 0) {
     bad("ring_slots must be a power of two in [2, " + std::to_string(kRingCapacityMax) + "], not " +
         std::to_string(ring_slots));

@@ -88,6 +88,9 @@ struct Options {
   std::uint64_t limit_every = 0;     // accounts whose id this divides: debits <= credits
   std::string emit_workload;
   std::string balances;
+  std::uint64_t snapshot_every = 0;  // > 0: the engine snapshots every N commands while running
+  std::size_t snapshot_keep = 2;
+  bool open_only = false;  // open the journal (timing recovery), report, and stop
 };
 
 // --clock sequence: logical time advances one nanosecond per command from 1, whatever
@@ -127,6 +130,11 @@ std::int64_t zero_clock() { return 0; }
       "                         (bench/peers feeds them to other systems)\n"
       "  --balances FILE        after the run, write id,debits_posted,credits_posted per\n"
       "                         account, by id\n"
+      "  --snapshot-every N     the engine writes a snapshot every N commands while running\n"
+      "                         (docs/embedding.md, \"Snapshots\"); --snapshot-keep K keeps\n"
+      "                         the newest K (default 2)\n"
+      "  --open-only            open the journal (from its newest snapshot, if any), report\n"
+      "                         how long that took, and stop: a cold-start measurement\n"
       "  --expire-every MS      the engine submits ExpirePending{1000} every MS ms of\n"
       "                         wall time (expires pending transfers; default: never)\n"
       "  --writes-in-flight N   journal frames in flight at once (default 4)\n"
@@ -175,13 +183,36 @@ Options parse(int argc, char** argv) {
       o.direct_io = true;
       continue;
     }
+    if (flag == "--open-only") {
+      o.open_only = true;
+      continue;
+    }
     if (flag == "--help" || flag == "-h") usage("");
-    static const char* const kWithValue[] = {
-        "--accounts", "--transfers",    "--duration",        "--distribution", "--zipf-s",
-        "--seed",     "--rate",         "--producers",       "--batch-max",    "--durability",
-        "--layout",   "--journal",      "--input",           "--results",      "--hgrm",
-        "--plot",     "--clock",        "--window",          "--limit-every",  "--emit-workload",
-        "--balances", "--expire-every", "--writes-in-flight"};
+    static const char* const kWithValue[] = {"--accounts",
+                                             "--transfers",
+                                             "--duration",
+                                             "--distribution",
+                                             "--zipf-s",
+                                             "--seed",
+                                             "--rate",
+                                             "--producers",
+                                             "--batch-max",
+                                             "--durability",
+                                             "--layout",
+                                             "--journal",
+                                             "--input",
+                                             "--results",
+                                             "--hgrm",
+                                             "--plot",
+                                             "--clock",
+                                             "--window",
+                                             "--limit-every",
+                                             "--emit-workload",
+                                             "--balances",
+                                             "--expire-every",
+                                             "--writes-in-flight",
+                                             "--snapshot-every",
+                                             "--snapshot-keep"};
     if (std::find(std::begin(kWithValue), std::end(kWithValue), flag) == std::end(kWithValue)) {
       usage("unknown option " + flag);
     }
@@ -238,6 +269,12 @@ Options parse(int argc, char** argv) {
     } else if (flag == "--window") {
       o.window = parse_number<std::uint64_t>(flag, value);
       if (o.window < 1) usage("--window must be at least 1");
+    } else if (flag == "--snapshot-every") {
+      o.snapshot_every = parse_number<std::uint64_t>(flag, value);
+      if (o.snapshot_every < 1) usage("--snapshot-every must be at least 1");
+    } else if (flag == "--snapshot-keep") {
+      o.snapshot_keep = parse_number<std::size_t>(flag, value);
+      if (o.snapshot_keep < 1) usage("--snapshot-keep must be at least 1");
     } else if (flag == "--limit-every") {
       o.limit_every = parse_number<std::uint64_t>(flag, value);
     } else if (flag == "--emit-workload") {
@@ -255,6 +292,7 @@ Options parse(int argc, char** argv) {
   }
   if (o.duration_s > 0 && transfers_given) usage("give --transfers or --duration, not both");
   if (!o.results.empty() && o.input.empty()) usage("--results needs --input");
+  if (o.open_only && o.journal.empty()) usage("--open-only needs --journal DIR");
   if (o.accounts < 2 && o.input.empty()) usage("--accounts must be at least 2");
   if (o.rate > 0 && o.producers != 1) usage("--rate runs one producer (leave out --producers)");
   if (!o.emit_workload.empty() && (o.producers != 1 || o.duration_s > 0 || !o.input.empty())) {
@@ -586,6 +624,37 @@ void report(const Options& o, const RunResult& r, const LedgerEngine& engine,
               static_cast<unsigned long long>(h.records));
   std::printf("  chain hash %s\n", chain_hash.c_str());
   std::printf("  %s\n", engine.io_note().c_str());
+}
+
+// --open-only: what opening the journal cost, and from where.
+void report_open(const Options& o, const LedgerEngine& engine, double open_s) {
+  const lockstep::SnapshotLoad& l = engine.snapshot_load();
+  const lockstep::StateHash h = engine.executor().state_hash();
+  const std::uint64_t next = engine.executor().next_sequence();
+  if (o.json) {
+    std::printf(
+        "{\"open_seconds\":%.6f,\"snapshot\":%s%s%s,\"snapshot_sequence\":%llu,"
+        "\"replayed\":%llu,\"next_sequence\":%llu,\"state_hash\":\"%s\",\"records\":%llu,"
+        "\"refused_snapshots\":%zu}\n",
+        open_s, l.loaded.empty() ? "null" : "\"", l.loaded.c_str(), l.loaded.empty() ? "" : "\"",
+        static_cast<unsigned long long>(l.sequence), static_cast<unsigned long long>(l.replayed),
+        static_cast<unsigned long long>(next), state_hash_hex(h).c_str(),
+        static_cast<unsigned long long>(h.records), l.refused.size());
+    return;
+  }
+  std::printf("lockstep-loadgen ledger --open-only: opened %s in %.3f s\n", o.journal.c_str(),
+              open_s);
+  if (l.loaded.empty()) {
+    std::printf("  no snapshot: replayed the whole journal, %llu commands\n",
+                static_cast<unsigned long long>(l.replayed));
+  } else {
+    std::printf("  from %s, then %llu journal commands after it\n", l.loaded.c_str(),
+                static_cast<unsigned long long>(l.replayed));
+  }
+  for (const std::string& r : l.refused) std::printf("  refused: %s\n", r.c_str());
+  std::printf("  next sequence %llu, state hash %s (%llu records)\n",
+              static_cast<unsigned long long>(next), state_hash_hex(h).c_str(),
+              static_cast<unsigned long long>(h.records));
 }
 
 // ---- Running -------------------------------------------------------------------------
@@ -966,9 +1035,19 @@ int run(const Options& o) {
     }
   } cleanup{dir, remove_dir};
 
+  config.snapshots.every_commands = o.snapshot_every;
+  config.snapshots.keep = o.snapshot_keep;
+
   Tally tally;
   g_tally = &tally;
+  const auto open_start = std::chrono::steady_clock::now();
   LedgerEngine engine(dir, ledger::handlers(), config);
+  const double open_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - open_start).count();
+  if (o.open_only) {
+    report_open(o, engine, open_s);
+    return 0;
+  }
   if (engine.executor().next_sequence() != 0 && o.input.empty()) {
     throw std::runtime_error(dir + " already holds a journal (" +
                              std::to_string(engine.executor().next_sequence()) +
@@ -1019,6 +1098,14 @@ int run(const Options& o) {
       out << "\"}\n";
     }
     if (!out) throw std::runtime_error("cannot write " + o.results);
+  }
+  if (o.snapshot_every > 0 && !o.json) {
+    const lockstep::SnapshotterStatus st = engine.snapshotter_status();
+    std::printf("  snapshots written %llu (the newest at sequence %llu, written in %.1f ms)%s%s\n",
+                static_cast<unsigned long long>(st.written),
+                static_cast<unsigned long long>(st.last_sequence),
+                static_cast<double>(st.last_write_ns) / 1e6,
+                st.error.empty() ? "" : "; stopped: ", st.error.c_str());
   }
   if (!o.balances.empty()) write_balances(o.balances, engine.executor());
   if (!o.hgrm_dir.empty()) write_hgrm(o.hgrm_dir, stats, ack);

@@ -1,0 +1,340 @@
+// Snapshotter<D>: the running engine's snapshots, taken without pausing the writer
+// (docs/embedding.md, "Snapshots"; the file format is docs/snapshot-format.md).
+//
+// A background thread keeps its own replica of the tables (a Projection<D>, private to
+// it), fed from the journal *files*: it reads, through its own POSIX backend on the
+// journal directory, the frames the engine has already acknowledged (so complete and
+// durable: a frame is durable whole), and applies their deltas. It never touches the
+// ring, the executor or the journal writer: the writer does not wait for it at all; it
+// costs CPU time and a second copy of the state's memory.
+//
+// Every `every_commands` commands it writes a snapshot of the replica at the frame end it
+// has reached: sessions (each client's newest request, for retries after a restart), every
+// record, and a header with the sequence, transaction sequence, logical time, state hash
+// (computed from the replica; checked against the hash the journal recorded there, when
+// the frame ends a batch) and the journal's chain hash after that frame. Then it keeps
+// the newest `keep` snapshots and, if asked, removes journal segments wholly older than
+// the oldest kept snapshot.
+//
+// It starts from the snapshot the engine opened from (loaded again, in the background),
+// or from the empty state. Errors (I/O, a state hash that disagrees) stop it and are kept
+// in status(): the engine goes on; a snapshot is an optimisation of restart, never needed
+// for correctness.
+//
+// Thread safety: start/stop from the engine's owning thread; status() from any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include <absl/container/btree_map.h>
+
+#include "engine/projection.h"
+#include "engine/tx_result.h"
+#include "journal/journal_reader.h"
+#include "journal/posix_backend.h"
+#include "journal/segment_header.h"
+#include "replay/snapshot.h"
+
+namespace lockstep {
+
+struct SnapshotPolicy {
+  // Take a snapshot while running every this many commands (0: never).
+  std::uint64_t every_commands = 0;
+  // Keep the newest this many snapshots (at least 1).
+  std::size_t keep = 2;
+  // Remove journal segments wholly older than the oldest kept snapshot (off by default:
+  // the journal is the audit trail; an operator may archive them instead).
+  bool remove_old_segments = false;
+  // On open, if every snapshot in the directory is refused: replay the whole journal
+  // (which must still begin at sequence 0) instead of refusing to open.
+  bool replay_all_if_refused = false;
+};
+
+struct SnapshotterStatus {
+  std::uint64_t written = 0;           // snapshots written since start
+  std::uint64_t last_sequence = 0;     // next_sequence of the newest one written
+  std::int64_t last_write_ns = 0;      // how long writing it took
+  std::uint64_t replica_sequence = 0;  // where the replica stands
+  std::uint64_t segments_removed = 0;
+  std::string error;  // why it stopped, if it did
+};
+
+template <class D>
+class Snapshotter {
+ public:
+  // `dir`: the journal directory. `start_from`: the snapshot the engine opened from ("" for
+  // none). `acknowledged`: the engine's acknowledged sequence (every entry below it is
+  // durable).
+  Snapshotter(std::string dir, const EngineOptions& options, SnapshotPolicy policy,
+              std::string start_from, const std::atomic<std::uint64_t>& acknowledged)
+      : dir_(std::move(dir)),
+        policy_(policy),
+        start_from_(std::move(start_from)),
+        acknowledged_(acknowledged),
+        replica_(options) {}
+  ~Snapshotter() { stop(); }
+  Snapshotter(const Snapshotter&) = delete;
+  Snapshotter& operator=(const Snapshotter&) = delete;
+
+  void start() {
+    thread_ = std::thread([this] { run(); });
+  }
+  void stop() {
+    if (!thread_.joinable()) return;
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+  SnapshotterStatus status() const {
+    std::lock_guard lock(mutex_);
+    return status_;
+  }
+
+ private:
+  static constexpr auto kPoll = std::chrono::milliseconds(20);
+
+  void run() {
+    std::string error = open();
+    while (error.empty()) {
+      {
+        std::unique_lock lock(mutex_);
+        if (cv_.wait_for(lock, kPoll, [&] { return stopping_; })) break;
+      }
+      const std::uint64_t durable = acknowledged_.load(std::memory_order_acquire);
+      if (durable <= next_sequence_) continue;
+      error = catch_up(durable);
+      if (error.empty() && next_sequence_ >= last_snapshot_ + policy_.every_commands &&
+          next_sequence_ > last_snapshot_) {
+        error = write();
+      }
+      std::lock_guard lock(mutex_);
+      status_.replica_sequence = next_sequence_;
+    }
+    std::lock_guard lock(mutex_);
+    status_.error = error;
+  }
+
+  std::string open() {
+    if (journal::IoStatus s = journal::PosixBackend::open_directory(dir_, false, 1, &io_); !s) {
+      return "snapshotter: " + s.message();
+    }
+    if (start_from_.empty()) return {};
+    std::unique_ptr<replay::SnapshotReader> reader;
+    if (auto s = replay::SnapshotReader::open(*io_, start_from_, &reader); !s.is_ok()) {
+      return "snapshotter: " + s.message();
+    }
+    const replay::SnapshotHeader& h = reader->header();
+    const auto s = reader->read(
+        [&](const replay::SnapshotSession& x) {
+          sessions_[x.client_id] = {x.request_id, x.sequence};
+        },
+        [&](std::uint16_t table, std::span<const std::byte> image) {
+          replica_.load_record(table, image);
+        });
+    if (!s.is_ok()) return "snapshotter: " + s.message();
+    next_sequence_ = h.next_sequence;
+    last_snapshot_ = h.next_sequence;
+    tx_sequence_ = h.tx_sequence;
+    last_time_ = h.last_logical_time_ns;
+    chain_ = h.chain;
+    return {};
+  }
+
+  // Applies every frame that starts below `durable` (each such frame is durable whole).
+  std::string catch_up(std::uint64_t durable) {
+    std::unique_ptr<journal::JournalReader> reader;
+    if (auto s = journal::JournalReader::open(*io_, &reader); !s.is_ok()) {
+      return "snapshotter: " + s.message();
+    }
+    if (auto s = reader->seek(next_sequence_); !s.is_ok()) return "snapshotter: " + s.message();
+    while (next_sequence_ < durable) {
+      journal::DecodedFrame frame;
+      bool end = false;
+      if (auto s = reader->next(&frame, &end); !s.is_ok()) return "snapshotter: " + s.message();
+      if (end) break;
+      journal::EntryReader entries(frame.payload);
+      std::uint64_t seq = frame.header.first_sequence;
+      while (!entries.done()) {
+        const std::span<const std::byte> e = entries.next();
+        if (seq++ < next_sequence_) continue;
+        apply(e);
+      }
+      next_sequence_ = frame.header.last_sequence + 1;
+      chain_ = frame.chain;
+    }
+    return {};
+  }
+
+  void apply(std::span<const std::byte> e) {
+    using namespace tx_field;
+    const auto get = [&](std::size_t off, auto v) {
+      std::memcpy(&v, e.data() + off, sizeof v);
+      return v;
+    };
+    const std::uint64_t client = get(kClientId, std::uint64_t{});
+    if (client != 0) {
+      sessions_[client] = {get(kRequestId, std::uint64_t{}),
+                           get(kCommandSequence, std::uint64_t{})};
+    }
+    tx_sequence_ = get(kTxSequence, std::uint64_t{});
+    last_time_ = get(kLogicalTime, std::int64_t{});
+    const std::uint16_t flags = get(kFlags, std::uint16_t{});
+    has_recorded_hash_ = (flags & kTxFlagBatchEnd) != 0;
+    if (has_recorded_hash_) {
+      const std::size_t at = e.size() - kTxStateHashBytes;
+      std::memcpy(&recorded_.lo, e.data() + at, 8);
+      std::memcpy(&recorded_.hi, e.data() + at + 8, 8);
+      std::memcpy(&recorded_.records, e.data() + at + 16, 8);
+    }
+    replica_.write([&] { replica_.apply(e); });
+  }
+
+  std::string write() {
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto& tables = replica_.tables_unlocked();
+    replay::SnapshotHeader h;
+    h.next_sequence = next_sequence_;
+    h.tx_sequence = tx_sequence_;
+    h.last_logical_time_ns = last_time_;
+    std::apply([&](const auto&... t) { (t.hash_all(&h.state_hash), ...); }, tables);
+    if (has_recorded_hash_ && !(h.state_hash == recorded_)) {
+      return "snapshotter: the replica's state hash at sequence " + std::to_string(next_sequence_) +
+             " differs from the one the journal recorded";
+    }
+    h.chain = chain_;
+    std::string error;
+    if (!journal_head(&h, &error)) return error;
+    std::unique_ptr<replay::SnapshotWriter> w;
+    replay::SnapshotStatus s = replay::SnapshotWriter::begin(*io_, h, &w);
+    for (const auto& [client, x] : sessions_) {
+      if (!s.is_ok()) break;
+      s = w->add_session({client, x.request, x.sequence});
+    }
+    const auto add_table = [&](const auto& t) {
+      if (!s.is_ok() || t.size() == 0) return;
+      s = w->begin_table(t.id(), t.record_bytes());
+      t.for_each([&](std::uint32_t, const auto& r) {
+        if (s.is_ok()) s = w->add_record(std::as_bytes(std::span(&r, 1)));
+      });
+    };
+    std::apply([&](const auto&... t) { (add_table(t), ...); }, tables);  // in table id order
+    if (s.is_ok()) s = w->finish();
+    w.reset();
+    if (!s.is_ok()) return "snapshotter: " + s.message();
+    last_snapshot_ = next_sequence_;
+    if (auto p = replay::prune_snapshots(*io_, policy_.keep); !p.is_ok()) {
+      return "snapshotter: " + p.message();
+    }
+    std::uint64_t removed = 0;
+    if (policy_.remove_old_segments) {
+      if (std::string e = remove_old_segments(&removed); !e.empty()) return e;
+    }
+    std::lock_guard lock(mutex_);
+    ++status_.written;
+    status_.last_sequence = next_sequence_;
+    status_.last_write_ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
+    status_.segments_removed += removed;
+    return {};
+  }
+
+  // The descriptor and flags, from the journal's newest segment header.
+  bool journal_head(replay::SnapshotHeader* h, std::string* error) {
+    std::vector<std::string> names;
+    if (journal::IoStatus s = io_->list(&names); !s) {
+      *error = "snapshotter: " + s.message();
+      return false;
+    }
+    std::string newest;
+    for (const std::string& n : names) {
+      if (journal::parse_segment_file_name(n)) newest = n;  // sorted: the last is newest
+    }
+    journal::FileHandle f = 0;
+    if (journal::IoStatus s = io_->open(newest, {}, &f); !s) {
+      *error = "snapshotter: " + s.message();
+      return false;
+    }
+    std::vector<std::byte> head(journal::segment_header_bytes(journal::kDescriptorBytesMax));
+    std::size_t got = 0;
+    journal::IoStatus rs = io_->read(f, 0, head, &got);
+    (void)io_->close(f);
+    head.resize(got);
+    const journal::DecodedSegmentHeader d = journal::decode_segment_header(head);
+    if (!rs || d.status != journal::SegmentHeaderStatus::kOk) {
+      *error = "snapshotter: cannot read the header of " + newest;
+      return false;
+    }
+    h->journal_flags = d.header.flags;
+    h->descriptor = d.header.descriptor;
+    return true;
+  }
+
+  std::string remove_old_segments(std::uint64_t* removed) {
+    std::vector<std::pair<std::uint64_t, std::string>> snaps;
+    if (auto s = replay::list_snapshots(*io_, &snaps); !s.is_ok() || snaps.empty()) {
+      return s.is_ok() ? std::string() : "snapshotter: " + s.message();
+    }
+    const std::uint64_t oldest = snaps.front().first;
+    std::vector<std::string> names;
+    if (journal::IoStatus s = io_->list(&names); !s) return "snapshotter: " + s.message();
+    std::vector<std::pair<std::uint64_t, std::string>> segments;
+    for (const std::string& n : names) {
+      if (const auto first = journal::parse_segment_file_name(n)) segments.emplace_back(*first, n);
+    }
+    // A segment is wholly older if the next one starts at or before the oldest snapshot.
+    for (std::size_t i = 0; i + 1 < segments.size(); ++i) {
+      if (segments[i + 1].first > oldest) break;
+      if (journal::IoStatus s = io_->remove(segments[i].second); !s) {
+        return "snapshotter: " + s.message();
+      }
+      ++*removed;
+    }
+    if (*removed > 0) {
+      if (journal::IoStatus s = io_->sync_directory(); !s) return "snapshotter: " + s.message();
+    }
+    return {};
+  }
+
+  struct Session {
+    std::uint64_t request;
+    std::uint64_t sequence;
+  };
+
+  const std::string dir_;
+  const SnapshotPolicy policy_;
+  const std::string start_from_;
+  const std::atomic<std::uint64_t>& acknowledged_;
+  std::unique_ptr<journal::PosixBackend> io_;
+  Projection<D> replica_;
+  absl::btree_map<std::uint64_t, Session> sessions_;
+  std::uint64_t next_sequence_ = 0;
+  std::uint64_t last_snapshot_ = 0;
+  std::uint64_t tx_sequence_ = 0;
+  std::int64_t last_time_ = 0;
+  journal::ChainHash chain_{};
+  bool has_recorded_hash_ = false;
+  StateHash recorded_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  SnapshotterStatus status_;
+  std::thread thread_;
+};
+
+}  // namespace lockstep
