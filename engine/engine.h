@@ -118,11 +118,7 @@ struct EngineConfig {
   SnapshotPolicy snapshots;
 
   static EngineOptions default_executor_options() {
-    EngineOptions o;
-    o.result_bytes_max = 64u << 10;
-    o.chain_bytes_max = 256u << 10;
-    o.chain_length_max = 64;
-    return o;
+    return EngineOptions::running_engine_defaults();
   }
   // Throws std::invalid_argument naming the first bad field.
   void validate() const;
@@ -200,9 +196,9 @@ class Engine {
     pipeline_.start(layout);
     started_ = true;
     if (config_.snapshots.every_commands > 0) {
-      snapshotter_ =
-          std::make_unique<Snapshotter<D>>(dir_, config_.executor, config_.snapshots,
-                                           snapshot_load_.loaded, signals_.acknowledged_sequence);
+      snapshotter_ = std::make_unique<Snapshotter<D>>(
+          dir_, config_.executor, config_.snapshots, snapshot_load_.loaded,
+          config_.journal.segment_flags(), signals_.acknowledged_sequence);
       snapshotter_->start();
     }
     accepting_.store(true, std::memory_order_seq_cst);
@@ -479,15 +475,18 @@ class Engine {
     if (auto s = replay::list_snapshots(*io_, &snaps); !s.is_ok()) {
       throw EngineOpenError("engine: " + s.message());
     }
+    std::vector<std::string> refused;  // file names
     for (auto it = snaps.rbegin(); it != snaps.rend(); ++it) {
       std::string why;
       replay::SnapshotHeader h;
       if (load_snapshot(it->second, &h, &why) && replay_journal(h.next_sequence, &h.chain, &why)) {
         snapshot_load_.loaded = it->second;
         snapshot_load_.sequence = h.next_sequence;
+        quarantine(refused);
         return;
       }
       snapshot_load_.refused.push_back(why);
+      refused.push_back(it->second);
     }
     if (!snaps.empty() && !config_.snapshots.replay_all_if_refused) {
       std::string all;
@@ -499,6 +498,32 @@ class Engine {
     reset_state(0, 0);
     std::string why;
     if (!replay_journal(0, nullptr, &why)) throw EngineOpenError("engine: " + why);
+    // A snapshot past the journal's end means the journal lost entries (removed segments,
+    // a non-durable mode and a power loss): opening on less than the snapshot holds would
+    // lose acknowledged history silently.
+    for (const auto& [sequence, name] : snaps) {
+      if (sequence > executor_->next_sequence()) {
+        throw EngineOpenError("engine: " + name + " holds sequences up to " +
+                              std::to_string(sequence - 1) + " but the journal ends at " +
+                              std::to_string(executor_->next_sequence()) +
+                              ": entries are missing from the journal");
+      }
+    }
+    quarantine(refused);
+  }
+
+  // Renames refused snapshots to <name>.refused, out of the way of later opens and of the
+  // snapshotter's pruning (kept for inspection, never loaded).
+  void quarantine(const std::vector<std::string>& refused) {
+    if (refused.empty()) return;
+    for (const std::string& name : refused) {
+      if (journal::IoStatus s = io_->rename(name, name + ".refused"); !s) {
+        throw EngineOpenError("engine: cannot set a refused snapshot aside: " + s.message());
+      }
+    }
+    if (journal::IoStatus s = io_->sync_directory(); !s) {
+      throw EngineOpenError("engine: " + s.message());
+    }
   }
 
   // A fresh executor (starting at those sequences), session table and projection.
@@ -545,6 +570,8 @@ class Engine {
             if (!executor_->load_record(table, image, &bad)) return;
             if (projection_) projection_->load_record(table, image);
           });
+      executor_->finish_load();
+      if (projection_) projection_->finish_load();
     };
     if (projection_) {
       projection_->write(read);
@@ -621,7 +648,15 @@ class Engine {
         return false;
       }
     }
-    if (!error.empty()) throw EngineOpenError("engine: replay of the journal: " + error);
+    if (!error.empty()) {
+      // From a snapshot, a divergence may be the snapshot's fault: refuse it (an older one,
+      // or the whole journal, is tried next, and diverges too if the handlers changed).
+      if (chain != nullptr) {
+        *why = replay::snapshot_file_name(from) + ": replaying the journal after it: " + error;
+        return false;
+      }
+      throw EngineOpenError("engine: replay of the journal: " + error);
+    }
     if (expected_count != 0) {
       throw EngineOpenError("engine: replay of the journal: it ends inside a linked chain");
     }

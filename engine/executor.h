@@ -66,6 +66,16 @@ struct EngineOptions {
 
   // Throws std::invalid_argument naming the first bad field.
   void validate() const;
+
+  // The running engine's defaults (EngineConfig::executor): a TxResult under 64 KiB, a
+  // chain of at most 64 commands and 256 KiB. Re-execution must use the live limits.
+  static EngineOptions running_engine_defaults() {
+    EngineOptions o;
+    o.result_bytes_max = 64u << 10;
+    o.chain_bytes_max = 256u << 10;
+    o.chain_length_max = 64;
+    return o;
+  }
 };
 
 // One command as the executor takes it.
@@ -229,6 +239,10 @@ class Executor {
     if (!found)
       *error = "a record of table " + std::to_string(table) + ", which is not in the schema";
     return ok;
+  }
+  // After the last load_record(): builds the ordered indexes (Table::finish_load).
+  void finish_load() {
+    for_each_table([](std::size_t, auto& t) { t.finish_load(); });
   }
 
  private:

@@ -126,8 +126,13 @@ class Projection {
   void load_record(std::uint16_t table, std::span<const std::byte> image) {
     on_table(table, [&](auto& t) {
       LS_ASSERT(image.size() == t.record_bytes());
-      t.insert_image(image.data());
+      const bool loaded = t.load_image(image.data());
+      LS_ASSERT(loaded);
     });
+  }
+  // After the last load_record() (Table::finish_load).
+  void finish_load() {
+    std::apply([](auto&... t) { (t.finish_load(), ...); }, tables_);
   }
   // Where the tables stand: the first sequence whose effects are not in them (after a
   // snapshot's load).

@@ -27,6 +27,7 @@
 #include <absl/container/flat_hash_map.h>
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -111,6 +112,12 @@ struct UniquesOf<std::tuple<S...>> {
   using type = std::tuple<UniqueIndex<S>...>;
 };
 template <class Tuple, std::size_t PkBytes>
+struct PendingOf;
+template <class... S, std::size_t PkBytes>
+struct PendingOf<std::tuple<S...>, PkBytes> {
+  using type = std::tuple<std::vector<std::pair<KeyBytes<S::kBytes + PkBytes>, std::uint32_t>>...>;
+};
+template <class Tuple, std::size_t PkBytes>
 struct OrderedOf;
 template <class... S, std::size_t PkBytes>
 struct OrderedOf<std::tuple<S...>, PkBytes> {
@@ -150,7 +157,7 @@ class Table final : public TableBase {
     LS_ASSERT(capacity < kNoSlot);
     chunks_.resize((std::size_t{capacity} + kChunkRecords - 1) >> kChunkShift);
     if (preallocate) {
-      for (auto& c : chunks_) c = new_chunk();
+      for (auto& c : chunks_) c = new_chunk(true);
       primary_.reserve(capacity);
       std::apply([&](auto&... u) { (u.map.reserve(capacity), ...); }, uniques_);
       free_.reserve(capacity);
@@ -192,7 +199,7 @@ class Table final : public TableBase {
       *slot = next_fresh_++;
       *fresh = true;
       auto& c = chunks_[*slot >> kChunkShift];
-      if (c == nullptr) c = new_chunk();
+      if (c == nullptr) c = new_chunk(false);
     } else {
       return false;
     }
@@ -438,16 +445,34 @@ class Table final : public TableBase {
     LS_ASSERT(o.is_ok());
   }
 
-  // Inserts `image` with its index entries if none of its keys is taken and there is
-  // room; else changes nothing and returns false (loading a snapshot).
+  // Loading a snapshot: inserts `image` with its primary and unique keys if none is taken
+  // and there is room (else changes nothing and returns false), and queues its ordered
+  // index entries; finish_load() builds the ordered indexes from the queue in one sorted
+  // pass, far cheaper than inserting in the snapshot's order (random for an index).
+  // Scans and erases are wrong until finish_load().
   [[nodiscard]] bool load_image(const std::byte* image) {
     Record r;
     std::memcpy(static_cast<void*>(&r), image, sizeof r);
     std::uint32_t slot = kNoSlot;
     bool fresh = false;
-    return insert(
-               r, [] { return true; }, &slot, &fresh)
-        .is_ok();
+    if (!insert(
+             r, [] { return true; }, &slot, &fresh, /*ordered=*/false)
+             .is_ok()) {
+      return false;
+    }
+    const Record& stored = record(slot);
+    for_each_pending([&](auto& pending, auto&, auto spec) {
+      pending.emplace_back(ordered_key<decltype(spec)>(stored), slot);
+    });
+    return true;
+  }
+  void finish_load() {
+    for_each_pending([&](auto& pending, auto& map, auto) {
+      std::sort(pending.begin(), pending.end(),
+                [](const auto& a, const auto& b) { return KeyLess{}(a.first, b.first); });
+      for (const auto& [k, slot] : pending) map.insert(map.end(), {k, slot});
+      std::remove_cvref_t<decltype(pending)>().swap(pending);
+    });
   }
 
   // Inserts `r` (padding already cleared) into a free slot with all its index entries,
@@ -455,7 +480,8 @@ class Table final : public TableBase {
   // (its refusal is the caller's), then a full table; a refusal changes nothing.
   // On success sets *slot and whether it was never used before (*fresh).
   template <class MayWrite>
-  Outcome insert(const Record& r, MayWrite&& may_write, std::uint32_t* slot, bool* fresh) {
+  Outcome insert(const Record& r, MayWrite&& may_write, std::uint32_t* slot, bool* fresh,
+                 bool ordered = true) {
     // One probe of the primary index both checks and reserves the key.
     const auto [it, vacant] = primary_.try_emplace(primary_of(r), kNoSlot);
     if (!vacant)
@@ -484,28 +510,56 @@ class Table final : public TableBase {
     Record& stored = record(*slot);
     stored = r;
     set_live(*slot, true);
-    add_keys(*slot, reinterpret_cast<const std::byte*>(&stored), false, true);
+    if (ordered) {
+      add_keys(*slot, reinterpret_cast<const std::byte*>(&stored), false, true);
+    } else {
+      for_each_unique([&](std::uint32_t, auto& u, auto spec) {
+        using Spec = decltype(spec);
+        KeyBytes<Spec::kBytes> k;
+        Spec::encode(stored, k.data());
+        const bool added = u.map.emplace(k, *slot).second;
+        LS_ASSERT(added);
+      });
+    }
     return Outcome::ok();
   }
 
  private:
+  // A chunk: anonymous memory (zeros, as a fresh slot must be), 2 MiB-aligned when it is
+  // a whole huge page or more, and advised for huge pages. Mapped, not malloc'ed: the
+  // kernel's zeroed pages need no memset, so a chunk costs its page faults only.
+  static constexpr std::size_t kChunkBytes = sizeof(Slot) * kChunkRecords;
+  static constexpr std::size_t kChunkAlign =
+      kChunkBytes >= kChunkBytesMax / 2 ? kChunkBytesMax : 4096;
+  static constexpr std::size_t kChunkMapped =
+      (kChunkBytes + kChunkAlign - 1) / kChunkAlign * kChunkAlign;
   struct FreeChunk {
-    void operator()(Slot* p) const noexcept { std::free(p); }
+    void operator()(Slot* p) const noexcept { ::munmap(p, kChunkMapped); }
   };
   using Chunk = std::unique_ptr<Slot[], FreeChunk>;
 
-  // A zeroed chunk, 2 MiB-aligned when it is a whole huge page or more.
-  static Chunk new_chunk() {
-    constexpr std::size_t bytes = sizeof(Slot) * kChunkRecords;
-    constexpr std::size_t align = bytes >= kChunkBytesMax / 2 ? kChunkBytesMax
-                                  : alignof(Slot) < 64        ? 64
-                                                              : alignof(Slot);
-    constexpr std::size_t rounded = (bytes + align - 1) / align * align;
-    void* p = std::aligned_alloc(align, rounded);
-    if (p == nullptr) throw std::bad_alloc();
-    if constexpr (align == kChunkBytesMax) (void)::madvise(p, rounded, MADV_HUGEPAGE);
-    std::memset(p, 0, rounded);
-    return Chunk(static_cast<Slot*>(p));
+  // `touch`: fault every page in now (preallocation: no page faults while running).
+  static Chunk new_chunk(bool touch) {
+    static_assert(alignof(Slot) <= 4096);
+    const std::size_t over = kChunkMapped + kChunkAlign - 4096;
+    void* m = ::mmap(nullptr, over, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) throw std::bad_alloc();
+    // Trim to an aligned kChunkMapped bytes.
+    const auto base = reinterpret_cast<std::uintptr_t>(m);
+    const std::uintptr_t aligned = (base + kChunkAlign - 1) / kChunkAlign * kChunkAlign;
+    if (aligned > base) ::munmap(m, aligned - base);
+    const std::uintptr_t end = base + over;
+    if (end > aligned + kChunkMapped) {
+      ::munmap(reinterpret_cast<void*>(aligned + kChunkMapped), end - aligned - kChunkMapped);
+    }
+    auto* p = reinterpret_cast<std::byte*>(aligned);
+    if constexpr (kChunkAlign == kChunkBytesMax) (void)::madvise(p, kChunkMapped, MADV_HUGEPAGE);
+    if (touch) {
+      for (std::size_t at = 0; at < kChunkMapped; at += 4096) {
+        reinterpret_cast<volatile std::byte*>(p)[at] = std::byte{0};
+      }
+    }
+    return Chunk(reinterpret_cast<Slot*>(p));
   }
 
   static const Record& as_record(const std::byte* p) noexcept {
@@ -538,6 +592,16 @@ class Table final : public TableBase {
   void for_each_ordered(F&& f) {
     for_each_in<typename T::Indexes>(ordered_, f, std::make_index_sequence<kIndexCount>{});
   }
+  // f(pending entries, the index's map, Spec{}) for each ordered index (snapshot loading).
+  template <class F>
+  void for_each_pending(F&& f) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (f(std::get<I>(pending_), std::get<I>(ordered_).map,
+         std::tuple_element_t<I, typename T::Indexes>{}),
+       ...);
+    }
+    (std::make_index_sequence<kIndexCount>{});
+  }
   template <class Specs, class Tuple, class F, std::size_t... I>
   static void for_each_in(Tuple& t, F& f, std::index_sequence<I...>) {
     (f(static_cast<std::uint32_t>(I), std::get<I>(t), std::tuple_element_t<I, Specs>{}), ...);
@@ -551,6 +615,8 @@ class Table final : public TableBase {
   absl::flat_hash_map<Pk, std::uint32_t, absl::Hash<Pk>, KeyEq> primary_;
   Uniques uniques_;
   Ordered ordered_;
+  // Ordered index entries queued by load_image(), per index.
+  typename detail::PendingOf<typename T::Indexes, kPkBytes>::type pending_;
 };
 
 }  // namespace lockstep

@@ -72,6 +72,9 @@ struct FrameExpectation {
   std::uint64_t next_sequence = 0;
   std::size_t alignment = kFrameAlignBuffered;
   ChainHash prev_chain{};
+  // False: the stored chain hash is taken as it is, not recomputed (the checksum still
+  // covers it). Only for frames this process wrote and made durable itself.
+  bool verify_chain = true;
 };
 
 struct FrameHeader {

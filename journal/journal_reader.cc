@@ -157,8 +157,8 @@ RecoveryStatus JournalReader::next(DecodedFrame* frame, bool* end) {
     buffer_.resize(std::clamp<std::size_t>(frame_bytes, kFrameHeaderBytes, kFrameBytesMax));
     if (IoStatus s = io_.read(file_, at_.offset, buffer_, &got); !s)
       return RecoveryStatus::from_io(std::move(s));
-    const FrameExpectation expect{header_.first_sequence, at_.offset, at_.next_sequence,
-                                  header_.frame_alignment(), at_.chain};
+    const FrameExpectation expect{header_.first_sequence,    at_.offset, at_.next_sequence,
+                                  header_.frame_alignment(), at_.chain,  verify_chain_};
     *frame = decode_frame(std::span<const std::byte>(buffer_.data(), got), expect, *hasher_);
     if (frame->status != FrameStatus::kOk)
       return fail(at_.offset, std::string(to_string(frame->status)));

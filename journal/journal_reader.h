@@ -44,6 +44,10 @@ class JournalReader {
   RecoveryStatus next(DecodedFrame* frame, bool* end);
 
   std::uint64_t first_sequence() const noexcept;  // of the oldest segment
+  // Whether to recompute each frame's chain hash (the default). Off only for a reader of
+  // frames its own process wrote and made durable (the engine's snapshotter): checksums,
+  // places and sequences are still checked, and the stored chain hashes are reported.
+  void set_verify_chain(bool verify) noexcept { verify_chain_ = verify; }
 
  private:
   struct Segment {
@@ -73,6 +77,7 @@ class JournalReader {
   Position at_{};
   std::uint64_t frames_in_segment_ = 0;
   std::vector<std::byte> buffer_;
+  bool verify_chain_ = true;
 };
 
 }  // namespace lockstep::journal

@@ -88,7 +88,10 @@ class Recovery {
                            std::to_string(segments[0].first_sequence) +
                            ", after the sequence recovery starts from");
       }
-      while (start + 1 < segments.size() && segments[start + 1].first_sequence <= from_) ++start;
+      // The segment holding from - 1 (so the link into the next segment is checked, and a
+      // segment that starts at from_ but whose header never became durable is not the
+      // only one read); or the first, if it starts at from_.
+      while (start + 1 < segments.size() && segments[start + 1].first_sequence < from_) ++start;
       report_.skipped_segments = start;
     }
     for (std::size_t i = start; i < segments.size(); ++i) {

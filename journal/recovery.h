@@ -82,9 +82,10 @@ using FrameVisitor = std::function<void(const DecodedFrame&)>;
 // Recovers the journal in `io`'s directory, in the given mode.
 //
 // With `from_sequence` > 0 (opening from a snapshot that holds every entry below it),
-// recovery starts at the segment holding from_sequence (the last one whose first sequence
-// is at or below it) and reads nothing before it, so its cost does not grow with the
-// history before the snapshot. That segment is checked as a first segment is (its carried
+// recovery starts at the segment holding from_sequence - 1 (the last one whose first
+// sequence is below from_sequence; the first segment if it starts at from_sequence) and
+// reads nothing before it, so its cost does not grow with the history before the
+// snapshot. That segment is checked as a first segment is (its carried
 // chain hash is trusted, its header checksum holding); the visitor still sees its frames
 // from the segment's start (callers skip entries below from_sequence). A journal whose
 // first segment starts after from_sequence is refused (kBadSegment): entries would be

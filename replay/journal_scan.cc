@@ -3,7 +3,6 @@
 #include <memory>
 
 #include "journal/frame.h"
-#include "journal/journal_reader.h"
 #include "journal/segment_header.h"
 
 namespace lockstep::replay {
@@ -42,16 +41,16 @@ journal::RecoveryStatus scan_journal(journal::IoBackend& io, journal::RecoveryRe
 }
 
 journal::RecoveryStatus scan_journal_from(journal::IoBackend& io, std::uint64_t from,
-                                          const EntryVisitor& visit) {
-  std::unique_ptr<journal::JournalReader> reader;
-  if (auto s = journal::JournalReader::open(io, &reader); !s.is_ok()) return s;
-  if (auto s = reader->seek(from); !s.is_ok()) return s;
-  for (;;) {
-    journal::DecodedFrame frame;
-    bool end = false;
-    if (auto s = reader->next(&frame, &end); !s.is_ok()) return s;
-    if (end || !visit_frame(frame, from, visit)) return {};
-  }
+                                          const EntryVisitor& visit,
+                                          journal::RecoveryReport* report) {
+  journal::RecoveryReport ignored;
+  bool going = true;
+  return journal::recover_journal(
+      io, journal::RecoveryMode::kVerifyOnly, report != nullptr ? report : &ignored,
+      [&](const journal::DecodedFrame& frame) {
+        if (going && frame.header.last_sequence >= from) going = visit_frame(frame, from, visit);
+      },
+      from);
 }
 
 }  // namespace lockstep::replay

@@ -1,11 +1,11 @@
 // Reading a journal's entries for replay tools, without writing anything.
 //
-// scan_journal reads the whole journal with recovery's checks in read-only mode
-// (journal::RecoveryMode::kVerifyOnly): a torn tail, what a crash leaves and what the
-// engine drops on its next open, is reported in the RecoveryReport, not refused; any
-// corruption is refused naming segment, offset and sequence. scan_journal_from starts
-// at any sequence through journal::JournalReader (a binary search over the segments,
-// then a walk of one segment), so its cost does not grow with the history before it.
+// Both read with recovery's checks in read-only mode (journal::RecoveryMode::kVerifyOnly):
+// a torn tail, what a crash leaves and what the engine drops on its next open, is
+// reported in the RecoveryReport, not refused; any corruption is refused naming segment,
+// offset and sequence (after the visitor has seen every good frame before it).
+// scan_journal_from starts at the segment holding the sequence before `from`, so its cost
+// does not grow with the history before it.
 #pragma once
 
 #include <cstdint>
@@ -35,9 +35,10 @@ using EntryVisitor = std::function<bool(const JournalEntry&)>;
 journal::RecoveryStatus scan_journal(journal::IoBackend& io, journal::RecoveryReport* report,
                                      const EntryVisitor& visit);
 
-// The entries from sequence `from` on (the first frame read is the one holding `from`;
-// its earlier entries are skipped). Any bad frame, torn or not, is an error.
+// The entries from sequence `from` on (earlier entries of the segments read are
+// skipped). REQUIRES: the journal's first segment starts at or before `from`.
 journal::RecoveryStatus scan_journal_from(journal::IoBackend& io, std::uint64_t from,
-                                          const EntryVisitor& visit);
+                                          const EntryVisitor& visit,
+                                          journal::RecoveryReport* report = nullptr);
 
 }  // namespace lockstep::replay

@@ -73,6 +73,7 @@ std::unique_ptr<Executor<D>> load_snapshot_into(journal::IoBackend& io, const st
     *why = name + ": written by another schema than domain " + std::string(D::kName);
     return nullptr;
   }
+  if (!snapshot_fits_journal(io, name, snap->header(), why)) return nullptr;
   options.first_command_sequence = snap->header().next_sequence;
   options.first_tx_sequence = snap->header().tx_sequence;
   auto exec = std::make_unique<Executor<D>>(handlers, options);
@@ -83,6 +84,7 @@ std::unique_ptr<Executor<D>> load_snapshot_into(journal::IoBackend& io, const st
                                           bad = name + ": " + bad;
                                         }
                                       });
+  exec->finish_load();
   if (!s.is_ok()) bad = s.message();
   if (bad.empty() && !(exec->state_hash() == snap->header().state_hash)) {
     bad = name + ": its records do not hash to its header's state hash";

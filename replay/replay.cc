@@ -155,6 +155,29 @@ std::string result_json(const schema::Domain& d, const TxResultView& r) {
   return o;
 }
 
+bool snapshot_fits_journal(journal::IoBackend& io, const std::string& name, const SnapshotHeader& h,
+                           std::string* why) {
+  if (h.next_sequence == 0) return true;
+  journal::RecoveryReport report;
+  const journal::RecoveryStatus s = journal::recover_journal(io, journal::RecoveryMode::kVerifyOnly,
+                                                             &report, {}, h.next_sequence);
+  if (!s.is_ok()) {
+    *why = name + ": the journal after it cannot be read: " + s.message();
+    return false;
+  }
+  if (report.tail.next_sequence < h.next_sequence) {
+    *why = name + ": the journal ends at sequence " + std::to_string(report.tail.next_sequence) +
+           ", before the snapshot's " + std::to_string(h.next_sequence);
+    return false;
+  }
+  if (!report.boundary_found || report.boundary_chain != h.chain) {
+    *why = name + ": the journal's chain hash at sequence " + std::to_string(h.next_sequence) +
+           " is not the snapshot's (another history, or not a frame boundary)";
+    return false;
+  }
+  return true;
+}
+
 bool DeltaReplay::load_snapshot(journal::IoBackend& io, const std::string& name,
                                 std::string* error) {
   std::unique_ptr<SnapshotReader> reader;
@@ -168,6 +191,7 @@ bool DeltaReplay::load_snapshot(journal::IoBackend& io, const std::string& name,
     *error = name + ": written by another schema than the journal's";
     return false;
   }
+  if (!snapshot_fits_journal(io, name, h, error)) return false;
   std::string bad;
   const SnapshotStatus s = reader->read(
       [&](const SnapshotSession& x) {

@@ -58,6 +58,12 @@ struct JournalHead {
 // the reason.
 std::string result_json(const schema::Domain& d, const TxResultView& r);
 
+// Whether a snapshot belongs to io's journal: the journal reaches its sequence and has a
+// frame boundary there with the snapshot's chain hash. False with *why otherwise (another
+// history, a journal that ends before it, or corruption after it).
+[[nodiscard]] bool snapshot_fits_journal(journal::IoBackend& io, const std::string& name,
+                                         const SnapshotHeader& h, std::string* why);
+
 class DeltaReplay {
  public:
   struct Session {
@@ -68,7 +74,8 @@ class DeltaReplay {
   explicit DeltaReplay(const schema::Domain& domain) : state_(domain) {}
 
   // Starts from the snapshot `name` in io's directory instead of an empty state: loads
-  // and verifies it (checksums, then the state hash of its records against its header).
+  // and verifies it (it fits the journal, its checksums hold, and its records hash to the
+  // state hash in its header).
   [[nodiscard]] bool load_snapshot(journal::IoBackend& io, const std::string& name,
                                    std::string* error);
 

@@ -24,6 +24,7 @@
 // Thread safety: start/stop from the engine's owning thread; status() from any thread.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -75,11 +76,14 @@ class Snapshotter {
   // `dir`: the journal directory. `start_from`: the snapshot the engine opened from ("" for
   // none). `acknowledged`: the engine's acknowledged sequence (every entry below it is
   // durable).
+  // `journal_flags`: the journal's segment flags (JournalOptions::segment_flags()).
   Snapshotter(std::string dir, const EngineOptions& options, SnapshotPolicy policy,
-              std::string start_from, const std::atomic<std::uint64_t>& acknowledged)
+              std::string start_from, std::uint32_t journal_flags,
+              const std::atomic<std::uint64_t>& acknowledged)
       : dir_(std::move(dir)),
         policy_(policy),
         start_from_(std::move(start_from)),
+        journal_flags_(journal_flags),
         acknowledged_(acknowledged),
         replica_(options) {}
   ~Snapshotter() { stop(); }
@@ -94,6 +98,7 @@ class Snapshotter {
     {
       std::lock_guard lock(mutex_);
       stopping_ = true;
+      stop_.store(true, std::memory_order_relaxed);
     }
     cv_.notify_all();
     thread_.join();
@@ -117,13 +122,16 @@ class Snapshotter {
       const std::uint64_t durable = acknowledged_.load(std::memory_order_acquire);
       if (durable <= next_sequence_) continue;
       error = catch_up(durable);
-      if (error.empty() && next_sequence_ >= last_snapshot_ + policy_.every_commands &&
+      // A snapshot ends a batch: its state hash is then checked against the journal's.
+      if (error.empty() && at_batch_end_ && !stop_.load(std::memory_order_relaxed) &&
+          next_sequence_ >= last_snapshot_ + policy_.every_commands &&
           next_sequence_ > last_snapshot_) {
         error = write();
       }
       std::lock_guard lock(mutex_);
       status_.replica_sequence = next_sequence_;
     }
+    reader_.reset();
     std::lock_guard lock(mutex_);
     status_.error = error;
   }
@@ -146,6 +154,7 @@ class Snapshotter {
           replica_.load_record(table, image);
         });
     if (!s.is_ok()) return "snapshotter: " + s.message();
+    replica_.finish_load();
     next_sequence_ = h.next_sequence;
     last_snapshot_ = h.next_sequence;
     tx_sequence_ = h.tx_sequence;
@@ -155,17 +164,34 @@ class Snapshotter {
   }
 
   // Applies every frame that starts below `durable` (each such frame is durable whole).
+  // The reader is kept between calls (it goes on from where it stopped in its segment)
+  // and opened again only when the journal has rolled to a segment it has not listed.
   std::string catch_up(std::uint64_t durable) {
-    std::unique_ptr<journal::JournalReader> reader;
-    if (auto s = journal::JournalReader::open(*io_, &reader); !s.is_ok()) {
-      return "snapshotter: " + s.message();
+    std::vector<std::string> names;
+    if (journal::IoStatus s = io_->list(&names); !s) return "snapshotter: " + s.message();
+    std::uint64_t newest = 0;
+    for (const std::string& n : names) {
+      if (const auto first = journal::parse_segment_file_name(n)) newest = std::max(newest, *first);
     }
-    if (auto s = reader->seek(next_sequence_); !s.is_ok()) return "snapshotter: " + s.message();
-    while (next_sequence_ < durable) {
+    if (!reader_ || newest != newest_segment_) {
+      reader_.reset();
+      if (auto s = journal::JournalReader::open(*io_, &reader_); !s.is_ok()) {
+        return "snapshotter: " + s.message();
+      }
+      // The engine wrote and synced these frames: their checksums are checked, their chain
+      // hashes (SHA-256 over every byte, the costliest part of reading) are not
+      // recomputed.
+      reader_->set_verify_chain(false);
+      if (auto s = reader_->seek(next_sequence_); !s.is_ok()) {
+        return "snapshotter: " + s.message();
+      }
+      newest_segment_ = newest;
+    }
+    while (next_sequence_ < durable && !stop_.load(std::memory_order_relaxed)) {
       journal::DecodedFrame frame;
       bool end = false;
-      if (auto s = reader->next(&frame, &end); !s.is_ok()) return "snapshotter: " + s.message();
-      if (end) break;
+      if (auto s = reader_->next(&frame, &end); !s.is_ok()) return "snapshotter: " + s.message();
+      if (end) break;  // the rest is in a segment not listed yet, or not written yet
       journal::EntryReader entries(frame.payload);
       std::uint64_t seq = frame.header.first_sequence;
       while (!entries.done()) {
@@ -194,6 +220,7 @@ class Snapshotter {
     last_time_ = get(kLogicalTime, std::int64_t{});
     const std::uint16_t flags = get(kFlags, std::uint16_t{});
     has_recorded_hash_ = (flags & kTxFlagBatchEnd) != 0;
+    at_batch_end_ = has_recorded_hash_;
     if (has_recorded_hash_) {
       const std::size_t at = e.size() - kTxStateHashBytes;
       std::memcpy(&recorded_.lo, e.data() + at, 8);
@@ -216,8 +243,9 @@ class Snapshotter {
              " differs from the one the journal recorded";
     }
     h.chain = chain_;
-    std::string error;
-    if (!journal_head(&h, &error)) return error;
+    h.journal_flags = journal_flags_;
+    const auto desc = D::descriptor();
+    h.descriptor.assign(desc.begin(), desc.end());
     std::unique_ptr<replay::SnapshotWriter> w;
     replay::SnapshotStatus s = replay::SnapshotWriter::begin(*io_, h, &w);
     for (const auto& [client, x] : sessions_) {
@@ -225,13 +253,14 @@ class Snapshotter {
       s = w->add_session({client, x.request, x.sequence});
     }
     const auto add_table = [&](const auto& t) {
-      if (!s.is_ok() || t.size() == 0) return;
+      if (!s.is_ok() || t.size() == 0 || stop_.load(std::memory_order_relaxed)) return;
       s = w->begin_table(t.id(), t.record_bytes());
       t.for_each([&](std::uint32_t, const auto& r) {
         if (s.is_ok()) s = w->add_record(std::as_bytes(std::span(&r, 1)));
       });
     };
     std::apply([&](const auto&... t) { (add_table(t), ...); }, tables);  // in table id order
+    if (stop_.load(std::memory_order_relaxed)) return {};  // stopping: the temporary goes
     if (s.is_ok()) s = w->finish();
     w.reset();
     if (!s.is_ok()) return "snapshotter: " + s.message();
@@ -253,37 +282,6 @@ class Snapshotter {
     return {};
   }
 
-  // The descriptor and flags, from the journal's newest segment header.
-  bool journal_head(replay::SnapshotHeader* h, std::string* error) {
-    std::vector<std::string> names;
-    if (journal::IoStatus s = io_->list(&names); !s) {
-      *error = "snapshotter: " + s.message();
-      return false;
-    }
-    std::string newest;
-    for (const std::string& n : names) {
-      if (journal::parse_segment_file_name(n)) newest = n;  // sorted: the last is newest
-    }
-    journal::FileHandle f = 0;
-    if (journal::IoStatus s = io_->open(newest, {}, &f); !s) {
-      *error = "snapshotter: " + s.message();
-      return false;
-    }
-    std::vector<std::byte> head(journal::segment_header_bytes(journal::kDescriptorBytesMax));
-    std::size_t got = 0;
-    journal::IoStatus rs = io_->read(f, 0, head, &got);
-    (void)io_->close(f);
-    head.resize(got);
-    const journal::DecodedSegmentHeader d = journal::decode_segment_header(head);
-    if (!rs || d.status != journal::SegmentHeaderStatus::kOk) {
-      *error = "snapshotter: cannot read the header of " + newest;
-      return false;
-    }
-    h->journal_flags = d.header.flags;
-    h->descriptor = d.header.descriptor;
-    return true;
-  }
-
   std::string remove_old_segments(std::uint64_t* removed) {
     std::vector<std::pair<std::uint64_t, std::string>> snaps;
     if (auto s = replay::list_snapshots(*io_, &snaps); !s.is_ok() || snaps.empty()) {
@@ -296,9 +294,12 @@ class Snapshotter {
     for (const std::string& n : names) {
       if (const auto first = journal::parse_segment_file_name(n)) segments.emplace_back(*first, n);
     }
-    // A segment is wholly older if the next one starts at or before the oldest snapshot.
+    // A segment is wholly older if the next one starts before the oldest snapshot: so the
+    // segment holding the snapshot's last entry stays (recovery from the snapshot reads
+    // it, and checks the link into the next), and the next one holds an acknowledged
+    // entry, so its header is durable.
     for (std::size_t i = 0; i + 1 < segments.size(); ++i) {
-      if (segments[i + 1].first > oldest) break;
+      if (segments[i + 1].first >= oldest) break;
       if (journal::IoStatus s = io_->remove(segments[i].second); !s) {
         return "snapshotter: " + s.message();
       }
@@ -318,8 +319,13 @@ class Snapshotter {
   const std::string dir_;
   const SnapshotPolicy policy_;
   const std::string start_from_;
+  const std::uint32_t journal_flags_;
   const std::atomic<std::uint64_t>& acknowledged_;
+  std::atomic<bool> stop_{false};
+  std::uint64_t newest_segment_ = 0;
+  bool at_batch_end_ = true;  // the last entry applied ended a batch
   std::unique_ptr<journal::PosixBackend> io_;
+  std::unique_ptr<journal::JournalReader> reader_;  // over io_: declared after it
   Projection<D> replica_;
   absl::btree_map<std::uint64_t, Session> sessions_;
   std::uint64_t next_sequence_ = 0;

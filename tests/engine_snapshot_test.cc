@@ -270,21 +270,48 @@ TEST(EngineSnapshot, ASnapshotOfAnotherHistoryIsRefusedByTheChainHash) {
   EXPECT_EQ(e.executor().state_hash(), rb.hash);
 }
 
-TEST(EngineSnapshot, ASnapshotPastTheJournalsEndIsRefused) {
+TEST(EngineSnapshot, ASnapshotPastTheJournalsEndRefusesTheOpenEvenWithReplayAll) {
   TempDir a;
   TempDir b;
   (void)make_history(a.path, 3, 800);
-  const Ran rb = make_history(b.path, 3, 200);  // the same seed: a prefix of a's history
+  (void)make_history(b.path, 3, 200);  // the same seed: a prefix of a's history
   const auto names = write_snapshots(a.path, {700});
   ASSERT_EQ(names.size(), 1u);
   fs::copy_file(a.path + "/" + names[0], b.path + "/" + names[0]);
-  EngineConfig c = config();
-  c.snapshots.replay_all_if_refused = true;
-  BankEngine e(b.path, bank::handlers(), c);
-  ASSERT_EQ(e.snapshot_load().refused.size(), 1u);
-  EXPECT_NE(e.snapshot_load().refused[0].find("before the snapshot"), std::string::npos)
-      << e.snapshot_load().refused[0];
-  EXPECT_EQ(e.executor().state_hash(), rb.hash);
+  // The journal lost entries the snapshot holds: opening on less would lose them silently.
+  for (const bool replay_all : {false, true}) {
+    EngineConfig c = config();
+    c.snapshots.replay_all_if_refused = replay_all;
+    try {
+      BankEngine e(b.path, bank::handlers(), c);
+      FAIL() << "opened a journal that ends before its snapshot";
+    } catch (const EngineOpenError& err) {
+      const std::string m = err.what();
+      EXPECT_NE(m.find(replay_all ? "entries are missing" : "before the snapshot"),
+                std::string::npos)
+          << m;
+    }
+  }
+  EXPECT_TRUE(fs::exists(b.path + "/" + names[0]));  // nothing set aside on a refused open
+}
+
+TEST(EngineSnapshot, RefusedSnapshotsAreSetAsideOnceTheEngineOpens) {
+  TempDir dir;
+  const Ran ran = make_history(dir.path, 11, 1000);
+  const auto names = write_snapshots(dir.path, {300, 800});
+  ASSERT_EQ(names.size(), 2u);
+  flip_byte(dir.path + "/" + names[1], 5000);
+  {
+    BankEngine e(dir.path, bank::handlers(), config());
+    EXPECT_EQ(e.snapshot_load().loaded, names[0]);
+    EXPECT_EQ(e.executor().state_hash(), ran.hash);
+  }
+  EXPECT_FALSE(fs::exists(dir.path + "/" + names[1]));
+  EXPECT_TRUE(fs::exists(dir.path + "/" + names[1] + ".refused"));
+  // The next open does not meet it again.
+  BankEngine e(dir.path, bank::handlers(), config());
+  EXPECT_EQ(e.snapshot_load().loaded, names[0]);
+  EXPECT_TRUE(e.snapshot_load().refused.empty());
 }
 
 TEST(EngineSnapshot, RetriesAfterARestartFromASnapshotAreStillDuplicates) {

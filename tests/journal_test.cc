@@ -138,6 +138,80 @@ TEST(Journal, SegmentsAreNamedByTheirFirstSequence) {
   for (const std::string& name : names) EXPECT_TRUE(parse_segment_file_name(name).has_value());
 }
 
+// Recovery from a sequence (opening from a snapshot): it reads only from the segment
+// holding the sequence before it, finds the chain hash at that boundary, and the tail.
+TEST(Journal, RecoveryFromASequenceSkipsTheSegmentsBeforeItAndFindsTheBoundaryChain) {
+  MemoryDisk disk(2);
+  JournalWriter w(disk, small_options(), {});
+  ASSERT_TRUE(commit_frames(w, 30));
+  RecoveryReport full;
+  std::vector<std::pair<std::uint64_t, ChainHash>> ends;  // (next sequence, chain) per frame
+  ASSERT_TRUE(recover_journal(disk, RecoveryMode::kVerifyOnly, &full, [&](const DecodedFrame& f) {
+                ends.emplace_back(f.header.last_sequence + 1, f.chain);
+              }).is_ok());
+  std::vector<std::string> names;
+  ASSERT_TRUE(disk.list(&names));
+  ASSERT_GE(names.size(), 4u);
+  for (const auto& [from, chain] : ends) {
+    SCOPED_TRACE("from " + std::to_string(from));
+    RecoveryReport r;
+    std::uint64_t first_seen = UINT64_MAX;
+    ASSERT_TRUE(recover_journal(
+                    disk, RecoveryMode::kVerifyOnly, &r,
+                    [&](const DecodedFrame& f) {
+                      first_seen = std::min(first_seen, f.header.first_sequence);
+                    },
+                    from)
+                    .is_ok());
+    EXPECT_TRUE(r.boundary_found);
+    EXPECT_EQ(r.boundary_chain, chain);
+    EXPECT_EQ(r.tail.next_sequence, full.tail.next_sequence);
+    EXPECT_EQ(r.segments + r.skipped_segments, full.segments);
+    // Nothing read from a segment wholly before the one holding from - 1.
+    if (first_seen != UINT64_MAX) {
+      EXPECT_LT(first_seen, from);
+    }
+    const std::uint64_t holding = *parse_segment_file_name(names[r.skipped_segments]);
+    EXPECT_LT(holding, from);
+    if (r.skipped_segments + 1 < names.size()) {
+      EXPECT_GE(*parse_segment_file_name(names[r.skipped_segments + 1]), from);
+    }
+  }
+  // Inside a frame of several entries: no boundary there.
+  bool tried = false;
+  for (std::size_t i = 1; i < ends.size() && !tried; ++i) {
+    if (ends[i].first - ends[i - 1].first < 2) continue;
+    RecoveryReport r;
+    ASSERT_TRUE(
+        recover_journal(disk, RecoveryMode::kVerifyOnly, &r, {}, ends[i - 1].first + 1).is_ok());
+    EXPECT_FALSE(r.boundary_found);
+    tried = true;
+  }
+  EXPECT_TRUE(tried);
+}
+
+TEST(Journal, RecoveryFromASequenceBeforeTheJournalsFirstSegmentIsRefused) {
+  MemoryDisk disk(2);
+  {
+    JournalWriter w(disk, small_options(), {});
+    ASSERT_TRUE(commit_frames(w, 20));
+  }
+  std::vector<std::string> names;
+  ASSERT_TRUE(disk.list(&names));
+  ASSERT_GE(names.size(), 3u);
+  ASSERT_TRUE(disk.remove(names[0]));
+  ASSERT_TRUE(disk.remove(names[1]));
+  const std::uint64_t first = *parse_segment_file_name(names[2]);
+  RecoveryReport r;
+  const RecoveryStatus s = recover_journal(disk, RecoveryMode::kVerifyOnly, &r, {}, first - 1);
+  ASSERT_EQ(s.error, RecoveryError::kBadSegment);
+  EXPECT_NE(s.what.find("after the sequence recovery starts from"), std::string::npos) << s.what;
+  // From the first remaining segment's own start, it opens (its carried hash trusted).
+  RecoveryReport ok;
+  EXPECT_TRUE(recover_journal(disk, RecoveryMode::kVerifyOnly, &ok, {}, first).is_ok());
+  EXPECT_TRUE(ok.boundary_found);
+}
+
 TEST(Journal, AppendingResumesWhereRecoveryEnded) {
   MemoryDisk disk(2);
   {
