@@ -570,8 +570,9 @@ class Engine {
             if (!executor_->load_record(table, image, &bad)) return;
             if (projection_) projection_->load_record(table, image);
           });
-      executor_->finish_load();
-      if (projection_) projection_->finish_load();
+      if (s.is_ok() && bad.empty() && executor_->finish_load(&bad) && projection_) {
+        projection_->finish_load();
+      }
     };
     if (projection_) {
       projection_->write(read);

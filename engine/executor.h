@@ -209,8 +209,9 @@ class Executor {
 
   // Loads one record of a snapshot (replay/snapshot.h) into an executor that has executed
   // nothing yet (options.first_command_sequence and first_tx_sequence are the snapshot's),
-  // keeping the state hash. Refuses (false, *error says why) an unknown table, an image of
-  // the wrong size, a taken key or a full table; then the executor must be discarded.
+  // keeping the state hash; finish_load() then builds the indexes. Refuses (false, *error
+  // says why) an unknown table, an image of the wrong size or a full table; then the
+  // executor must be discarded.
   [[nodiscard]] bool load_record(std::uint16_t table, std::span<const std::byte> image,
                                  std::string* error) {
     LS_ASSERT(next_sequence_ == options_.first_command_sequence && chain_length_ == 0);
@@ -223,16 +224,10 @@ class Executor {
       if (image.size() != sizeof(Record)) {
         *error = "a record of table " + std::to_string(table) + " of " +
                  std::to_string(image.size()) + " bytes, not " + std::to_string(sizeof(Record));
-      } else if (t.slot_of_image(image.data()) != kNoSlot) {
-        *error = "two records of table " + std::to_string(table) + " with one primary key";
-      } else if (t.size() >= t.capacity()) {
+      } else if (!t.load_image(image.data(), &hash_)) {
         *error = "table " + std::to_string(table) + " is full at " + std::to_string(t.capacity()) +
                  " records (configure a larger capacity)";
-      } else if (!t.load_image(image.data())) {
-        *error =
-            "a record of table " + std::to_string(table) + " takes a unique key another record has";
       } else {
-        t.hash_add(&hash_, image.data());
         ok = true;
       }
     });
@@ -240,9 +235,12 @@ class Executor {
       *error = "a record of table " + std::to_string(table) + ", which is not in the schema";
     return ok;
   }
-  // After the last load_record(): builds the ordered indexes (Table::finish_load).
-  void finish_load() {
-    for_each_table([](std::size_t, auto& t) { t.finish_load(); });
+  // After the last load_record(): builds every index (Table::finish_load). False (with
+  // *error) if two records share a key; then the executor must be discarded.
+  [[nodiscard]] bool finish_load(std::string* error) {
+    bool ok = true;
+    for_each_table([&](std::size_t, auto& t) { ok = ok && t.finish_load(error); });
+    return ok;
   }
 
  private:

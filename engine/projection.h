@@ -126,13 +126,17 @@ class Projection {
   void load_record(std::uint16_t table, std::span<const std::byte> image) {
     on_table(table, [&](auto& t) {
       LS_ASSERT(image.size() == t.record_bytes());
-      const bool loaded = t.load_image(image.data());
+      StateHash ignored;
+      const bool loaded = t.load_image(image.data(), &ignored);
       LS_ASSERT(loaded);
     });
   }
   // After the last load_record() (Table::finish_load).
   void finish_load() {
-    std::apply([](auto&... t) { (t.finish_load(), ...); }, tables_);
+    std::string error;
+    bool ok = true;
+    std::apply([&](auto&... t) { ((ok = ok && t.finish_load(&error)), ...); }, tables_);
+    LS_ASSERT(ok);  // the engine loaded the same snapshot into its executor first
   }
   // Where the tables stand: the first sequence whose effects are not in them (after a
   // snapshot's load).

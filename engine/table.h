@@ -36,6 +36,8 @@
 #include <memory>
 #include <new>
 #include <span>
+#include <string>
+#include <thread>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -110,12 +112,6 @@ struct UniquesOf;
 template <class... S>
 struct UniquesOf<std::tuple<S...>> {
   using type = std::tuple<UniqueIndex<S>...>;
-};
-template <class Tuple, std::size_t PkBytes>
-struct PendingOf;
-template <class... S, std::size_t PkBytes>
-struct PendingOf<std::tuple<S...>, PkBytes> {
-  using type = std::tuple<std::vector<std::pair<KeyBytes<S::kBytes + PkBytes>, std::uint32_t>>...>;
 };
 template <class Tuple, std::size_t PkBytes>
 struct OrderedOf;
@@ -445,34 +441,36 @@ class Table final : public TableBase {
     LS_ASSERT(o.is_ok());
   }
 
-  // Loading a snapshot: inserts `image` with its primary and unique keys if none is taken
-  // and there is room (else changes nothing and returns false), and queues its ordered
-  // index entries; finish_load() builds the ordered indexes from the queue in one sorted
-  // pass, far cheaper than inserting in the snapshot's order (random for an index).
-  // Scans and erases are wrong until finish_load().
-  [[nodiscard]] bool load_image(const std::byte* image) {
-    Record r;
-    std::memcpy(static_cast<void*>(&r), image, sizeof r);
+  // Loading a snapshot, in two steps. load_image() only places records: each in the next
+  // slot, live, its state-hash contribution added to *hash (false if the table is full).
+  // finish_load() then builds every index from the slots: the primary and unique keys on
+  // one thread (prefetching ahead: the keys are all known), the ordered indexes, each
+  // sorted once and appended in order, on another. False if two records share a primary
+  // or unique key (the table must then be discarded). Nothing else may touch the table
+  // between the two.
+  [[nodiscard]] bool load_image(const std::byte* image, StateHash* hash) {
     std::uint32_t slot = kNoSlot;
     bool fresh = false;
-    if (!insert(
-             r, [] { return true; }, &slot, &fresh, /*ordered=*/false)
-             .is_ok()) {
-      return false;
-    }
-    const Record& stored = record(slot);
-    for_each_pending([&](auto& pending, auto&, auto spec) {
-      pending.emplace_back(ordered_key<decltype(spec)>(stored), slot);
-    });
+    if (!allocate(&slot, &fresh)) return false;
+    Record& stored = record(slot);
+    std::memcpy(static_cast<void*>(&stored), image, sizeof stored);
+    set_live(slot, true);
+    hash->add_sized<sizeof(Record)>(T::kId, image);
+    ++loading_;
     return true;
   }
-  void finish_load() {
-    for_each_pending([&](auto& pending, auto& map, auto) {
-      std::sort(pending.begin(), pending.end(),
-                [](const auto& a, const auto& b) { return KeyLess{}(a.first, b.first); });
-      for (const auto& [k, slot] : pending) map.insert(map.end(), {k, slot});
-      std::remove_cvref_t<decltype(pending)>().swap(pending);
-    });
+  [[nodiscard]] bool finish_load(std::string* error) {
+    const std::uint32_t end = next_fresh_;
+    const std::uint32_t begin = end - loading_;
+    loading_ = 0;
+    if (begin == end) return true;
+    std::thread ordered;
+    if constexpr (kIndexCount > 0) {
+      ordered = std::thread([&] { build_ordered(begin, end); });
+    }
+    const bool keys_ok = build_keys(begin, end, error);
+    if (ordered.joinable()) ordered.join();
+    return keys_ok;
   }
 
   // Inserts `r` (padding already cleared) into a free slot with all its index entries,
@@ -480,8 +478,7 @@ class Table final : public TableBase {
   // (its refusal is the caller's), then a full table; a refusal changes nothing.
   // On success sets *slot and whether it was never used before (*fresh).
   template <class MayWrite>
-  Outcome insert(const Record& r, MayWrite&& may_write, std::uint32_t* slot, bool* fresh,
-                 bool ordered = true) {
+  Outcome insert(const Record& r, MayWrite&& may_write, std::uint32_t* slot, bool* fresh) {
     // One probe of the primary index both checks and reserves the key.
     const auto [it, vacant] = primary_.try_emplace(primary_of(r), kNoSlot);
     if (!vacant)
@@ -510,17 +507,7 @@ class Table final : public TableBase {
     Record& stored = record(*slot);
     stored = r;
     set_live(*slot, true);
-    if (ordered) {
-      add_keys(*slot, reinterpret_cast<const std::byte*>(&stored), false, true);
-    } else {
-      for_each_unique([&](std::uint32_t, auto& u, auto spec) {
-        using Spec = decltype(spec);
-        KeyBytes<Spec::kBytes> k;
-        Spec::encode(stored, k.data());
-        const bool added = u.map.emplace(k, *slot).second;
-        LS_ASSERT(added);
-      });
-    }
+    add_keys(*slot, reinterpret_cast<const std::byte*>(&stored), false, true);
     return Outcome::ok();
   }
 
@@ -592,15 +579,54 @@ class Table final : public TableBase {
   void for_each_ordered(F&& f) {
     for_each_in<typename T::Indexes>(ordered_, f, std::make_index_sequence<kIndexCount>{});
   }
-  // f(pending entries, the index's map, Spec{}) for each ordered index (snapshot loading).
-  template <class F>
-  void for_each_pending(F&& f) {
+  // Snapshot loading: the primary and unique keys of slots [begin, end).
+  bool build_keys(std::uint32_t begin, std::uint32_t end, std::string* error) {
+    constexpr std::uint32_t kAhead = 16;  // keys prefetched ahead of their insert
+    for (std::uint32_t s = begin; s < std::min(end, begin + kAhead); ++s) {
+      primary_.prefetch(primary_of(record(s)));
+    }
+    for (std::uint32_t s = begin; s < end; ++s) {
+      if (s + kAhead < end) primary_.prefetch(primary_of(record(s + kAhead)));
+      if (!primary_.try_emplace(primary_of(record(s)), s).second) {
+        *error = std::string(T::kName) + ": two records with one primary key";
+        return false;
+      }
+      bool unique_ok = true;
+      for_each_unique([&](std::uint32_t, auto& u, auto spec) {
+        using Spec = decltype(spec);
+        KeyBytes<Spec::kBytes> k;
+        Spec::encode(record(s), k.data());
+        unique_ok &= u.map.emplace(k, s).second;
+      });
+      if (!unique_ok) {
+        *error = std::string(T::kName) + ": two records with one unique key";
+        return false;
+      }
+    }
+    return true;
+  }
+  // Snapshot loading: every ordered index's entries for slots [begin, end), sorted once
+  // (not at all when they come sorted) and appended in order.
+  void build_ordered(std::uint32_t begin, std::uint32_t end) {
     [&]<std::size_t... I>(std::index_sequence<I...>) {
-      (f(std::get<I>(pending_), std::get<I>(ordered_).map,
-         std::tuple_element_t<I, typename T::Indexes>{}),
+      (build_one_ordered<std::tuple_element_t<I, typename T::Indexes>>(std::get<I>(ordered_).map,
+                                                                       begin, end),
        ...);
     }
     (std::make_index_sequence<kIndexCount>{});
+  }
+  template <class Spec, class Map>
+  void build_one_ordered(Map& map, std::uint32_t begin, std::uint32_t end) {
+    using Key = KeyBytes<Spec::kBytes + kPkBytes>;
+    std::vector<std::pair<Key, std::uint32_t>> entries;
+    entries.reserve(end - begin);
+    for (std::uint32_t s = begin; s < end; ++s)
+      entries.emplace_back(ordered_key<Spec>(record(s)), s);
+    const auto less = [](const auto& a, const auto& b) { return KeyLess{}(a.first, b.first); };
+    if (!std::is_sorted(entries.begin(), entries.end(), less)) {
+      std::sort(entries.begin(), entries.end(), less);
+    }
+    for (const auto& [k, s] : entries) map.insert(map.end(), {k, s});
   }
   template <class Specs, class Tuple, class F, std::size_t... I>
   static void for_each_in(Tuple& t, F& f, std::index_sequence<I...>) {
@@ -615,8 +641,7 @@ class Table final : public TableBase {
   absl::flat_hash_map<Pk, std::uint32_t, absl::Hash<Pk>, KeyEq> primary_;
   Uniques uniques_;
   Ordered ordered_;
-  // Ordered index entries queued by load_image(), per index.
-  typename detail::PendingOf<typename T::Indexes, kPkBytes>::type pending_;
+  std::uint32_t loading_ = 0;  // records placed by load_image() since finish_load()
 };
 
 }  // namespace lockstep

@@ -10,9 +10,13 @@
 // (lockstep-replay compares the descriptors before choosing D).
 #pragma once
 
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/executor.h"
@@ -37,6 +41,64 @@ struct ReexecuteReport {
 };
 
 namespace detail {
+// Frames handed from the reading thread to the executing one: a bounded queue (by bytes).
+class FrameFeed {
+ public:
+  struct Entry {
+    std::size_t offset;
+    std::size_t size;
+    std::uint64_t sequence;
+  };
+  struct Frame {
+    std::string segment;
+    std::uint64_t frame_offset = 0;
+    std::vector<std::byte> bytes;
+    std::vector<Entry> entries;
+  };
+  static constexpr std::size_t kBytesMax = std::size_t{64} << 20;
+
+  // False once the consumer has stopped (the reader should stop too).
+  bool push(Frame&& f) {
+    std::unique_lock lock(mutex_);
+    room_.wait(lock, [&] { return stopped_ || queued_bytes_ < kBytesMax || frames_.empty(); });
+    if (stopped_) return false;
+    queued_bytes_ += f.bytes.size();
+    frames_.push_back(std::move(f));
+    ready_.notify_one();
+    return true;
+  }
+  void close() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    ready_.notify_one();
+  }
+  // False at the end (closed and drained).
+  bool pop(Frame* out) {
+    std::unique_lock lock(mutex_);
+    ready_.wait(lock, [&] { return closed_ || !frames_.empty(); });
+    if (frames_.empty()) return false;
+    *out = std::move(frames_.front());
+    frames_.pop_front();
+    queued_bytes_ -= out->bytes.size();
+    room_.notify_one();
+    return true;
+  }
+  void stop() {
+    std::lock_guard lock(mutex_);
+    stopped_ = true;
+    room_.notify_one();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::condition_variable room_;
+  std::deque<Frame> frames_;
+  std::size_t queued_bytes_ = 0;
+  bool closed_ = false;
+  bool stopped_ = false;
+};
+
 inline std::string results_json(const schema::Domain& d, std::span<const std::byte> bytes) {
   std::string out = "[";
   std::size_t at = 0;
@@ -84,8 +146,8 @@ std::unique_ptr<Executor<D>> load_snapshot_into(journal::IoBackend& io, const st
                                           bad = name + ": " + bad;
                                         }
                                       });
-  exec->finish_load();
   if (!s.is_ok()) bad = s.message();
+  if (bad.empty() && !exec->finish_load(&bad)) bad = name + ": " + bad;
   if (bad.empty() && !(exec->state_hash() == snap->header().state_hash)) {
     bad = name + ": its records do not hash to its header's state hash";
   }
@@ -144,7 +206,8 @@ bool reexecute_journal(journal::IoBackend& io, const typename D::Handlers& handl
   std::vector<std::byte> out(options.result_bytes_max + options.chain_bytes_max);
   std::vector<std::byte> expected;
   std::string failure;
-  const auto s = scan_journal_from(io, exec->next_sequence(), [&](const JournalEntry& e) {
+  // Re-executes one entry; false to stop (a failure or a divergence, in the report).
+  const auto reexecute_one = [&](const JournalEntry& e) {
     if (e.bytes.size() < kTxResultHeaderBytes) {
       failure = where(e) + ": a TxResult shorter than its header";
       return false;
@@ -196,13 +259,49 @@ bool reexecute_journal(journal::IoBackend& io, const typename D::Handlers& handl
     report->results += r.results;
     expected.clear();
     return true;
+  };
+  // Reading and verifying the journal (checksums and the SHA-256 chain: as costly as
+  // executing) runs on a thread of its own, a few frames ahead of execution.
+  detail::FrameFeed feed;
+  journal::RecoveryStatus s;
+  std::thread reader([&] {
+    detail::FrameFeed::Frame frame;
+    s = scan_journal_from(io, exec->next_sequence(), [&](const JournalEntry& e) {
+      if (frame.entries.empty()) {
+        frame.segment = e.segment;
+        frame.frame_offset = e.frame_offset;
+      }
+      frame.entries.push_back({frame.bytes.size(), e.bytes.size(), e.sequence});
+      frame.bytes.insert(frame.bytes.end(), e.bytes.begin(), e.bytes.end());
+      if (!e.last_in_frame) return true;
+      const bool going = feed.push(std::move(frame));
+      frame = {};
+      return going;
+    });
+    feed.close();
   });
-  if (!s.is_ok()) {
-    *error = s.message();
-    return false;
+  detail::FrameFeed::Frame frame;
+  bool going = true;
+  while (going && feed.pop(&frame)) {
+    for (const auto& meta : frame.entries) {
+      JournalEntry e;
+      e.segment = frame.segment;
+      e.frame_offset = frame.frame_offset;
+      e.sequence = meta.sequence;
+      e.bytes = std::span<const std::byte>(frame.bytes).subspan(meta.offset, meta.size);
+      going = reexecute_one(e);
+      if (!going) break;
+    }
   }
+  feed.stop();  // the reader stops at its next frame
+  reader.join();
   if (!failure.empty()) {
     *error = failure;
+    return false;
+  }
+  if (report->diverged) return true;  // whatever lies after it
+  if (!s.is_ok()) {
+    *error = s.message();
     return false;
   }
   if (!report->diverged && !expected.empty()) {
