@@ -56,6 +56,14 @@ std::size_t checksummed_frames_after(std::span<const std::byte> data, std::size_
 // One past the last non-zero byte at or after `offset`, or `offset` if all are zero.
 std::size_t end_of_data(std::span<const std::byte> data, std::size_t offset) {
   std::size_t end = data.size();
+  // Eight bytes at a time over the (usually long) zeros of a preallocated segment.
+  while (end >= offset + 8 && (end & 7) != 0 && data[end - 1] == std::byte{0}) --end;
+  while (end >= offset + 8) {
+    std::uint64_t word = 0;
+    std::memcpy(&word, data.data() + end - 8, 8);
+    if (word != 0) break;
+    end -= 8;
+  }
   while (end > offset && data[end - 1] == std::byte{0}) --end;
   return end;
 }

@@ -189,7 +189,7 @@ math(EXPR entries "${accounts} + ${transfers}")
 math(EXPR last_sequence "${entries} - 1")
 execute_process(COMMAND "${LOADGEN}" ledger --journal "${journal}" --accounts ${accounts}
     --transfers ${transfers} --seed 7 --clock sequence --limit-every 10 --window 64
-    --durability none --json
+    --durability none --segment-bytes 8388608 --json
   RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 120)
 if(NOT status STREQUAL "0")
   message(FATAL_ERROR "lockstep-loadgen could not make the journal (${status}):\n${err}")
@@ -520,7 +520,7 @@ if(sn_ok)
 endif()
 # More commands after the snapshot: 23 from a file (client 0, so never duplicates).
 execute_process(COMMAND "${LOADGEN}" ledger --input "${DATA}/ledger_commands.jsonl"
-    --journal "${journal}" --durability none --json
+    --journal "${journal}" --durability none --segment-bytes 8388608 --json
   RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 120)
 if(NOT status STREQUAL "0")
   fail("lockstep-loadgen --input on the journal with a snapshot: exit ${status}:\n${err}")

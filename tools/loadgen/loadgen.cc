@@ -88,6 +88,7 @@ struct Options {
   std::uint64_t limit_every = 0;     // accounts whose id this divides: debits <= credits
   std::string emit_workload;
   std::string balances;
+  std::uint64_t segment_bytes = 0;   // 0: the journal's default
   std::uint64_t snapshot_every = 0;  // > 0: the engine snapshots every N commands while running
   std::size_t snapshot_keep = 2;
   bool open_only = false;  // open the journal (timing recovery), report, and stop
@@ -133,6 +134,8 @@ std::int64_t zero_clock() { return 0; }
       "  --snapshot-every N     the engine writes a snapshot every N commands while running\n"
       "                         (docs/embedding.md, \"Snapshots\"); --snapshot-keep K keeps\n"
       "                         the newest K (default 2)\n"
+      "  --segment-bytes N      journal segment size (default 256 MiB; a journal reopened\n"
+      "                         must be given the size it was made with)\n"
       "  --open-only            open the journal (from its newest snapshot, if any), report\n"
       "                         how long that took, and stop: a cold-start measurement\n"
       "  --expire-every MS      the engine submits ExpirePending{1000} every MS ms of\n"
@@ -212,7 +215,8 @@ Options parse(int argc, char** argv) {
                                              "--expire-every",
                                              "--writes-in-flight",
                                              "--snapshot-every",
-                                             "--snapshot-keep"};
+                                             "--snapshot-keep",
+                                             "--segment-bytes"};
     if (std::find(std::begin(kWithValue), std::end(kWithValue), flag) == std::end(kWithValue)) {
       usage("unknown option " + flag);
     }
@@ -269,6 +273,8 @@ Options parse(int argc, char** argv) {
     } else if (flag == "--window") {
       o.window = parse_number<std::uint64_t>(flag, value);
       if (o.window < 1) usage("--window must be at least 1");
+    } else if (flag == "--segment-bytes") {
+      o.segment_bytes = parse_number<std::uint64_t>(flag, value);
     } else if (flag == "--snapshot-every") {
       o.snapshot_every = parse_number<std::uint64_t>(flag, value);
       if (o.snapshot_every < 1) usage("--snapshot-every must be at least 1");
@@ -1035,6 +1041,7 @@ int run(const Options& o) {
     }
   } cleanup{dir, remove_dir};
 
+  if (o.segment_bytes != 0) config.journal.segment_bytes = o.segment_bytes;
   config.snapshots.every_commands = o.snapshot_every;
   config.snapshots.keep = o.snapshot_keep;
 
