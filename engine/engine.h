@@ -415,8 +415,9 @@ class Engine {
         io_(io),
         handlers_(handlers),
         dir_(std::move(dir)),
-        executor_(std::make_unique<Executor<D>>(handlers, config_.executor)),
-        projection_(config_.project ? std::make_unique<Projection<D>>(config_.executor) : nullptr),
+        // The executor and projection are made by recover() (reset_state), once it knows
+        // where the state starts: preallocating tables twice would cost seconds.
+
         sessions_(config_.sessions_max),
         ingress_(config_.ingress_capacity, config_.producers_max, wait_),
         ring_(config_.ring_slots),
@@ -534,7 +535,7 @@ class Engine {
     executor_.reset();
     executor_ = std::make_unique<Executor<D>>(handlers_, o);
     sessions_ = SessionTable(config_.sessions_max);
-    if (projection_) {
+    if (config_.project) {
       projection_.reset();
       projection_ = std::make_unique<Projection<D>>(config_.executor);
       projection_->set_next_sequence(next_sequence);

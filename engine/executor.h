@@ -53,6 +53,9 @@ struct EngineOptions {
   std::uint32_t default_capacity = 1u << 20;
   // Allocate every table's storage and index tables at start (no allocation later).
   bool preallocate = false;
+  // Without preallocate: records to allocate for at start anyway, by table id (a hint, not
+  // a limit: re-execution of a journal whose final sizes are known).
+  std::vector<std::uint32_t> table_reserve;
   TxLimits limits;
   // The largest TxResult; a command whose result would be larger is refused.
   std::uint32_t result_bytes_max = 1u << 20;
@@ -261,8 +264,9 @@ class Executor {
   }
   template <std::size_t... I>
   Tables make_tables(std::index_sequence<I...>) const {
-    return Tables{
-        typename std::tuple_element_t<I, Tables>(capacity_of(I), options_.preallocate)...};
+    return Tables{typename std::tuple_element_t<I, Tables>(
+        capacity_of(I), options_.preallocate,
+        I < options_.table_reserve.size() ? options_.table_reserve[I] : 0)...};
   }
   std::uint32_t capacity_of(std::size_t table) const noexcept {
     return table < options_.table_capacity.size() ? options_.table_capacity[table]

@@ -149,14 +149,18 @@ class Table final : public TableBase {
 
   // `capacity`: the most live records (at most kNoSlot - 1). With `preallocate`, every
   // chunk and the index tables are allocated now, so nothing allocates while running.
-  Table(std::uint32_t capacity, bool preallocate) : capacity_(capacity) {
+  // `reserve` (a hint, not a limit): without `preallocate`, allocate for that many records
+  // now anyway.
+  Table(std::uint32_t capacity, bool preallocate, std::uint32_t reserve = 0) : capacity_(capacity) {
     LS_ASSERT(capacity < kNoSlot);
     chunks_.resize((std::size_t{capacity} + kChunkRecords - 1) >> kChunkShift);
-    if (preallocate) {
-      for (auto& c : chunks_) c = new_chunk(true);
-      primary_.reserve(capacity);
-      std::apply([&](auto&... u) { (u.map.reserve(capacity), ...); }, uniques_);
-      free_.reserve(capacity);
+    const std::uint32_t now = preallocate ? capacity : std::min(reserve, capacity);
+    if (now > 0) {
+      const std::size_t chunks = (std::size_t{now} + kChunkRecords - 1) >> kChunkShift;
+      for (std::size_t i = 0; i < chunks; ++i) chunks_[i] = new_chunk(true);
+      primary_.reserve(now);
+      std::apply([&](auto&... u) { (u.map.reserve(now), ...); }, uniques_);
+      free_.reserve(now);
     }
   }
 

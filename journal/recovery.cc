@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <utility>
 
@@ -139,11 +140,17 @@ class Recovery {
       return corrupt(RecoveryError::kBadSegment, name, 0, next_sequence_,
                      "file of " + std::to_string(size) + " bytes is larger than any segment");
     }
-    data_.resize(static_cast<std::size_t>(size));
+    // Grown, never shrunk, and not zeroed first: the read fills it (a segment is hundreds
+    // of MiB; zeroing it before reading would double the cost of opening).
+    if (capacity_ < size) {
+      buffer_.reset(new std::byte[static_cast<std::size_t>(size)]);
+      capacity_ = static_cast<std::size_t>(size);
+    }
+    data_ = std::span<std::byte>(buffer_.get(), static_cast<std::size_t>(size));
     std::size_t got = 0;
     if (IoStatus s = io_.read(*file, 0, data_, &got); !s)
       return RecoveryStatus::from_io(std::move(s));
-    data_.resize(got);
+    data_ = data_.first(got);
     return {};
   }
 
@@ -327,7 +334,9 @@ class Recovery {
   const FrameVisitor& visit_;
   const std::uint64_t from_;
   std::optional<ChainHasher> hasher_;
-  std::vector<std::byte> data_;
+  std::unique_ptr<std::byte[]> buffer_;
+  std::size_t capacity_ = 0;
+  std::span<std::byte> data_;  // the segment being read, in buffer_
   std::uint64_t next_sequence_ = 0;
   std::uint64_t segment_index_ = 0;
   ChainHash chain_{};

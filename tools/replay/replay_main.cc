@@ -232,7 +232,7 @@ void run(Journal& j, DeltaReplay& r, const std::function<bool(const JournalEntry
 
 template <class D>
 bool try_reexecute(Journal& j, const typename D::Handlers& handlers, const Args& a,
-                   ReexecuteReport* rep) {
+                   const DeltaReplay& deltas, ReexecuteReport* rep) {
   const auto desc = D::descriptor();
   if (j.head.descriptor.size() != desc.size() ||
       std::memcmp(j.head.descriptor.data(), desc.data(), desc.size()) != 0) {
@@ -242,6 +242,11 @@ bool try_reexecute(Journal& j, const typename D::Handlers& handlers, const Args&
   // large enough for any history here unless --capacity says otherwise.
   EngineOptions o = EngineOptions::running_engine_defaults();
   o.default_capacity = static_cast<std::uint32_t>(a.capacity.value_or(1u << 24));
+  // The delta replay knows how large the tables end: allocate for that much at once.
+  for (std::size_t t = 0; t < j.domain.records.size(); ++t) {
+    o.table_reserve.push_back(static_cast<std::uint32_t>(std::min<std::uint64_t>(
+        deltas.state().records(static_cast<std::uint16_t>(t)), o.default_capacity)));
+  }
   std::string error;
   if (!reexecute_journal<D>(*j.io, handlers, o, rep, &error)) throw Failure(error);
   return true;
@@ -265,8 +270,8 @@ int verify(const Args& a) {
   double reexecute_s = 0;
   if (a.reexecute) {
     const auto t1 = Clock::now();
-    reexecuted = try_reexecute<ledger::Domain>(j, ledger::handlers(), a, &rep) ||
-                 try_reexecute<bank::Domain>(j, bank::handlers(), a, &rep);
+    reexecuted = try_reexecute<ledger::Domain>(j, ledger::handlers(), a, *r, &rep) ||
+                 try_reexecute<bank::Domain>(j, bank::handlers(), a, *r, &rep);
     if (!reexecuted) {
       throw Failure("--reexecute: the journal's domain '" + j.domain.name + "' version " +
                     std::to_string(j.domain.version) +
