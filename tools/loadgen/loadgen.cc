@@ -587,12 +587,16 @@ void report(const Options& o, const RunResult& r, const LedgerEngine& engine,
       std::printf("%s{\"name\":\"%s\",%s,\"batch_slots_mean\":%.2f}", i ? "," : "", s.name.c_str(),
                   p.substr(1).c_str(), s.batch_slots.mean());
     }
+    const lockstep::SnapshotterStatus snap = engine.snapshotter_status();
     std::printf(
         "],\"last_sequence\":%llu,\"state_hash\":\"%s\",\"state_records\":%llu,"
-        "\"chain_hash\":\"%s\",\"io\":\"%s\"}\n",
+        "\"chain_hash\":\"%s\",\"io\":\"%s\",\"snapshots_written\":%llu,"
+        "\"snapshot_last_write_ms\":%.1f}\n",
         static_cast<unsigned long long>(last_sequence), state_hash.c_str(),
         static_cast<unsigned long long>(h.records), chain_hash.c_str(),
-        engine.io_note().find("refused") == std::string::npos ? "io_uring" : "posix");
+        engine.io_note().find("refused") == std::string::npos ? "io_uring" : "posix",
+        static_cast<unsigned long long>(snap.written),
+        static_cast<double>(snap.last_write_ns) / 1e6);
     return;
   }
   std::printf("lockstep-loadgen ledger: %s\n", r.workload.c_str());
