@@ -675,32 +675,19 @@ class Engine {
   std::string replay_one(std::span<const std::byte> entry, std::vector<std::byte>& out,
                          std::vector<std::byte>& expected, std::size_t& expected_count,
                          std::int64_t& last_time) {
-    using namespace tx_field;
-    if (entry.size() < kTxResultHeaderBytes) return "a TxResult shorter than its header";
-    const auto get = [&](std::size_t off, auto v) {
-      std::memcpy(&v, entry.data() + off, sizeof v);
-      return v;
-    };
     CommandView v;
-    const std::uint16_t flags = get(kFlags, std::uint16_t{});
-    v.kind = get(kCommandKind, std::uint16_t{});
-    v.linked = (flags & kTxFlagLinked) != 0;
-    v.client_id = get(kClientId, std::uint64_t{});
-    v.request_id = get(kRequestId, std::uint64_t{});
-    v.sequence = get(kCommandSequence, std::uint64_t{});
-    v.logical_time_ns = get(kLogicalTime, std::int64_t{});
-    const std::uint32_t command_bytes = get(kCommandBytes, std::uint32_t{});
+    bool batch_end = false;
+    if (!command_of_result(entry, &v, &batch_end)) {
+      return "sequence " + std::to_string(executor_->next_sequence()) +
+             ": a TxResult shorter than its header, or its command overruns it";
+    }
     if (v.sequence != executor_->next_sequence()) {
       return "the TxResult at sequence " + std::to_string(executor_->next_sequence()) +
              " says it is sequence " + std::to_string(v.sequence);
     }
-    if (kTxResultHeaderBytes + command_bytes > entry.size()) {
-      return "sequence " + std::to_string(v.sequence) + ": its command overruns its TxResult";
-    }
-    v.payload = entry.subspan(kTxResultHeaderBytes, command_bytes);
     expected.insert(expected.end(), entry.begin(), entry.end());
     ++expected_count;
-    const ExecuteResult r = executor_->execute(v, (flags & kTxFlagBatchEnd) != 0, out);
+    const ExecuteResult r = executor_->execute(v, batch_end, out);
     sessions_.record(v.client_id, v.request_id, v.sequence);
     last_time = v.logical_time_ns;
     if (r.results == 0) return {};
@@ -715,7 +702,7 @@ class Engine {
         std::size_t at = 0;
         while (at < expected.size()) {
           std::uint32_t body = 0;
-          std::memcpy(&body, expected.data() + at + kBodyBytes, 4);
+          std::memcpy(&body, expected.data() + at + tx_field::kBodyBytes, 4);
           projection_->apply(
               std::span<const std::byte>(expected).subspan(at, kTxResultHeaderBytes + body));
           at += kTxResultHeaderBytes + body;

@@ -92,6 +92,29 @@ struct CommandView {
   std::span<const std::byte> payload;
 };
 
+// The command a journaled TxResult records, as the executor takes it again (replay,
+// re-execution): its identity, logical time, linked flag and payload, and whether it
+// ended its batch. False if `tx` is shorter than a header or the command overruns it.
+inline bool command_of_result(std::span<const std::byte> tx, CommandView* v, bool* batch_end) {
+  if (tx.size() < kTxResultHeaderBytes) return false;
+  const auto get = [&](std::size_t off, auto x) {
+    std::memcpy(&x, tx.data() + off, sizeof x);
+    return x;
+  };
+  const std::uint16_t flags = get(tx_field::kFlags, std::uint16_t{});
+  v->kind = get(tx_field::kCommandKind, std::uint16_t{});
+  v->linked = (flags & kTxFlagLinked) != 0;
+  v->client_id = get(tx_field::kClientId, std::uint64_t{});
+  v->request_id = get(tx_field::kRequestId, std::uint64_t{});
+  v->sequence = get(tx_field::kCommandSequence, std::uint64_t{});
+  v->logical_time_ns = get(tx_field::kLogicalTime, std::int64_t{});
+  *batch_end = (flags & kTxFlagBatchEnd) != 0;
+  const std::uint32_t command_bytes = get(tx_field::kCommandBytes, std::uint32_t{});
+  if (command_bytes > tx.size() - kTxResultHeaderBytes) return false;
+  v->payload = tx.subspan(kTxResultHeaderBytes, command_bytes);
+  return true;
+}
+
 struct ExecuteResult {
   std::size_t bytes = 0;      // written to the caller's buffer
   std::uint32_t results = 0;  // TxResults among them (0 while a chain stays open)

@@ -208,31 +208,15 @@ bool reexecute_journal(journal::IoBackend& io, const typename D::Handlers& handl
   std::string failure;
   // Re-executes one entry; false to stop (a failure or a divergence, in the report).
   const auto reexecute_one = [&](const JournalEntry& e) {
-    if (e.bytes.size() < kTxResultHeaderBytes) {
-      failure = where(e) + ": a TxResult shorter than its header";
-      return false;
-    }
-    using namespace tx_field;
-    const auto get = [&](std::size_t off, auto v) {
-      std::memcpy(&v, e.bytes.data() + off, sizeof v);
-      return v;
-    };
     CommandView v;
-    const std::uint16_t flags = get(kFlags, std::uint16_t{});
-    v.kind = get(kCommandKind, std::uint16_t{});
-    v.linked = (flags & kTxFlagLinked) != 0;
-    v.client_id = get(kClientId, std::uint64_t{});
-    v.request_id = get(kRequestId, std::uint64_t{});
-    v.sequence = get(kCommandSequence, std::uint64_t{});
-    v.logical_time_ns = get(kLogicalTime, std::int64_t{});
-    const std::uint32_t command_bytes = get(kCommandBytes, std::uint32_t{});
-    if (v.sequence != e.sequence || kTxResultHeaderBytes + command_bytes > e.bytes.size()) {
-      failure = where(e) + ": the TxResult's sequence or command length is wrong";
+    bool batch_end = false;
+    if (!command_of_result(e.bytes, &v, &batch_end) || v.sequence != e.sequence) {
+      failure = where(e) + ": the TxResult's header, sequence or command length is wrong";
       return false;
     }
-    v.payload = e.bytes.subspan(kTxResultHeaderBytes, command_bytes);
+    using tx_field::kBodyBytes;
     expected.insert(expected.end(), e.bytes.begin(), e.bytes.end());
-    const ExecuteResult r = exec->execute(v, (flags & kTxFlagBatchEnd) != 0, out);
+    const ExecuteResult r = exec->execute(v, batch_end, out);
     ++report->commands;
     if (r.results == 0) return true;  // a chain goes on
     if (r.bytes != expected.size() || std::memcmp(out.data(), expected.data(), r.bytes) != 0) {
