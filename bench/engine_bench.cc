@@ -24,6 +24,7 @@
 #include <cstring>
 #include <memory>
 #include <random>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -110,7 +111,10 @@ void BM_HandWritten(benchmark::State& state, bool transfers) {
   for (std::uint64_t id = 1; id <= kAccounts; ++id) {
     HandAccount a{};
     a.id = id;
-    std::snprintf(a.owner, sizeof a.owner, "owner%llu", static_cast<unsigned long long>(id));
+    // Like the engine's Chars<16>::from: the first 16 bytes, zero-padded.
+    const std::string owner = "owner" + std::to_string(id);
+    std::memset(a.owner, 0, sizeof a.owner);
+    std::memcpy(a.owner, owner.data(), std::min(owner.size(), sizeof a.owner));
     a.balance = 1'000'000'000;
     a.status = 1;
     bank.accounts.emplace(id, a);

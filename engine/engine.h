@@ -32,6 +32,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -42,6 +43,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "engine/executor.h"
@@ -89,6 +91,14 @@ struct SnapshotLoad {
   std::uint64_t sequence = 0;  // the loaded snapshot's next_sequence
   std::uint64_t replayed = 0;  // journal entries replayed after it
   std::vector<std::string> refused;
+  // Where opening spent its time, in seconds (for the snapshot loaded, or the whole
+  // journal's replay): making the empty tables (with preallocation, faulting in their
+  // capacity), reading, verifying and placing the snapshot's records, building the
+  // indexes (on every core), and recovering and replaying the journal after it.
+  double tables_seconds = 0;
+  double read_seconds = 0;
+  double index_seconds = 0;
+  double journal_seconds = 0;
 };
 
 // Nanoseconds since the epoch (CLOCK_REALTIME): the default logical clock's source.
@@ -480,7 +490,9 @@ class Engine {
     for (auto it = snaps.rbegin(); it != snaps.rend(); ++it) {
       std::string why;
       replay::SnapshotHeader h;
-      if (load_snapshot(it->second, &h, &why) && replay_journal(h.next_sequence, &h.chain, &why)) {
+      if (load_snapshot(it->second, &h, &why) && timed(&snapshot_load_.journal_seconds, [&] {
+            return replay_journal(h.next_sequence, &h.chain, &why);
+          })) {
         snapshot_load_.loaded = it->second;
         snapshot_load_.sequence = h.next_sequence;
         quarantine(refused);
@@ -496,9 +508,12 @@ class Engine {
                             " (EngineConfig::snapshots.replay_all_if_refused replays the whole "
                             "journal instead)");
     }
-    reset_state(0, 0);
+    timed(&snapshot_load_.tables_seconds, [&] { reset_state(0, 0); });
+    snapshot_load_.read_seconds = snapshot_load_.index_seconds = 0;
     std::string why;
-    if (!replay_journal(0, nullptr, &why)) throw EngineOpenError("engine: " + why);
+    if (!timed(&snapshot_load_.journal_seconds, [&] { return replay_journal(0, nullptr, &why); })) {
+      throw EngineOpenError("engine: " + why);
+    }
     // A snapshot past the journal's end means the journal lost entries (removed segments,
     // a non-durable mode and a power loss): opening on less than the snapshot holds would
     // lose acknowledged history silently.
@@ -511,6 +526,25 @@ class Engine {
       }
     }
     quarantine(refused);
+  }
+
+  // Runs f() and sets *seconds to how long it took; returns what f() returns.
+  template <class F>
+  static decltype(auto) timed(double* seconds, F&& f) {
+    const auto start = std::chrono::steady_clock::now();
+    struct Stop {
+      double* seconds;
+      std::chrono::steady_clock::time_point start;
+      ~Stop() {
+        *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      }
+    } stop{seconds, start};
+    return f();
+  }
+  // Seconds from *since to now; *since becomes now.
+  static double seconds_since(std::chrono::steady_clock::time_point* since) {
+    const auto now = std::chrono::steady_clock::now();
+    return std::chrono::duration<double>(now - std::exchange(*since, now)).count();
   }
 
   // Renames refused snapshots to <name>.refused, out of the way of later opens and of the
@@ -558,10 +592,11 @@ class Engine {
       *why = name + ": written by another schema than domain '" + std::string(D::kName) + "'";
       return false;
     }
-    reset_state(h.next_sequence, h.tx_sequence);
+    timed(&snapshot_load_.tables_seconds, [&] { reset_state(h.next_sequence, h.tx_sequence); });
     std::string bad;
     replay::SnapshotStatus s;
     const auto read = [&] {
+      auto phase = std::chrono::steady_clock::now();
       s = reader->read(
           [&](const replay::SnapshotSession& x) {
             sessions_.record(x.client_id, x.request_id, x.sequence);
@@ -571,9 +606,15 @@ class Engine {
             if (!executor_->load_record(table, image, &bad)) return;
             if (projection_) projection_->load_record(table, image);
           });
-      if (s.is_ok() && bad.empty() && executor_->finish_load(&bad) && projection_) {
-        projection_->finish_load();
+      snapshot_load_.read_seconds = seconds_since(&phase);
+      if (s.is_ok() && bad.empty()) {
+        // The executor's and the projection's indexes, built together on every core.
+        std::vector<LoadTask> tasks;
+        executor_->load_tasks(&tasks);
+        if (projection_) projection_->load_tasks(&tasks);
+        (void)run_load_tasks(std::move(tasks), &bad);
       }
+      snapshot_load_.index_seconds = seconds_since(&phase);
     };
     if (projection_) {
       projection_->write(read);

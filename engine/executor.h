@@ -261,12 +261,17 @@ class Executor {
       *error = "a record of table " + std::to_string(table) + ", which is not in the schema";
     return ok;
   }
-  // After the last load_record(): builds every index (Table::finish_load). False (with
-  // *error) if two records share a key; then the executor must be discarded.
+  // After the last load_record(): the tasks that build every index (Table::load_tasks),
+  // to run with run_load_tasks (engine/load_tasks.h), perhaps with others. If one fails
+  // (two records share a key) the executor must be discarded.
+  void load_tasks(std::vector<LoadTask>* tasks) {
+    for_each_table([&](std::size_t, auto& t) { t.load_tasks(tasks); });
+  }
+  // load_tasks(), run on every core.
   [[nodiscard]] bool finish_load(std::string* error) {
-    bool ok = true;
-    for_each_table([&](std::size_t, auto& t) { ok = ok && t.finish_load(error); });
-    return ok;
+    std::vector<LoadTask> tasks;
+    load_tasks(&tasks);
+    return run_load_tasks(std::move(tasks), error);
   }
 
  private:

@@ -131,12 +131,19 @@ class Projection {
       LS_ASSERT(loaded);
     });
   }
-  // After the last load_record() (Table::finish_load).
+  // After the last load_record(): the tasks that build every index (Table::load_tasks),
+  // to run with run_load_tasks (engine/load_tasks.h). None fails: the engine loaded the
+  // same snapshot into its executor first.
+  void load_tasks(std::vector<LoadTask>* tasks) {
+    std::apply([&](auto&... t) { (t.load_tasks(tasks), ...); }, tables_);
+  }
+  // load_tasks(), run on every core.
   void finish_load() {
+    std::vector<LoadTask> tasks;
+    load_tasks(&tasks);
     std::string error;
-    bool ok = true;
-    std::apply([&](auto&... t) { ((ok = ok && t.finish_load(&error)), ...); }, tables_);
-    LS_ASSERT(ok);  // the engine loaded the same snapshot into its executor first
+    const bool ok = run_load_tasks(std::move(tasks), &error);
+    LS_ASSERT(ok);
   }
   // Where the tables stand: the first sequence whose effects are not in them (after a
   // snapshot's load).

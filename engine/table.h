@@ -8,8 +8,9 @@
 // gives the same slots. Capacity is configuration: a full table refuses the insert
 // (EngineReject::kCapacityExceeded), it does not grow past it.
 //
-// Indexes: the primary key in an absl::flat_hash_map from its encoding (engine/key.h) to
-// the slot; each unique key likewise; each ordered index in an absl::btree_map from the
+// Indexes: the primary key in a KeyIndex (engine/key_index.h: hash to slot, the key
+// confirmed from the record); each unique key in an absl::flat_hash_map from its
+// encoding (engine/key.h) to the slot; each ordered index in an absl::btree_map from the
 // index fields' encoding followed by the primary key's, so entries are unique and a
 // prefix of the index fields selects a contiguous range. No output ever depends on the
 // iteration order of a hash map; ordered scans and for_each (slot order) are
@@ -25,7 +26,6 @@
 
 #include <absl/container/btree_map.h>
 #include <absl/container/flat_hash_map.h>
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <bit>
@@ -37,16 +37,18 @@
 #include <new>
 #include <span>
 #include <string>
-#include <thread>
 #include <tuple>
 #include <utility>
 #include <vector>
 
 #include "engine/key.h"
+#include "engine/key_index.h"
+#include "engine/load_tasks.h"
 #include "engine/outcome.h"
 #include "engine/state_hash.h"
 #include "engine/state_hash_inline.h"
 #include "pipeline/assert.h"
+#include "pipeline/mapped_memory.h"
 
 namespace lockstep {
 
@@ -158,7 +160,7 @@ class Table final : public TableBase {
     if (now > 0) {
       const std::size_t chunks = (std::size_t{now} + kChunkRecords - 1) >> kChunkShift;
       for (std::size_t i = 0; i < chunks; ++i) chunks_[i] = new_chunk(true);
-      primary_.reserve(now);
+      primary_.reserve(now, preallocate);
       std::apply([&](auto&... u) { (u.map.reserve(now), ...); }, uniques_);
       free_.reserve(now);
     }
@@ -168,10 +170,7 @@ class Table final : public TableBase {
   std::uint32_t size() const noexcept { return live_count_; }
 
   // The slot of the live record with primary key `pk`, or kNoSlot.
-  std::uint32_t slot_of(const Pk& pk) const noexcept {
-    const auto it = primary_.find(pk);
-    return it == primary_.end() ? kNoSlot : it->second;
-  }
+  std::uint32_t slot_of(const Pk& pk) const noexcept { return find_primary(pk, pk_hash(pk)); }
   Record& record(std::uint32_t slot) noexcept { return at(slot).record; }
   const Record& record(std::uint32_t slot) const noexcept { return at(slot).record; }
   // The TxCore's per-slot note of which command touched the slot last, and its entry.
@@ -199,7 +198,7 @@ class Table final : public TableBase {
       *slot = next_fresh_++;
       *fresh = true;
       auto& c = chunks_[*slot >> kChunkShift];
-      if (c == nullptr) c = new_chunk(false);
+      if (c.data() == nullptr) c = new_chunk(false);
     } else {
       return false;
     }
@@ -281,8 +280,10 @@ class Table final : public TableBase {
                 bool secondary) noexcept override {
     const Record& r = as_record(image);
     if (primary) {
-      const bool fresh = primary_.emplace(primary_of(r), slot).second;
-      LS_ASSERT(fresh);
+      const Pk k = primary_of(r);
+      const std::uint64_t h = pk_hash(k);
+      LS_ASSERT(find_primary(k, h) == kNoSlot);
+      primary_.insert(h, slot);
     }
     if (!secondary) return;
     for_each_unique([&](std::uint32_t, auto& u, auto spec) {
@@ -302,9 +303,8 @@ class Table final : public TableBase {
                    bool secondary) noexcept override {
     const Record& r = as_record(image);
     if (primary) {
-      const auto it = primary_.find(primary_of(r));
-      LS_ASSERT(it != primary_.end() && it->second == slot);
-      primary_.erase(it);
+      const bool erased = primary_.erase(pk_hash(primary_of(r)), slot);
+      LS_ASSERT(erased);
     }
     if (!secondary) return;
     for_each_unique([&](std::uint32_t, auto& u, auto spec) {
@@ -447,11 +447,13 @@ class Table final : public TableBase {
 
   // Loading a snapshot, in two steps. load_image() only places records: each in the next
   // slot, live, its state-hash contribution added to *hash (false if the table is full).
-  // finish_load() then builds every index from the slots: the primary and unique keys on
-  // one thread (prefetching ahead: the keys are all known), the ordered indexes, each
-  // sorted once and appended in order, on another. False if two records share a primary
-  // or unique key (the table must then be discarded). Nothing else may touch the table
-  // between the two.
+  // load_tasks() then adds the tasks that build every index from those slots
+  // (engine/load_tasks.h): one for the primary and unique keys (prefetching ahead: the
+  // keys are all known), one per ordered index (sorted once, or not at all when slot
+  // order is already index order, and appended in order). They may run at once; the
+  // keys' task fails if two records share a primary or unique key (the table must then be
+  // discarded). Nothing else may touch the table until every task has run.
+  // finish_load() is both steps' second half on this table alone.
   [[nodiscard]] bool load_image(const std::byte* image, StateHash* hash) {
     std::uint32_t slot = kNoSlot;
     bool fresh = false;
@@ -463,18 +465,32 @@ class Table final : public TableBase {
     ++loading_;
     return true;
   }
-  [[nodiscard]] bool finish_load(std::string* error) {
+  void load_tasks(std::vector<LoadTask>* tasks) {
     const std::uint32_t end = next_fresh_;
     const std::uint32_t begin = end - loading_;
     loading_ = 0;
-    if (begin == end) return true;
-    std::thread ordered;
-    if constexpr (kIndexCount > 0) {
-      ordered = std::thread([&] { build_ordered(begin, end); });
+    if (begin == end) return;
+    // Relative costs per record, roughly as a ledger snapshot's load measured them: a
+    // primary key 1, a unique key 3 (an absl::flat_hash_map insert), an ordered index 3.
+    const std::uint64_t n = end - begin;
+    tasks->push_back({n * (1 + 3 * kUniqueCount), [this, begin, end](std::string* error) {
+                        return build_keys(begin, end, error);
+                      }});
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (tasks->push_back({3 * n,
+                         [this, begin, end](std::string*) {
+                           build_one_ordered<std::tuple_element_t<I, typename T::Indexes>>(
+                               std::get<I>(ordered_).map, begin, end);
+                           return true;
+                         }}),
+       ...);
     }
-    const bool keys_ok = build_keys(begin, end, error);
-    if (ordered.joinable()) ordered.join();
-    return keys_ok;
+    (std::make_index_sequence<kIndexCount>{});
+  }
+  [[nodiscard]] bool finish_load(std::string* error) {
+    std::vector<LoadTask> tasks;
+    load_tasks(&tasks);
+    return run_load_tasks(std::move(tasks), error);
   }
 
   // Inserts `r` (padding already cleared) into a free slot with all its index entries,
@@ -483,10 +499,11 @@ class Table final : public TableBase {
   // On success sets *slot and whether it was never used before (*fresh).
   template <class MayWrite>
   Outcome insert(const Record& r, MayWrite&& may_write, std::uint32_t* slot, bool* fresh) {
-    // One probe of the primary index both checks and reserves the key.
-    const auto [it, vacant] = primary_.try_emplace(primary_of(r), kNoSlot);
-    if (!vacant)
+    const Pk pk = primary_of(r);
+    const std::uint64_t h = pk_hash(pk);
+    if (find_primary(pk, h) != kNoSlot)
       return Outcome::engine(EngineReject::kUniqueKeyConflict, std::uint32_t{T::kId} << 16);
+    primary_.make_room();  // (may throw std::bad_alloc: before anything changed)
     Outcome refusal;
     for_each_unique([&](std::uint32_t i, auto& u, auto spec) {
       using Spec = decltype(spec);
@@ -503,54 +520,26 @@ class Table final : public TableBase {
     if (refusal.is_ok() && !allocate(slot, fresh)) {
       refusal = Outcome::engine(EngineReject::kCapacityExceeded, T::kId);
     }
-    if (!refusal.is_ok()) {
-      primary_.erase(it);
-      return refusal;
-    }
-    it->second = *slot;
+    if (!refusal.is_ok()) return refusal;
     Record& stored = record(*slot);
     stored = r;
+    primary_.insert(h, *slot);
     set_live(*slot, true);
     add_keys(*slot, reinterpret_cast<const std::byte*>(&stored), false, true);
     return Outcome::ok();
   }
 
  private:
-  // A chunk: anonymous memory (zeros, as a fresh slot must be), 2 MiB-aligned when it is
-  // a whole huge page or more, and advised for huge pages. Mapped, not malloc'ed: the
-  // kernel's zeroed pages need no memset, so a chunk costs its page faults only.
+  // A chunk: a MappedMemory (zeros, as a fresh slot must be; huge pages where the kernel
+  // grants them), rounded up to a whole 2 MiB when it is at least half that, so it takes
+  // one huge page rather than hundreds of small ones.
   static constexpr std::size_t kChunkBytes = sizeof(Slot) * kChunkRecords;
-  static constexpr std::size_t kChunkAlign =
-      kChunkBytes >= kChunkBytesMax / 2 ? kChunkBytesMax : 4096;
   static constexpr std::size_t kChunkMapped =
-      (kChunkBytes + kChunkAlign - 1) / kChunkAlign * kChunkAlign;
-  struct FreeChunk {
-    void operator()(Slot* p) const noexcept { ::munmap(p, kChunkMapped); }
-  };
-  using Chunk = std::unique_ptr<Slot[], FreeChunk>;
-
+      kChunkBytes >= kChunkBytesMax / 2 ? kChunkBytesMax : kChunkBytes;
   // `touch`: fault every page in now (preallocation: no page faults while running).
-  static Chunk new_chunk(bool touch) {
+  static MappedMemory new_chunk(bool touch) {
     static_assert(alignof(Slot) <= 4096);
-    const std::size_t over = kChunkMapped + kChunkAlign - 4096;
-    void* m = ::mmap(nullptr, over, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED) throw std::bad_alloc();
-    // Trim to an aligned kChunkMapped bytes.
-    const auto base = reinterpret_cast<std::uintptr_t>(m);
-    const std::uintptr_t aligned = (base + kChunkAlign - 1) / kChunkAlign * kChunkAlign;
-    if (aligned > base) ::munmap(m, aligned - base);
-    const std::uintptr_t end = base + over;
-    if (end > aligned + kChunkMapped) {
-      ::munmap(reinterpret_cast<void*>(aligned + kChunkMapped), end - aligned - kChunkMapped);
-    }
-    auto* p = reinterpret_cast<std::byte*>(aligned);
-    if constexpr (kChunkAlign == kChunkBytesMax) (void)::madvise(p, kChunkMapped, MADV_HUGEPAGE);
-    if (touch) {
-      for (std::size_t at = 0; at < kChunkMapped; at += 4096) {
-        reinterpret_cast<volatile std::byte*>(p)[at] = std::byte{0};
-      }
-    }
-    return Chunk(reinterpret_cast<Slot*>(p));
+    return MappedMemory(kChunkMapped, touch);
   }
 
   static const Record& as_record(const std::byte* p) noexcept {
@@ -558,12 +547,19 @@ class Table final : public TableBase {
   }
   static std::uint32_t offset(std::uint32_t slot) noexcept { return slot & (kChunkRecords - 1); }
   Slot& at(std::uint32_t slot) noexcept {
-    LS_DASSERT(chunks_[slot >> kChunkShift] != nullptr);
-    return chunks_[slot >> kChunkShift][offset(slot)];
+    LS_DASSERT(chunks_[slot >> kChunkShift].data() != nullptr);
+    return reinterpret_cast<Slot*>(chunks_[slot >> kChunkShift].data())[offset(slot)];
   }
   const Slot& at(std::uint32_t slot) const noexcept {
-    LS_DASSERT(chunks_[slot >> kChunkShift] != nullptr);
-    return chunks_[slot >> kChunkShift][offset(slot)];
+    LS_DASSERT(chunks_[slot >> kChunkShift].data() != nullptr);
+    return reinterpret_cast<Slot*>(chunks_[slot >> kChunkShift].data())[offset(slot)];
+  }
+
+  std::uint64_t pk_hash(const Pk& k) const noexcept { return primary_.hash(k.data(), kPkBytes); }
+  // The slot of the live record with primary key `k` (hash `h`), or kNoSlot.
+  std::uint32_t find_primary(const Pk& k, std::uint64_t h) const noexcept {
+    static_assert(KeyIndex::kMissing == kNoSlot);
+    return primary_.find(h, [&](std::uint32_t s) { return primary_of(record(s)) == k; });
   }
 
   template <class Spec>
@@ -585,16 +581,25 @@ class Table final : public TableBase {
   }
   // Snapshot loading: the primary and unique keys of slots [begin, end).
   bool build_keys(std::uint32_t begin, std::uint32_t end, std::string* error) {
-    constexpr std::uint32_t kAhead = 16;  // keys prefetched ahead of their insert
-    for (std::uint32_t s = begin; s < std::min(end, begin + kAhead); ++s) {
-      primary_.prefetch(primary_of(record(s)));
-    }
+    primary_.reserve(primary_.size() + (end - begin), false);
+    // Keys hashed and their index lines prefetched kAhead records before their insert:
+    // the inserts' cache misses overlap instead of following one another.
+    constexpr std::uint32_t kAhead = 16;
+    std::uint64_t ahead[kAhead];
+    const auto hash_ahead = [&](std::uint32_t s) {
+      const std::uint64_t h = pk_hash(primary_of(record(s)));
+      ahead[s % kAhead] = h;
+      primary_.prefetch(h);
+    };
+    for (std::uint32_t s = begin; s < std::min(end, begin + kAhead); ++s) hash_ahead(s);
     for (std::uint32_t s = begin; s < end; ++s) {
-      if (s + kAhead < end) primary_.prefetch(primary_of(record(s + kAhead)));
-      if (!primary_.try_emplace(primary_of(record(s)), s).second) {
+      const std::uint64_t h = ahead[s % kAhead];
+      if (end - s > kAhead) hash_ahead(s + kAhead);
+      if (find_primary(primary_of(record(s)), h) != kNoSlot) {
         *error = std::string(T::kName) + ": two records with one primary key";
         return false;
       }
+      primary_.insert(h, s);
       bool unique_ok = true;
       for_each_unique([&](std::uint32_t, auto& u, auto spec) {
         using Spec = decltype(spec);
@@ -609,28 +614,31 @@ class Table final : public TableBase {
     }
     return true;
   }
-  // Snapshot loading: every ordered index's entries for slots [begin, end), sorted once
-  // (not at all when they come sorted) and appended in order.
-  void build_ordered(std::uint32_t begin, std::uint32_t end) {
-    [&]<std::size_t... I>(std::index_sequence<I...>) {
-      (build_one_ordered<std::tuple_element_t<I, typename T::Indexes>>(std::get<I>(ordered_).map,
-                                                                       begin, end),
-       ...);
-    }
-    (std::make_index_sequence<kIndexCount>{});
-  }
+  // Snapshot loading: one ordered index's entries for slots [begin, end), appended in
+  // order: straight from the records when slot order is index order (keys issued in
+  // order, as ids and timestamps often are), else sorted once first.
   template <class Spec, class Map>
   void build_one_ordered(Map& map, std::uint32_t begin, std::uint32_t end) {
     using Key = KeyBytes<Spec::kBytes + kPkBytes>;
-    std::vector<std::pair<Key, std::uint32_t>> entries;
-    entries.reserve(end - begin);
-    for (std::uint32_t s = begin; s < end; ++s)
-      entries.emplace_back(ordered_key<Spec>(record(s)), s);
-    const auto less = [](const auto& a, const auto& b) { return KeyLess{}(a.first, b.first); };
-    if (!std::is_sorted(entries.begin(), entries.end(), less)) {
-      std::sort(entries.begin(), entries.end(), less);
+    const auto key_of = [&](std::uint32_t s) { return ordered_key<Spec>(record(s)); };
+    bool sorted = map.empty();
+    for (std::uint32_t s = begin + 1; sorted && s < end; ++s) {
+      sorted = KeyLess{}(key_of(s - 1), key_of(s));
     }
-    for (const auto& [k, s] : entries) map.insert(map.end(), {k, s});
+    if (sorted) {
+      for (std::uint32_t s = begin; s < end; ++s) map.insert(map.end(), {key_of(s), s});
+      return;
+    }
+    struct Entry {
+      Key key;
+      std::uint32_t slot;
+    };
+    std::vector<Entry> entries;
+    entries.reserve(end - begin);
+    for (std::uint32_t s = begin; s < end; ++s) entries.push_back({key_of(s), s});
+    std::sort(entries.begin(), entries.end(),
+              [](const Entry& a, const Entry& b) { return KeyLess{}(a.key, b.key); });
+    for (const Entry& e : entries) map.insert(map.end(), {e.key, e.slot});
   }
   template <class Specs, class Tuple, class F, std::size_t... I>
   static void for_each_in(Tuple& t, F& f, std::index_sequence<I...>) {
@@ -640,9 +648,9 @@ class Table final : public TableBase {
   std::uint32_t capacity_;
   std::uint32_t next_fresh_ = 0;
   std::uint32_t live_count_ = 0;
-  std::vector<Chunk> chunks_;
+  std::vector<MappedMemory> chunks_;
   std::vector<std::uint32_t> free_;
-  absl::flat_hash_map<Pk, std::uint32_t, absl::Hash<Pk>, KeyEq> primary_;
+  KeyIndex primary_;
   Uniques uniques_;
   Ordered ordered_;
   std::uint32_t loading_ = 0;  // records placed by load_image() since finish_load()

@@ -3,7 +3,8 @@
 //
 //   find       read a live record by primary key; null if there is none
 //   modify     the same, for writing: the returned record may be changed in place until
-//              the handler returns (its primary key must not change)
+//              the handler returns (its primary key must not change: if it does, the
+//              command is refused, and meanwhile find knows the record by neither key)
 //   insert     a new record; null, with the command refused, if its primary or a unique
 //              key is taken, the table is full, or the command's write limit is reached
 //              (and null once the command is refused: insert and erase change nothing

@@ -645,11 +645,13 @@ void report_open(const Options& o, const LedgerEngine& engine, double open_s) {
     std::printf(
         "{\"open_seconds\":%.6f,\"snapshot\":%s%s%s,\"snapshot_sequence\":%llu,"
         "\"replayed\":%llu,\"next_sequence\":%llu,\"state_hash\":\"%s\",\"records\":%llu,"
-        "\"refused_snapshots\":%zu}\n",
+        "\"refused_snapshots\":%zu,\"phases\":{\"tables_s\":%.6f,\"read_s\":%.6f,"
+        "\"index_s\":%.6f,\"journal_s\":%.6f}}\n",
         open_s, l.loaded.empty() ? "null" : "\"", l.loaded.c_str(), l.loaded.empty() ? "" : "\"",
         static_cast<unsigned long long>(l.sequence), static_cast<unsigned long long>(l.replayed),
         static_cast<unsigned long long>(next), state_hash_hex(h).c_str(),
-        static_cast<unsigned long long>(h.records), l.refused.size());
+        static_cast<unsigned long long>(h.records), l.refused.size(), l.tables_seconds,
+        l.read_seconds, l.index_seconds, l.journal_seconds);
     return;
   }
   std::printf("lockstep-loadgen ledger --open-only: opened %s in %.3f s\n", o.journal.c_str(),
@@ -662,6 +664,8 @@ void report_open(const Options& o, const LedgerEngine& engine, double open_s) {
                 static_cast<unsigned long long>(l.replayed));
   }
   for (const std::string& r : l.refused) std::printf("  refused: %s\n", r.c_str());
+  std::printf("  tables %.3f s, snapshot read %.3f s, indexes %.3f s, journal %.3f s\n",
+              l.tables_seconds, l.read_seconds, l.index_seconds, l.journal_seconds);
   std::printf("  next sequence %llu, state hash %s (%llu records)\n",
               static_cast<unsigned long long>(next), state_hash_hex(h).c_str(),
               static_cast<unsigned long long>(h.records));
