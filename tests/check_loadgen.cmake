@@ -39,21 +39,7 @@ file(MAKE_DIRECTORY "${WORK}")
 
 # ---- Helpers ----------------------------------------------------------------------------
 
-# fail(TEXT...): reports the concatenated TEXT (';' kept) and counts a failure.
-function(fail)
-  set(what "")
-  math(EXPR last "${ARGC} - 1")
-  foreach(i RANGE ${last})
-    string(APPEND what "${ARGV${i}}")
-  endforeach()
-  message("FAIL: ${what}")
-  get_property(count GLOBAL PROPERTY LOADGEN_FAILURES)
-  if(NOT count)
-    set(count 0)
-  endif()
-  math(EXPR count "${count} + 1")
-  set_property(GLOBAL PROPERTY LOADGEN_FAILURES ${count})
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/check_helpers.cmake)
 
 # run(<prefix> ARGS...): runs the loadgen with ARGS; sets <prefix>_status, _out, _err and
 # _cmd (for messages).
@@ -80,45 +66,6 @@ function(run_ok prefix)
   else()
     fail("'${r_cmd}' exited with '${r_status}', not 0; stderr:\n${r_err}")
     set(${prefix}_ok FALSE PARENT_SCOPE)
-  endif()
-endfunction()
-
-# json_object(<prefix> <text> <context>): checks that <text> (a run's stdout) is exactly
-# one JSON object on one line. Sets <prefix>_json (the object, or "") .
-function(json_object prefix text context)
-  set(${prefix}_json "" PARENT_SCOPE)
-  string(REGEX REPLACE "\n$" "" line "${text}")
-  if(line MATCHES "\n" OR NOT line MATCHES "^{.*}$")
-    fail("${context}: stdout is not one JSON object on one line:\n${text}")
-    return()
-  endif()
-  string(JSON type ERROR_VARIABLE error TYPE "${line}")
-  if(error OR NOT type STREQUAL "OBJECT")
-    fail("${context}: stdout is not a JSON object (${error}):\n${text}")
-    return()
-  endif()
-  set(${prefix}_json "${line}" PARENT_SCOPE)
-endfunction()
-
-# json_get(<out> <json> <context> KEY...): the value at the path KEY..., or a failure
-# (and <out> set to "MISSING").
-function(json_get out json context)
-  string(JSON value ERROR_VARIABLE error GET "${json}" ${ARGN})
-  if(error)
-    string(REPLACE ";" "." path "${ARGN}")
-    fail("${context}: no '${path}' in the JSON output (${error})")
-    set(value MISSING)
-  endif()
-  set(${out} "${value}" PARENT_SCOPE)
-endfunction()
-
-# expect_json_eq(<json> <context> <expected> KEY...): the value at KEY... is <expected>
-# (as a string).
-function(expect_json_eq json context expected)
-  json_get(value "${json}" "${context}" ${ARGN})
-  if(NOT value STREQUAL "MISSING" AND NOT value STREQUAL "${expected}")
-    string(REPLACE ";" "." path "${ARGN}")
-    fail("${context}: ${path} is '${value}', expected '${expected}'")
   endif()
 endfunction()
 
@@ -273,7 +220,7 @@ if(PART STREQUAL "timing")
       fail("${t_cmd}: no \"seconds\":N.NNNNNN in\n${t_out}")
     endif()
   endif()
-  get_property(failures GLOBAL PROPERTY LOADGEN_FAILURES)
+  check_failures(failures)
   if(failures)
     message(FATAL_ERROR "lockstep-loadgen: the run's duration is wrong (above)")
   endif()
@@ -312,7 +259,7 @@ if(PART STREQUAL "rerun")
     endif()
   endif()
   file(REMOVE_RECURSE "${journal}")
-  get_property(failures GLOBAL PROPERTY LOADGEN_FAILURES)
+  check_failures(failures)
   if(failures)
     message(FATAL_ERROR "lockstep-loadgen: a rerun on a journal was mishandled (above)")
   endif()
@@ -544,7 +491,7 @@ if(o_ok)
 endif()
 
 # ---- Result -------------------------------------------------------------------------------
-get_property(failures GLOBAL PROPERTY LOADGEN_FAILURES)
+check_failures(failures)
 if(failures)
   message(FATAL_ERROR "lockstep-loadgen: ${failures} check(s) failed (above)")
 endif()

@@ -40,21 +40,7 @@ file(MAKE_DIRECTORY "${WORK}")
 
 # ---- Helpers ----------------------------------------------------------------------------
 
-# fail(TEXT...): reports the concatenated TEXT and counts a failure.
-function(fail)
-  set(what "")
-  math(EXPR last "${ARGC} - 1")
-  foreach(i RANGE ${last})
-    string(APPEND what "${ARGV${i}}")
-  endforeach()
-  message("FAIL: ${what}")
-  get_property(count GLOBAL PROPERTY REPLAY_FAILURES)
-  if(NOT count)
-    set(count 0)
-  endif()
-  math(EXPR count "${count} + 1")
-  set_property(GLOBAL PROPERTY REPLAY_FAILURES ${count})
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/check_helpers.cmake)
 
 # replay(<prefix> ARGS...): runs lockstep-replay with ARGS; sets <prefix>_status, _out,
 # _err and _cmd.
@@ -99,52 +85,6 @@ function(expect_refused status regex)
   endif()
   if(NOT r_out STREQUAL "")
     fail("${context}: printed on stdout:\n${r_out}")
-  endif()
-endfunction()
-
-# json_object(<prefix> <text> <context>): <text> is exactly one JSON object on one line.
-# Sets <prefix>_json (the object, or "").
-function(json_object prefix text context)
-  set(${prefix}_json "" PARENT_SCOPE)
-  string(REGEX REPLACE "\n$" "" line "${text}")
-  if(line MATCHES "\n" OR NOT line MATCHES "^{.*}$")
-    fail("${context}: stdout is not one JSON object on one line:\n${text}")
-    return()
-  endif()
-  string(JSON type ERROR_VARIABLE error TYPE "${line}")
-  if(error OR NOT type STREQUAL "OBJECT")
-    fail("${context}: stdout is not a JSON object (${error}):\n${text}")
-    return()
-  endif()
-  set(${prefix}_json "${line}" PARENT_SCOPE)
-endfunction()
-
-# json_get(<out> <json> <context> KEY...): the value at KEY..., or a failure ("MISSING").
-function(json_get out json context)
-  string(JSON value ERROR_VARIABLE error GET "${json}" ${ARGN})
-  if(error)
-    string(REPLACE ";" "." path "${ARGN}")
-    fail("${context}: no '${path}' in the JSON output (${error}):\n${json}")
-    set(value MISSING)
-  endif()
-  set(${out} "${value}" PARENT_SCOPE)
-endfunction()
-
-# expect_json_eq(<json> <context> <expected> KEY...): the value at KEY... is <expected>.
-function(expect_json_eq json context expected)
-  json_get(value "${json}" "${context}" ${ARGN})
-  if(NOT value STREQUAL "MISSING" AND NOT value STREQUAL "${expected}")
-    string(REPLACE ";" "." path "${ARGN}")
-    fail("${context}: ${path} is '${value}', expected '${expected}'")
-  endif()
-endfunction()
-
-# expect_json_null(<json> <context> KEY...): the value at KEY... is null.
-function(expect_json_null json context)
-  string(JSON type ERROR_VARIABLE error TYPE "${json}" ${ARGN})
-  if(error OR NOT type STREQUAL "NULL")
-    string(REPLACE ";" "." path "${ARGN}")
-    fail("${context}: ${path} is not null (${type}${error}):\n${json}")
   endif()
 endfunction()
 
@@ -277,7 +217,7 @@ if(PART STREQUAL "errors")
   # What lies before the bad frame still reads.
   replay_ok(early state "${journal}" --at 5 --json)
 
-  get_property(failures GLOBAL PROPERTY REPLAY_FAILURES)
+  check_failures(failures)
   if(failures)
     message(FATAL_ERROR "lockstep-replay: ${failures} error path check(s) failed (above)")
   endif()
@@ -581,7 +521,7 @@ if(ss_ok AND NOT ss_out MATCHES "\"snapshots\":\\[{\"file\":\"${snap2}\",\"next_
 endif()
 
 # ---- Result -------------------------------------------------------------------------------
-get_property(failures GLOBAL PROPERTY REPLAY_FAILURES)
+check_failures(failures)
 if(failures)
   message(FATAL_ERROR "lockstep-replay: ${failures} check(s) failed (above)")
 endif()
