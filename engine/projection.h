@@ -132,12 +132,12 @@ class Projection {
     });
   }
   // After the last load_record(): the tasks that build every index (Table::load_tasks),
-  // to run with run_load_tasks (engine/load_tasks.h). None fails: the engine loaded the
-  // same snapshot into its executor first.
+  // to run with run_load_tasks (engine/load_tasks.h). One fails only where the
+  // executor's, given the same records, fails too (the engine builds both together).
   void load_tasks(std::vector<LoadTask>* tasks) {
     std::apply([&](auto&... t) { (t.load_tasks(tasks), ...); }, tables_);
   }
-  // load_tasks(), run on every core.
+  // load_tasks(), run on every core, for records the engine's executor already accepted.
   void finish_load() {
     std::vector<LoadTask> tasks;
     load_tasks(&tasks);
