@@ -12,7 +12,9 @@
 //   erase      remove a live record by primary key; false if there is none
 //   find_unique, scan_prefix, scan_range
 //              unique-key lookups and ordered-index scans, which see the command's own
-//              writes (the indexes are synced first)
+//              writes (the indexes are synced first); a scan given a Limit collects and
+//              visits only the first that many records, so taking a few of many costs
+//              what it takes
 //
 // A command's writes are visible to itself at once, and to nothing else until it
 // commits. Pointers returned by find/modify/insert stay valid until the handler returns
@@ -28,6 +30,13 @@
 #include "engine/tx_core.h"
 
 namespace lockstep {
+
+// The most records a scan collects (scan_prefix, scan_range, and the generated
+// scan_<index> and range_<index> overloads that take it first): the first `n` in index
+// order. Without one, a scan collects every match before the first call.
+struct Limit {
+  std::uint32_t n;
+};
 
 template <class T>
 class TableAccess {
@@ -92,16 +101,19 @@ class TableAccess {
     return slot == kNoSlot ? nullptr : &table_.record(slot);
   }
 
-  // Every record whose index-I encoding begins with `prefix`, in index order. The slots
-  // are collected first, so f may write (even to this table); records erased meanwhile
-  // are skipped. f(const Record&) returns void, or bool: false stops the scan.
+  // Every record whose index-I encoding begins with `prefix`, in index order (the first
+  // limit.n of them). The slots are collected first, so f may write (even to this table);
+  // records erased meanwhile are skipped. f(const Record&) returns void, or bool: false
+  // stops the scan.
   template <std::size_t I, class F>
-  void scan_prefix(std::span<const std::uint8_t> prefix, F&& f) {
+  void scan_prefix(std::span<const std::uint8_t> prefix, F&& f, Limit limit = {kNoLimit}) {
+    if (limit.n == 0) return;
     core_.sync();
     const std::size_t base = collect_begin();
+    std::uint32_t taken = 0;
     table_.template scan_prefix<I>(prefix, [&](std::uint32_t slot) {
       core_.scan_scratch().push_back(slot);
-      return true;
+      return ++taken < limit.n;
     });
     visit(base, f);
   }
@@ -109,12 +121,15 @@ class TableAccess {
   // Every record whose index-I encoding is in [lo, hi), in index order; an empty hi
   // means to the end. Same rules as scan_prefix.
   template <std::size_t I, class F>
-  void scan_range(std::span<const std::uint8_t> lo, std::span<const std::uint8_t> hi, F&& f) {
+  void scan_range(std::span<const std::uint8_t> lo, std::span<const std::uint8_t> hi, F&& f,
+                  Limit limit = {kNoLimit}) {
+    if (limit.n == 0) return;
     core_.sync();
     const std::size_t base = collect_begin();
+    std::uint32_t taken = 0;
     table_.template scan<I>(lo, hi, [&](std::uint32_t slot) {
       core_.scan_scratch().push_back(slot);
-      return true;
+      return ++taken < limit.n;
     });
     visit(base, f);
   }
@@ -124,6 +139,8 @@ class TableAccess {
   std::uint32_t capacity() const noexcept { return table_.capacity(); }
 
  protected:
+  static constexpr std::uint32_t kNoLimit = 0xFFFFFFFFu;
+
   std::size_t collect_begin() noexcept { return core_.scan_scratch().size(); }
 
   template <class F>

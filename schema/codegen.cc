@@ -285,38 +285,45 @@ class Gen {
   }
 
   // scan_<index>(f), scan_<index>(f0, f), ..., scan_<index>(f0..fn-1, f);
-  // range_<index>(f0..fp-2, lo, hi, f) for each p: [lo, hi) on field p-1.
+  // range_<index>(f0..fp-2, lo, hi, f) for each p: [lo, hi) on field p-1. Each also with a
+  // lockstep::Limit first: only the first limit.n matches.
   void index_access(const Struct& s, const Key& k, std::size_t x) {
     o_ << "  // Index '" << k.name << "': prefix scans and ranges, in index order.\n";
-    for (std::size_t n = 0; n <= k.fields.size(); ++n) {
-      const std::string p = params(s, k, n);
-      o_ << "  template <class F_>\n  void scan_" << k.name << "(" << p << (n ? ", " : "")
-         << "F_&& f_) {\n";
-      const std::uint32_t bytes = prefix_bytes(s, k, n);
-      if (n == 0) {
-        o_ << "    this->template scan_prefix<" << x << ">({}, f_);\n  }\n";
-        continue;
+    for (const bool limited : {false, true}) {
+      const std::string limit_param = limited ? "lockstep::Limit limit_, " : "";
+      const std::string limit_arg = limited ? ", limit_" : "";
+      for (std::size_t n = 0; n <= k.fields.size(); ++n) {
+        const std::string p = params(s, k, n);
+        o_ << "  template <class F_>\n  void scan_" << k.name << "(" << limit_param << p
+           << (n ? ", " : "") << "F_&& f_) {\n";
+        const std::uint32_t bytes = prefix_bytes(s, k, n);
+        if (n == 0) {
+          o_ << "    this->template scan_prefix<" << x << ">({}, f_" << limit_arg << ");\n  }\n";
+          continue;
+        }
+        o_ << "    std::uint8_t p_[" << bytes << "];\n";
+        put_prefix(s, k, n, "p_");
+        o_ << "    this->template scan_prefix<" << x << ">(std::span<const std::uint8_t>(p_, "
+           << bytes << "), f_" << limit_arg << ");\n  }\n";
       }
-      o_ << "    std::uint8_t p_[" << bytes << "];\n";
-      put_prefix(s, k, n, "p_");
-      o_ << "    this->template scan_prefix<" << x << ">(std::span<const std::uint8_t>(p_, "
-         << bytes << "), f_);\n  }\n";
-    }
-    for (std::size_t n = 1; n <= k.fields.size(); ++n) {
-      const Field& last = s.fields[k.fields[n - 1]];
-      std::string p = params(s, k, n - 1);
-      if (!p.empty()) p += ", ";
-      p += "const " + cpp_type(d_, last) + "& lo_, const " + cpp_type(d_, last) + "& hi_";
-      const std::uint32_t bytes = prefix_bytes(s, k, n);
-      o_ << "  template <class F_>\n  void range_" << k.name << "(" << p << ", F_&& f_) {\n"
-         << "    std::uint8_t a_[" << bytes << "];\n    std::uint8_t b_[" << bytes << "];\n";
-      put_prefix(s, k, n - 1, "a_");
-      put_prefix(s, k, n - 1, "b_");
-      const std::uint32_t at = prefix_bytes(s, k, n - 1);
-      o_ << "    lockstep::key::put(a_ + " << at << ", lo_);\n"
-         << "    lockstep::key::put(b_ + " << at << ", hi_);\n"
-         << "    this->template scan_range<" << x << ">(std::span<const std::uint8_t>(a_, " << bytes
-         << "), std::span<const std::uint8_t>(b_, " << bytes << "), f_);\n  }\n";
+      for (std::size_t n = 1; n <= k.fields.size(); ++n) {
+        const Field& last = s.fields[k.fields[n - 1]];
+        std::string p = params(s, k, n - 1);
+        if (!p.empty()) p += ", ";
+        p += "const " + cpp_type(d_, last) + "& lo_, const " + cpp_type(d_, last) + "& hi_";
+        const std::uint32_t bytes = prefix_bytes(s, k, n);
+        o_ << "  template <class F_>\n  void range_" << k.name << "(" << limit_param << p
+           << ", F_&& f_) {\n"
+           << "    std::uint8_t a_[" << bytes << "];\n    std::uint8_t b_[" << bytes << "];\n";
+        put_prefix(s, k, n - 1, "a_");
+        put_prefix(s, k, n - 1, "b_");
+        const std::uint32_t at = prefix_bytes(s, k, n - 1);
+        o_ << "    lockstep::key::put(a_ + " << at << ", lo_);\n"
+           << "    lockstep::key::put(b_ + " << at << ", hi_);\n"
+           << "    this->template scan_range<" << x << ">(std::span<const std::uint8_t>(a_, "
+           << bytes << "), std::span<const std::uint8_t>(b_, " << bytes << "), f_" << limit_arg
+           << ");\n  }\n";
+      }
     }
   }
 

@@ -351,6 +351,17 @@ TEST(Engine, APrefixScanVisitsMatchesInIndexOrderAndMayWrite) {
   EXPECT_EQ(again[0].view.events.size(), 1u);
 }
 
+TEST(Engine, AScanWithALimitOfZeroVisitsNothing) {
+  Bank b;
+  ASSERT_TRUE(b.outcome(open(1, "a")).is_ok());
+  const auto r = b.submit(bank::FreezeOpen{.limit = 0});
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_TRUE(r[0].view.outcome.is_ok());
+  EXPECT_TRUE(r[0].view.events.empty());
+  EXPECT_TRUE(r[0].view.writes.empty());
+  EXPECT_EQ(b.account(1)->status, bank::AccountStatus::open);
+}
+
 TEST(Engine, ARangeScanSeesOnlyItsRange) {
   Bank b;
   ASSERT_TRUE(b.outcome(open(1, "a")).is_ok());

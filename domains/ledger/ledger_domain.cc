@@ -295,13 +295,17 @@ lockstep::Outcome expire_pending(const ExpirePending& c, Tx& tx) {
     return true;
   };
   // Pending transfers with a timeout, soonest first, up to the command's logical time:
-  // expires_at in [1, now + 1), or at the end of time [1, now) and then now itself.
+  // expires_at in [1, now + 1), or at the end of time [1, now) and then now itself. The
+  // scans take only what the limit lets expire, however many are due.
   const std::int64_t now = tx.now_ns();
   if (now < std::numeric_limits<std::int64_t>::max()) {
-    tx.transfers.range_by_expiry(TransferStatus::pending, std::int64_t{1}, now + 1, expire);
+    tx.transfers.range_by_expiry(lockstep::Limit{c.limit}, TransferStatus::pending, std::int64_t{1},
+                                 now + 1, expire);
   } else {
-    tx.transfers.range_by_expiry(TransferStatus::pending, std::int64_t{1}, now, expire);
-    tx.transfers.scan_by_expiry(TransferStatus::pending, now, expire);
+    tx.transfers.range_by_expiry(lockstep::Limit{c.limit}, TransferStatus::pending, std::int64_t{1},
+                                 now, expire);
+    tx.transfers.scan_by_expiry(lockstep::Limit{c.limit - expired}, TransferStatus::pending, now,
+                                expire);
   }
   return ok();
 }

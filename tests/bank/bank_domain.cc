@@ -119,15 +119,12 @@ lockstep::Outcome renumber(const Renumber& c, Tx& tx) {
 }
 
 lockstep::Outcome freeze_open(const FreezeOpen& c, Tx& tx) {
-  std::uint32_t frozen = 0;
-  tx.accounts.scan_by_status(AccountStatus::open, [&](const Account& a) {
-    if (frozen == c.limit) return false;
+  // The first `limit` open accounts only: a scan with a Limit collects no more.
+  tx.accounts.scan_by_status(lockstep::Limit{c.limit}, AccountStatus::open, [&](const Account& a) {
     Account* w = tx.accounts.modify(a.id);
     w->status = AccountStatus::frozen;
     tx.emit(
         StatusChanged{.account = a.id, .from = AccountStatus::open, .to = AccountStatus::frozen});
-    ++frozen;
-    return true;
   });
   return ok();
 }
