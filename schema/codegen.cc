@@ -354,7 +354,10 @@ class Gen {
       o_ << "  " << r.name << "Access " << table_accessor_name(r.name) << ";\n";
     }
     o_ << "  // The command's logical time in ns, assigned by the sequence stage.\n"
-       << "  std::int64_t now_ns() const noexcept { return core_.now_ns(); }\n";
+       << "  std::int64_t now_ns() const noexcept { return core_.now_ns(); }\n"
+       << "  // The engine has refused the command (a key taken, a limit reached): nothing it\n"
+       << "  // does from now on changes anything, so a handler that loops should return.\n"
+       << "  bool refused() const noexcept { return core_.doomed(); }\n";
     for (const Struct& e : d_.events) {
       o_ << "  void emit(const " << e.name << "& e) noexcept {\n"
          << "    (void)core_.emit(" << e.name << "::kKind, &e, sizeof e);\n  }\n";

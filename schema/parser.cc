@@ -778,7 +778,8 @@ class Parser {
         }
       }
     }
-    std::map<std::string, const Struct*> accessors = {{"now_ns", nullptr}, {"emit", nullptr}};
+    std::map<std::string, const Struct*> accessors = {
+        {"now_ns", nullptr}, {"emit", nullptr}, {"refused", nullptr}};
     for (const Struct& r : domain_.records) {
       const std::string n = table_accessor_name(r.name);
       if (is_cpp_keyword(n)) {
