@@ -107,6 +107,18 @@ std::string struct_json(const schema::Domain& d, const schema::Struct* s,
 
 }  // namespace
 
+std::string events_json(const schema::Domain& d, const TxResultView& r) {
+  std::string o = "[";
+  for (std::size_t i = 0; i < r.events.size(); ++i) {
+    const TxEventView& e = r.events[i];
+    const schema::Struct* s = d.find_event(e.kind);
+    if (i > 0) o += ',';
+    o += "{\"kind\":\"" + (s ? s->name : "kind_" + std::to_string(e.kind)) +
+         "\",\"event\":" + struct_json(d, s, e.bytes) + "}";
+  }
+  return o + "]";
+}
+
 std::string result_json(const schema::Domain& d, const TxResultView& r) {
   std::string o = "{\"sequence\":" + std::to_string(r.command_sequence) +
                   ",\"tx_sequence\":" + std::to_string(r.tx_sequence) +
@@ -137,15 +149,7 @@ std::string result_json(const schema::Domain& d, const TxResultView& r) {
       o += "\"key\":" + k + "}";
     }
   }
-  o += "],\"events\":[";
-  for (std::size_t i = 0; i < r.events.size(); ++i) {
-    const TxEventView& e = r.events[i];
-    const schema::Struct* s = d.find_event(e.kind);
-    if (i > 0) o += ',';
-    o += "{\"kind\":\"" + (s ? s->name : "kind_" + std::to_string(e.kind)) +
-         "\",\"event\":" + struct_json(d, s, e.bytes) + "}";
-  }
-  o += "]";
+  o += "],\"events\":" + events_json(d, r);
   if (r.has_state_hash) {
     o += ",\"state_hash\":{\"hi\":" + std::to_string(r.state_hash.hi) +
          ",\"lo\":" + std::to_string(r.state_hash.lo) +

@@ -58,6 +58,10 @@ struct JournalHead {
 // the reason.
 std::string result_json(const schema::Domain& d, const TxResultView& r);
 
+// A TxResult's events as a JSON array, as result_json shows them:
+// [{"kind":NAME,"event":{...}}, ...].
+std::string events_json(const schema::Domain& d, const TxResultView& r);
+
 // Whether a snapshot belongs to io's journal: the journal reaches its sequence and has a
 // frame boundary there with the snapshot's chain hash. False with *why otherwise (another
 // history, a journal that ends before it, or corruption after it).

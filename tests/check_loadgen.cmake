@@ -1,7 +1,7 @@
 # Command-line tests of lockstep-loadgen (tools/loadgen/loadgen.cc, docs/loadgen.md).
 #
 #   cmake -DLOADGEN=<lockstep-loadgen> -DDATA=<tests/data> -DWORK=<scratch dir>
-#         [-DPART=main|rerun|timing] -P check_loadgen.cmake
+#         [-DPART=main|rerun|timing|matching] -P check_loadgen.cmake
 #
 # PART=main (the default):
 #   1. --input FILE --results OUT: OUT is exactly tests/data/ledger_commands.expected
@@ -19,8 +19,16 @@
 # PART=timing:
 #   9. "seconds" spans the first submission to the last acknowledgement: no less than the
 #      slowest acknowledgement, and not much more.
+# PART=matching (lockstep-loadgen matching):
+#  10. --input tests/data/matching_commands.jsonl (every reject code of matching.lss)
+#      --results: exactly tests/data/matching_commands.expected.
+#  11. A generated run's --json: the documented keys, every command accounted for, and
+#      the refusals by name.
+#  12. --clock sequence and the same seed give the same state hash, another seed another,
+#      and --executor-only (no pipeline) the same hash as the pipeline.
+#  13. Usage errors: one domain's options given to the other, and bad flow options.
 #
-# Checks 8 and 9 are separate ctests, so that a failure names one problem. Within a part
+# Checks 8, 9 and 10-13 are separate ctests, so that a failure names one problem. Within a part
 # every check runs; the failures are listed together at the end. Journals go under WORK,
 # which is removed first and, when everything passed, at the end.
 cmake_minimum_required(VERSION 3.19)  # string(JSON)
@@ -187,6 +195,129 @@ function(run_generated prefix name)
   set(${prefix}_out "${r_out}" PARENT_SCOPE)
   set(${prefix}_cmd "${r_cmd}" PARENT_SCOPE)
 endfunction()
+
+# ---- PART=matching ----------------------------------------------------------------------
+
+if(PART STREQUAL "matching")
+  # 10. --input and --results.
+  set(journal "${WORK}/journal_input")
+  set(results "${WORK}/matching_commands.results")
+  run_ok(mi matching --input "${DATA}/matching_commands.jsonl" --results "${results}"
+    --journal "${journal}" --json)
+  if(mi_ok)
+    file(READ "${DATA}/matching_commands.expected" want)
+    file(READ "${results}" got)
+    if(NOT got STREQUAL want)
+      fail("matching --input: the results\n${got}\ndiffer from "
+        "tests/data/matching_commands.expected\n${want}")
+    endif()
+    json_object(g "${mi_out}" "matching --input --json")
+    if(NOT g_json STREQUAL "")
+      expect_json_eq("${g_json}" "matching --input" matching domain)
+      expect_json_eq("${g_json}" "matching --input" 21 commands)
+      expect_json_eq("${g_json}" "matching --input" 11 committed)
+      expect_json_eq("${g_json}" "matching --input" 10 rejected)
+      foreach(name unknown_instrument instrument_exists bad_price bad_quantity order_id_in_use
+          post_only_would_cross fok_not_fillable unknown_order not_owner bad_instrument)
+        expect_json_eq("${g_json}" "matching --input" 1 rejects ${name})
+      endforeach()
+      # The two instruments: every order was filled or cancelled.
+      expect_json_eq("${g_json}" "matching --input" 2 state_records)
+    endif()
+  endif()
+  file(REMOVE_RECURSE "${journal}")
+
+  # 11 and 12. Generated runs.
+  set(flow --instruments 3 --accounts 20 --orders 5000 --durability none --json
+    --clock sequence)
+  set(hashes "")
+  foreach(run_seed 7 7 8)
+    set(journal "${WORK}/journal_seed${run_seed}")
+    run_ok(mg matching --journal "${journal}" ${flow} --seed ${run_seed})
+    file(REMOVE_RECURSE "${journal}")
+    set(hash "run_failed_${run_seed}_${mg_status}")
+    if(mg_ok)
+      json_object(g "${mg_out}" "${mg_cmd}")
+      if(NOT g_json STREQUAL "")
+        set(j "${g_json}")
+        expect_json_eq("${j}" "${mg_cmd}" matching domain)
+        expect_json_eq("${j}" "${mg_cmd}" 5000 commands)
+        expect_json_eq("${j}" "${mg_cmd}" 0 not_executed)
+        expect_json_uint(committed "${j}" "${mg_cmd}" committed)
+        expect_json_uint(rejected "${j}" "${mg_cmd}" rejected)
+        # The setup's three instruments are not counted.
+        math(EXPR sum "${committed} + ${rejected}")
+        if(NOT sum EQUAL 5000)
+          fail("${mg_cmd}: committed ${committed} + rejected ${rejected} != 5000")
+        endif()
+        # Cancels of orders that were filled meanwhile are refused as unknown_order.
+        expect_json_uint(unknown "${j}" "${mg_cmd}" rejects unknown_order)
+        if(NOT unknown GREATER 0 OR NOT committed GREATER 2500)
+          fail("${mg_cmd}: ${committed} committed and ${unknown} unknown_order: not the flow "
+            "docs/loadgen.md describes")
+        endif()
+        expect_json_eq("${j}" "${mg_cmd}" 5002 last_sequence)
+        expect_percentiles("${j}" "${mg_cmd}" ack_latency_ns)
+        json_get(hash "${j}" "${mg_cmd}" state_hash)
+      endif()
+    endif()
+    list(APPEND hashes "${hash}")
+  endforeach()
+  list(GET hashes 0 h7a)
+  list(GET hashes 1 h7b)
+  list(GET hashes 2 h8)
+  if(NOT h7a STREQUAL h7b)
+    fail("matching determinism: --seed 7 twice gave state hashes ${h7a} and ${h7b}")
+  endif()
+  if(h7a STREQUAL h8)
+    fail("matching determinism: --seed 7 and --seed 8 gave the same state hash ${h8}")
+  endif()
+  run_ok(me matching --instruments 3 --accounts 20 --orders 5000 --json --seed 7
+    --executor-only)
+  if(me_ok)
+    json_object(g "${me_out}" "${me_cmd}")
+    if(NOT g_json STREQUAL "")
+      json_get(hash "${g_json}" "${me_cmd}" state_hash)
+      if(NOT hash STREQUAL h7a)
+        fail("${me_cmd}: state hash ${hash}, but the pipeline's was ${h7a}")
+      endif()
+    endif()
+  endif()
+
+  # 13. Usage errors: exit status 2, the message, nothing on stdout.
+  function(expect_matching_usage message_regex)
+    run(u ${ARGN})
+    if(NOT u_status STREQUAL "2" OR NOT u_err MATCHES "^lockstep-loadgen: ${message_regex}"
+        OR NOT u_out STREQUAL "")
+      fail("'${u_cmd}': exit '${u_status}' (expected 2), stderr:\n${u_err}\nstdout:\n${u_out}")
+    endif()
+  endfunction()
+  expect_matching_usage("--transfers is an option of the ledger workload, not of matching"
+    matching --transfers 10)
+  expect_matching_usage("--balances is an option of the ledger workload"
+    matching --balances x.csv)
+  expect_matching_usage("--orders is an option of the matching workload, not of ledger"
+    ledger --orders 10)
+  expect_matching_usage("give --orders or --duration, not both"
+    matching --orders 10 --duration 1)
+  expect_matching_usage("--mix: '1,2,3' is not five parts" matching --mix 1,2,3)
+  expect_matching_usage("--mix: '1,2,3,4,5,6' is not five parts" matching --mix 1,2,3,4,5,6)
+  expect_matching_usage("--mix: 'x' is not a valid number" matching --mix 1,x,3,4,5)
+  expect_matching_usage("matching: the order-type mix has no parts" matching --mix 0,0,0,0,0)
+  expect_matching_usage("matching: cancel \\+ replace percent is over 100"
+    matching --cancel-percent 80 --replace-percent 30)
+  expect_matching_usage("matching: instruments must be at least 1" matching --instruments 0)
+  expect_matching_usage("matching: accounts must be at least 1" matching --accounts 0)
+  expect_matching_usage("matching: max quantity must be at least 1" matching --max-quantity 0)
+  expect_matching_usage("matching: mid must be above" matching --spread 1000000)
+
+  check_failures(failures)
+  if(failures)
+    message(FATAL_ERROR "lockstep-loadgen matching: ${failures} check(s) failed (above)")
+  endif()
+  file(REMOVE_RECURSE "${WORK}")
+  return()
+endif()
 
 # ---- PART=timing ------------------------------------------------------------------------
 

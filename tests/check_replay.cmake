@@ -2,7 +2,7 @@
 # ledger journal made by lockstep-loadgen.
 #
 #   cmake -DREPLAY=<lockstep-replay> -DLOADGEN=<lockstep-loadgen> -DDATA=<tests/data>
-#         -DWORK=<scratch dir> [-DPART=main|errors] -P check_replay.cmake
+#         -DWORK=<scratch dir> [-DPART=main|errors|matching] -P check_replay.cmake
 #
 # PART=main (the default):
 #   1. verify: exit 0; the text names the state hashes reproduced and the loadgen's final
@@ -21,6 +21,11 @@
 # PART=errors: exit status and message of: a missing directory, an empty directory, an
 #   unknown table, bad keys, --at and --from past the end, usage errors (exit 2), and a
 #   corrupt frame in the middle of the segment (exit 1 naming segment, offset, sequence).
+# PART=matching, on matching journals (tests/data/matching_commands.jsonl, and a generated
+#   order flow): verify --reexecute reproduces every TxResult, the
+#   state hash is the loadgen's, and history on an order shows its life: the command
+#   that placed it, every fill with its Trade event, the replace that kept its priority,
+#   and the replace that filled it.
 #
 # Within a part every check runs; the failures are listed together at the end. WORK is
 # removed first and, when everything passed, at the end.
@@ -115,6 +120,100 @@ function(flip_byte path offset)
       "(${before} -> ${after}): ${status} ${err}")
   endif()
 endfunction()
+
+# ---- PART=matching ------------------------------------------------------------------------
+
+if(PART STREQUAL "matching")
+  # verify --reexecute on a generated flow: four books, sixteen accounts (so self-trade
+  # prevention happens), 20,000 commands.
+  set(mflow "${WORK}/matching_flow")
+  execute_process(COMMAND "${LOADGEN}" matching --journal "${mflow}" --instruments 4
+      --accounts 16 --orders 20000 --seed 3 --window 64 --durability none
+      --segment-bytes 8388608 --json
+    RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 120)
+  if(NOT status STREQUAL "0")
+    message(FATAL_ERROR "lockstep-loadgen matching could not make the journal (${status}):\n${err}")
+  endif()
+  json_object(gen "${out}" "lockstep-loadgen matching")
+  json_get(gen_hash "${gen_json}" loadgen state_hash)
+  replay_ok(fv verify "${mflow}" --reexecute --json)
+  if(fv_ok)
+    json_object(fv "${fv_out}" "${fv_cmd}")
+    if(NOT fv_json STREQUAL "")
+      expect_json_eq("${fv_json}" "${fv_cmd}" matching domain)
+      expect_json_eq("${fv_json}" "${fv_cmd}" ON ok)  # string(JSON) gives ON/OFF
+      expect_json_eq("${fv_json}" "${fv_cmd}" 20004 entries)
+      expect_json_eq("${fv_json}" "${fv_cmd}" 20004 reexecuted results)
+      expect_json_eq("${fv_json}" "${fv_cmd}" OFF reexecuted diverged)
+      expect_json_eq("${fv_json}" "${fv_cmd}" "${gen_hash}" state_hash)
+    endif()
+  endif()
+
+  # The worked file: order 3 (a buy of 7 at 100) rests at sequence 6, is filled 3 by a
+  # market sell at 14, is reduced to 2 keeping its priority at 17, and is replaced to 103
+  # at 18, where it takes 2 from order 2 and is gone.
+  set(mfile "${WORK}/matching_file")
+  execute_process(COMMAND "${LOADGEN}" matching --input "${DATA}/matching_commands.jsonl"
+      --journal "${mfile}" --json
+    RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 120)
+  if(NOT status STREQUAL "0")
+    message(FATAL_ERROR "lockstep-loadgen matching --input failed (${status}):\n${err}")
+  endif()
+  replay_ok(mv verify "${mfile}" --reexecute --json)
+  if(mv_ok)
+    json_object(mv "${mv_out}" "${mv_cmd}")
+    if(NOT mv_json STREQUAL "")
+      expect_json_eq("${mv_json}" "${mv_cmd}" 21 reexecuted results)
+      expect_json_eq("${mv_json}" "${mv_cmd}" OFF reexecuted diverged)
+    endif()
+  endif()
+  replay_ok(mh history "${mfile}" --table Order --key 3 --json)
+  if(mh_ok)
+    lines(mh_lines "${mh_out}")
+    list(LENGTH mh_lines n)
+    if(NOT n EQUAL 4)
+      fail("'${mh_cmd}': ${n} transactions, expected 4:\n${mh_out}")
+    else()
+      set(c "${mh_cmd}")
+      list(GET mh_lines 0 l0)
+      list(GET mh_lines 1 l1)
+      list(GET mh_lines 2 l2)
+      list(GET mh_lines 3 l3)
+      expect_json_eq("${l0}" "${c}" 6 sequence)
+      expect_json_eq("${l0}" "${c}" PlaceOrder kind)
+      expect_json_null("${l0}" "${c}" before)
+      expect_json_eq("${l0}" "${c}" OrderRested events 1 kind)
+      expect_json_eq("${l0}" "${c}" 7 events 1 event quantity)
+      expect_json_eq("${l1}" "${c}" 14 sequence)
+      expect_json_eq("${l1}" "${c}" 4 after quantity)
+      expect_json_eq("${l1}" "${c}" Trade events 1 kind)
+      expect_json_eq("${l1}" "${c}" 3 events 1 event maker_order)
+      expect_json_eq("${l1}" "${c}" 3 events 1 event quantity)
+      expect_json_eq("${l1}" "${c}" 100 events 1 event price)
+      expect_json_eq("${l2}" "${c}" 17 sequence)
+      expect_json_eq("${l2}" "${c}" OrderReplaced events 0 kind)
+      expect_json_eq("${l2}" "${c}" ON events 0 event kept_priority)
+      expect_json_eq("${l2}" "${c}" 2 after priority)
+      expect_json_eq("${l3}" "${c}" 18 sequence)
+      expect_json_null("${l3}" "${c}" after)
+      expect_json_eq("${l3}" "${c}" OFF events 0 event kept_priority)
+      expect_json_eq("${l3}" "${c}" Trade events 1 kind)
+      expect_json_eq("${l3}" "${c}" 3 events 1 event taker_order)
+      expect_json_eq("${l3}" "${c}" 102 events 1 event price)
+    endif()
+  endif()
+  replay_ok(mt history "${mfile}" --table Order --key 3)
+  if(mt_ok AND NOT mt_out MATCHES "\n  event  Trade {\"maker_order\":3,[^\n]*\n")
+    fail("'${mt_cmd}': the text form does not list the Trade event:\n${mt_out}")
+  endif()
+
+  check_failures(failures)
+  if(failures)
+    message(FATAL_ERROR "lockstep-replay (matching): ${failures} check(s) failed (above)")
+  endif()
+  file(REMOVE_RECURSE "${WORK}")
+  return()
+endif()
 
 # The journal: 200 accounts, then 3,000 transfers, every 10th account limited so some are
 # refused; --clock sequence makes its state the same every time, and --window 64 keeps

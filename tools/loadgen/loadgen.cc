@@ -6,9 +6,14 @@
 //                    [--rate R] [--producers P] [--batch-max B]
 //                    [--durability fsync|none] [--layout TEXT] [--journal DIR]
 //                    [--input FILE [--results FILE]] [--json] [--hgrm DIR] [--plot FILE.png]
+//   lockstep-loadgen matching [--instruments N] [--accounts N] [--orders N | --duration S]
+//                    [--mix L,M,I,F,P] [--cancel-percent C] [--replace-percent R]
+//                    [--spread T] [--max-quantity Q] [--resting-max N] and the same
+//                    run, journal and output options
 //
-// Generated workload: the accounts are created first (not timed), then the transfers
-// are timed: from the first submission to the last acknowledgement. Closed loop (the
+// Generated workload: the setup (the ledger's accounts, the matching domain's
+// instruments) runs first, not timed; then the transfers or orders are timed: from the
+// first submission to the last acknowledgement. Closed loop (the
 // default): producers submit as fast as the engine takes commands (a full ingress makes
 // them wait), so latency includes queueing. Open loop (--rate): commands are due at fixed
 // intervals and each one's latency is measured from when it was due, not from when it
@@ -33,6 +38,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <random>
 #include <span>
 #include <stdexcept>
@@ -44,6 +50,8 @@
 #include "engine/engine.h"
 #include "engine/outcome.h"
 #include "ledger_domain.h"
+#include "matching_domain.h"
+#include "order_flow.h"
 #include "pipeline/clock.h"
 #include "pipeline/cpu_relax.h"
 #include "pipeline/histogram.h"
@@ -56,14 +64,12 @@ namespace {
 using lockstep::Completion;
 using lockstep::CompletionStatus;
 using lockstep::SubmitResult;
-using LedgerEngine = lockstep::Engine<ledger::Domain>;
-using Session = LedgerEngine::Session;
 
 struct Options {
   std::string domain;
-  std::uint64_t accounts = 100'000;
-  std::uint64_t transfers = 1'000'000;
-  double duration_s = 0;  // > 0: run for this long instead of a count
+  std::uint64_t accounts = 100'000;     // matching: 1,000 unless given
+  std::uint64_t transfers = 1'000'000;  // matching: the orders (--orders)
+  double duration_s = 0;                // > 0: run for this long instead of a count
   std::string distribution = "uniform";
   double zipf_s = 1.0;
   std::uint64_t seed = 1;
@@ -91,8 +97,11 @@ struct Options {
   std::uint64_t segment_bytes = 0;   // 0: the journal's default
   std::uint64_t snapshot_every = 0;  // > 0: the engine snapshots every N commands while running
   std::size_t snapshot_keep = 2;
-  bool open_only = false;  // open the journal (timing recovery), report, and stop
+  bool open_only = false;      // open the journal (timing recovery), report, and stop
+  matching::FlowOptions flow;  // matching: the order flow (its seed and ids are set per producer)
 };
+
+bool is_matching(const Options& o) { return o.domain == "matching"; }
 
 // --clock sequence: logical time advances one nanosecond per command from 1, whatever
 // the wall clock says, so two runs of one workload end in the same state hash.
@@ -103,10 +112,23 @@ std::int64_t zero_clock() { return 0; }
   if (!error.empty()) std::fprintf(out, "lockstep-loadgen: %s\n", error.c_str());
   std::fprintf(
       out,
-      "usage: lockstep-loadgen ledger [options]\n"
-      "  --accounts N           accounts to create first (default 100000)\n"
-      "  --transfers N          transfers to run (default 1000000)\n"
-      "  --duration S           run transfers for S seconds instead\n"
+      "usage: lockstep-loadgen ledger|matching [options]\n"
+      "  --accounts N           ledger: accounts to create first (default 100000);\n"
+      "                         matching: accounts placing orders (default 1000)\n"
+      "  --transfers N          ledger: transfers to run (default 1000000)\n"
+      "  --orders N             matching: commands to run (default 1000000): orders,\n"
+      "                         cancels and replaces\n"
+      "  --duration S           run for S seconds instead\n"
+      "  --instruments N        matching: order books (default 1)\n"
+      "  --mix L,M,I,F,P        matching: parts of limit, market, ioc, fok and post-only\n"
+      "                         orders (default 60,5,10,5,20)\n"
+      "  --cancel-percent C     matching: commands that cancel a resting order (default 30)\n"
+      "  --replace-percent R    matching: commands that replace one (default 5)\n"
+      "  --spread T             matching: ticks orders are priced around the mid, which\n"
+      "                         walks a tick every 64 orders (default 20)\n"
+      "  --max-quantity Q       matching: order quantities 1..Q (default 100)\n"
+      "  --resting-max N        matching: orders each producer keeps resting at most,\n"
+      "                         cancelling one when over (default 10000)\n"
       "  --distribution D       uniform (default) or zipf: how accounts are picked\n"
       "  --zipf-s S             zipf exponent (default 1.0)\n"
       "  --seed N               workload seed (default 1)\n"
@@ -163,11 +185,16 @@ T parse_number(std::string_view flag, std::string_view text) {
 
 Options parse(int argc, char** argv) {
   Options o;
-  if (argc < 2) usage("which domain? (ledger)");
+  if (argc < 2) usage("which domain? (ledger or matching)");
   o.domain = argv[1];
   if (o.domain == "--help" || o.domain == "-h") usage("");
-  if (o.domain != "ledger") usage("unknown domain '" + o.domain + "' (known: ledger)");
+  if (o.domain != "ledger" && o.domain != "matching") {
+    usage("unknown domain '" + o.domain + "' (known: ledger, matching)");
+  }
   bool transfers_given = false;
+  bool accounts_given = false;
+  // Options that belong to one domain only, as given: checked once the loop is done.
+  std::vector<std::string> ledger_only, matching_only;
   for (int i = 2; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--json") {
@@ -216,17 +243,70 @@ Options parse(int argc, char** argv) {
                                              "--writes-in-flight",
                                              "--snapshot-every",
                                              "--snapshot-keep",
-                                             "--segment-bytes"};
+                                             "--segment-bytes",
+                                             "--orders",
+                                             "--instruments",
+                                             "--mix",
+                                             "--cancel-percent",
+                                             "--replace-percent",
+                                             "--spread",
+                                             "--max-quantity",
+                                             "--resting-max"};
     if (std::find(std::begin(kWithValue), std::end(kWithValue), flag) == std::end(kWithValue)) {
       usage("unknown option " + flag);
     }
     if (i + 1 >= argc) usage(flag + " needs a value");
     const std::string value = argv[++i];
+    static const char* const kLedgerOnly[] = {"--transfers",   "--distribution",  "--zipf-s",
+                                              "--limit-every", "--emit-workload", "--balances",
+                                              "--expire-every"};
+    static const char* const kMatchingOnly[] = {"--orders",         "--instruments",     "--mix",
+                                                "--cancel-percent", "--replace-percent", "--spread",
+                                                "--max-quantity",   "--resting-max"};
+    if (std::find(std::begin(kLedgerOnly), std::end(kLedgerOnly), flag) != std::end(kLedgerOnly)) {
+      ledger_only.push_back(flag);
+    }
+    if (std::find(std::begin(kMatchingOnly), std::end(kMatchingOnly), flag) !=
+        std::end(kMatchingOnly)) {
+      matching_only.push_back(flag);
+    }
     if (flag == "--accounts") {
       o.accounts = parse_number<std::uint64_t>(flag, value);
-    } else if (flag == "--transfers") {
+      accounts_given = true;
+    } else if (flag == "--transfers" || flag == "--orders") {
       o.transfers = parse_number<std::uint64_t>(flag, value);
       transfers_given = true;
+    } else if (flag == "--instruments") {
+      o.flow.instruments = parse_number<std::uint32_t>(flag, value);
+    } else if (flag == "--mix") {
+      std::vector<std::uint32_t> parts;
+      for (std::size_t begin = 0;;) {
+        const std::size_t comma = value.find(',', begin);
+        const std::size_t end = comma == std::string::npos ? value.size() : comma;
+        parts.push_back(
+            parse_number<std::uint32_t>(flag, std::string_view(value).substr(begin, end - begin)));
+        if (comma == std::string::npos) break;
+        begin = comma + 1;
+      }
+      if (parts.size() != 5) {
+        usage("--mix: '" + value +
+              "' is not five parts L,M,I,F,P (limit, market, ioc, fok, post-only)");
+      }
+      o.flow.limit_parts = parts[0];
+      o.flow.market_parts = parts[1];
+      o.flow.ioc_parts = parts[2];
+      o.flow.fok_parts = parts[3];
+      o.flow.post_only_parts = parts[4];
+    } else if (flag == "--cancel-percent") {
+      o.flow.cancel_percent = parse_number<std::uint32_t>(flag, value);
+    } else if (flag == "--replace-percent") {
+      o.flow.replace_percent = parse_number<std::uint32_t>(flag, value);
+    } else if (flag == "--spread") {
+      o.flow.spread = parse_number<std::int64_t>(flag, value);
+    } else if (flag == "--max-quantity") {
+      o.flow.max_quantity = parse_number<std::uint64_t>(flag, value);
+    } else if (flag == "--resting-max") {
+      o.flow.resting_max = parse_number<std::uint64_t>(flag, value);
     } else if (flag == "--duration") {
       o.duration_s = parse_number<double>(flag, value);
       if (!(o.duration_s > 0)) usage("--duration must be positive");
@@ -296,10 +376,30 @@ Options parse(int argc, char** argv) {
       usage("unknown option " + flag);
     }
   }
-  if (o.duration_s > 0 && transfers_given) usage("give --transfers or --duration, not both");
+  if (is_matching(o) && !ledger_only.empty()) {
+    usage(ledger_only.front() + " is an option of the ledger workload, not of matching");
+  }
+  if (!is_matching(o) && !matching_only.empty()) {
+    usage(matching_only.front() + " is an option of the matching workload, not of ledger");
+  }
+  if (is_matching(o)) {
+    if (!accounts_given) o.accounts = 1000;
+    o.flow.accounts = o.accounts;
+    try {
+      matching::validate(o.flow);
+    } catch (const std::invalid_argument& e) {
+      usage(std::string("matching: ") + e.what());
+    }
+  }
+  if (o.duration_s > 0 && transfers_given) {
+    usage(std::string("give ") + (is_matching(o) ? "--orders" : "--transfers") +
+          " or --duration, not both");
+  }
   if (!o.results.empty() && o.input.empty()) usage("--results needs --input");
   if (o.open_only && o.journal.empty()) usage("--open-only needs --journal DIR");
-  if (o.accounts < 2 && o.input.empty()) usage("--accounts must be at least 2");
+  if (o.accounts < (is_matching(o) ? 1u : 2u) && o.input.empty()) {
+    usage(std::string("--accounts must be at least ") + (is_matching(o) ? "1" : "2"));
+  }
   if (o.rate > 0 && o.producers != 1) usage("--rate runs one producer (leave out --producers)");
   if (!o.emit_workload.empty() && (o.producers != 1 || o.duration_s > 0 || !o.input.empty())) {
     usage("--emit-workload needs one producer and --transfers (not --duration, not --input)");
@@ -372,6 +472,88 @@ TransferSpec next_transfer(AccountPicker& pick) {
 
 std::uint64_t producer_seed(const Options& o, int p) {
   return o.seed * 1'000'003 + static_cast<std::uint64_t>(p);
+}
+
+// One command ready to submit: its kind and its payload, in place.
+struct Slot {
+  std::uint16_t kind = 0;
+  std::uint16_t size = 0;
+  alignas(16) std::byte bytes[128];  // the largest command here: CreateTransfer, 112 bytes
+
+  template <class C>
+  void set(const C& c) {
+    static_assert(sizeof(C) <= sizeof bytes);
+    kind = C::kKind;
+    size = sizeof c;
+    std::memcpy(bytes, &c, sizeof c);
+  }
+  std::span<const std::byte> payload() const { return {bytes, size}; }
+};
+
+// The setup, run before the timed phase: the ledger's accounts (ids 1..accounts), the
+// matching domain's instruments (ids 1..instruments).
+std::uint64_t setup_count(const Options& o) {
+  return is_matching(o) ? o.flow.instruments : o.accounts;
+}
+void setup_command(const Options& o, std::uint64_t i, Slot& s) {
+  if (is_matching(o)) {
+    s.set(matching::AddInstrument{.max_quantity = 0, .id = static_cast<std::uint32_t>(i + 1)});
+  } else {
+    s.set(account_command(i + 1, o.limit_every));
+  }
+}
+
+// A producer's timed commands: transfers with ids first_id, first_id + 1, ...; or the
+// matching domain's order flow, its order ids from first_id (each command takes at most
+// one), so producers given disjoint ranges never collide.
+class Generator {
+ public:
+  Generator(const Options& o, int p, std::uint64_t first_id) : next_id_(first_id) {
+    if (is_matching(o)) {
+      matching::FlowOptions f = o.flow;
+      f.seed = producer_seed(o, p);
+      f.first_id = first_id;
+      flow_.emplace(f);
+    } else {
+      pick_.emplace(o.accounts, o.distribution == "zipf", o.zipf_s, producer_seed(o, p));
+    }
+  }
+  void next(Slot& s) {
+    if (flow_) {
+      const matching::FlowCommand c = flow_->next();
+      s.kind = c.kind;
+      s.size = static_cast<std::uint16_t>(c.size());
+      std::memcpy(s.bytes, c.data(), c.size());
+      return;
+    }
+    const TransferSpec t = next_transfer(*pick_);
+    ledger::CreateTransfer c{};
+    c.id = lockstep::u128::from_u64(next_id_++);
+    c.debit_account_id = lockstep::u128::from_u64(t.debit);
+    c.credit_account_id = lockstep::u128::from_u64(t.credit);
+    c.amount = t.amount;
+    c.ledger = kLedger;
+    c.code = 1;
+    s.set(c);
+  }
+
+ private:
+  std::uint64_t next_id_;
+  std::optional<AccountPicker> pick_;
+  std::optional<matching::OrderFlow> flow_;
+};
+
+// Table capacities for a generated run of `commands` timed commands. The matching
+// domain's resting orders are bounded by the flow: at most resting_max + 1 per producer.
+std::vector<std::uint32_t> capacities(const Options& o, std::uint64_t commands) {
+  const auto cap = [](std::uint64_t n) {
+    return static_cast<std::uint32_t>(std::clamp<std::uint64_t>(n, 1024, 0xFFFFFFF0u));
+  };
+  if (is_matching(o)) {
+    return {cap(o.flow.instruments),
+            cap(static_cast<std::uint64_t>(o.producers) * (o.flow.resting_max + 1) + 1024)};
+  }
+  return {cap(o.accounts), cap(commands)};
 }
 
 // ---- Completions ---------------------------------------------------------------------
@@ -563,8 +745,23 @@ void plot(const std::string& png, const lockstep::EngineStats& stats,
   }
 }
 
-void report(const Options& o, const RunResult& r, const LedgerEngine& engine,
-            const lockstep::EngineStats& stats, const lockstep::HistogramSnapshot& ack) {
+// The refusals by reject name, most frequent first: (name, count).
+std::vector<std::pair<std::string, std::uint64_t>> rejects_by_name(
+    const lockstep::schema::Domain& schema, const Tally& tally) {
+  std::vector<std::pair<std::string, std::uint64_t>> v;
+  for (std::uint32_t code = 1; code < tally.by_code.size(); ++code) {
+    if (tally.by_code[code] != 0) v.emplace_back(outcome_name(schema, code), tally.by_code[code]);
+  }
+  std::stable_sort(v.begin(), v.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  return v;
+}
+
+template <class E>
+void report(const Options& o, const lockstep::schema::Domain& schema, const Tally& tally,
+            const RunResult& r, const E& engine, const lockstep::EngineStats& stats,
+            const lockstep::HistogramSnapshot& ack) {
+  const auto rejects = rejects_by_name(schema, tally);
   const lockstep::StateHash h = engine.executor().state_hash();
   const std::string state_hash = state_hash_hex(h);
   const std::string chain_hash = hex(engine.chain_hash());
@@ -573,13 +770,18 @@ void report(const Options& o, const RunResult& r, const LedgerEngine& engine,
       engine.executor().next_sequence() == 0 ? 0 : engine.executor().next_sequence() - 1;
   if (o.json) {
     std::printf(
-        "{\"domain\":\"ledger\",\"workload\":\"%s\",\"commands\":%llu,\"committed\":%llu,"
+        "{\"domain\":\"%s\",\"workload\":\"%s\",\"commands\":%llu,\"committed\":%llu,"
         "\"rejected\":%llu,\"not_executed\":%llu,\"seconds\":%.6f,\"commands_per_s\":%.1f,"
-        "\"durability\":\"%s\",\"ack_latency_ns\":%s,\"stages\":[",
-        r.workload.c_str(), static_cast<unsigned long long>(r.commands),
+        "\"durability\":\"%s\",\"ack_latency_ns\":%s,\"rejects\":{",
+        o.domain.c_str(), r.workload.c_str(), static_cast<unsigned long long>(r.commands),
         static_cast<unsigned long long>(r.committed), static_cast<unsigned long long>(r.rejected),
         static_cast<unsigned long long>(r.other), r.seconds, per_s, o.durability.c_str(),
         percentiles_json(ack).c_str());
+    for (std::size_t i = 0; i < rejects.size(); ++i) {
+      std::printf("%s\"%s\":%llu", i ? "," : "", rejects[i].first.c_str(),
+                  static_cast<unsigned long long>(rejects[i].second));
+    }
+    std::printf("},\"stages\":[");
     for (std::size_t i = 0; i < stats.stages.size(); ++i) {
       const auto& s = stats.stages[i];
       std::string p = percentiles_json(s.command_latency_ns);
@@ -599,12 +801,19 @@ void report(const Options& o, const RunResult& r, const LedgerEngine& engine,
         static_cast<double>(snap.last_write_ns) / 1e6);
     return;
   }
-  std::printf("lockstep-loadgen ledger: %s\n", r.workload.c_str());
+  std::printf("lockstep-loadgen %s: %s\n", o.domain.c_str(), r.workload.c_str());
   std::printf("  %llu commands in %.3f s: %.0f commands/s; committed %llu, rejected %llu",
               static_cast<unsigned long long>(r.commands), r.seconds, per_s,
               static_cast<unsigned long long>(r.committed),
               static_cast<unsigned long long>(r.rejected));
   if (r.other != 0) std::printf(", not executed %llu", static_cast<unsigned long long>(r.other));
+  if (!rejects.empty()) {
+    std::printf("\n  rejected:");
+    for (std::size_t i = 0; i < rejects.size(); ++i) {
+      std::printf("%s %s %llu", i ? "," : "", rejects[i].first.c_str(),
+                  static_cast<unsigned long long>(rejects[i].second));
+    }
+  }
   std::printf("\n  durability %s%s\n\n", o.durability.c_str(),
               o.durability == "none" ? " (acknowledged after the write, NOT durable)"
                                      : " (acknowledged after fdatasync)");
@@ -637,7 +846,8 @@ void report(const Options& o, const RunResult& r, const LedgerEngine& engine,
 }
 
 // --open-only: what opening the journal cost, and from where.
-void report_open(const Options& o, const LedgerEngine& engine, double open_s) {
+template <class E>
+void report_open(const Options& o, const E& engine, double open_s) {
   const lockstep::SnapshotLoad& l = engine.snapshot_load();
   const lockstep::StateHash h = engine.executor().state_hash();
   const std::uint64_t next = engine.executor().next_sequence();
@@ -654,8 +864,8 @@ void report_open(const Options& o, const LedgerEngine& engine, double open_s) {
         l.read_seconds, l.index_seconds, l.journal_seconds);
     return;
   }
-  std::printf("lockstep-loadgen ledger --open-only: opened %s in %.3f s\n", o.journal.c_str(),
-              open_s);
+  std::printf("lockstep-loadgen %s --open-only: opened %s in %.3f s\n", o.domain.c_str(),
+              o.journal.c_str(), open_s);
   if (l.loaded.empty()) {
     std::printf("  no snapshot: replayed the whole journal, %llu commands\n",
                 static_cast<unsigned long long>(l.replayed));
@@ -675,9 +885,10 @@ void report_open(const Options& o, const LedgerEngine& engine, double open_s) {
 
 // Prints a progress line about once a second while `done` is false, once the run has
 // lasted two seconds.
+template <class E>
 class Progress {
  public:
-  Progress(const LedgerEngine& engine, const Tally& tally)
+  Progress(const E& engine, const Tally& tally)
       : engine_(engine), tally_(tally), thread_([this] { run(); }) {}
   ~Progress() {
     stop_.store(true);
@@ -708,7 +919,7 @@ class Progress {
       last_at = now;
     }
   }
-  const LedgerEngine& engine_;
+  const E& engine_;
   const Tally& tally_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
@@ -720,44 +931,49 @@ void wait_completed(const Tally& tally, std::uint64_t n) {
   }
 }
 
-void submit_or_die(Session& s, std::span<const Session::Request> requests) {
+template <class Session>
+void submit_or_die(Session& s, std::span<const typename Session::Request> requests) {
   const SubmitResult r = s.submit_all(requests, lockstep::kNoDeadline);
   if (r != SubmitResult::kAccepted) {
     throw std::runtime_error(std::string("submit refused: ") + std::string(lockstep::to_string(r)));
   }
 }
 
-void create_accounts(LedgerEngine& engine, const Options& o, Tally& tally) {
+template <class D>
+void run_setup(lockstep::Engine<D>& engine, const Options& o, Tally& tally) {
+  using Session = typename lockstep::Engine<D>::Session;
   Session s = engine.session(1000);
-  std::vector<ledger::CreateAccount> cmds(o.batch_max);
-  std::vector<Session::Request> reqs(o.batch_max);
-  std::uint64_t id = 1;
-  while (id <= o.accounts) {
+  std::vector<Slot> cmds(o.batch_max);
+  std::vector<typename Session::Request> reqs(o.batch_max);
+  const std::uint64_t count = setup_count(o);
+  std::uint64_t i = 0;
+  while (i < count) {
     std::size_t n = 0;
-    for (; n < o.batch_max && id <= o.accounts; ++n, ++id) {
-      cmds[n] = account_command(id, o.limit_every);
-      reqs[n] = Session::Request{ledger::CreateAccount::kKind,
-                                 std::as_bytes(std::span(&cmds[n], 1)), on_generated, nullptr};
+    for (; n < o.batch_max && i < count; ++n, ++i) {
+      setup_command(o, i, cmds[n]);
+      reqs[n] = typename Session::Request{cmds[n].kind, cmds[n].payload(), on_generated, nullptr};
     }
-    submit_or_die(s, std::span(reqs.data(), n));
+    submit_or_die(s, std::span<const typename Session::Request>(reqs.data(), n));
   }
-  wait_completed(tally, o.accounts);
-  if (tally.committed.load() != o.accounts) {
+  wait_completed(tally, count);
+  if (tally.committed.load() != count) {
     throw std::runtime_error(
-        "creating the accounts: " + std::to_string(o.accounts - tally.committed.load()) +
-        " were not committed");
+        "the setup (" + std::string(is_matching(o) ? "instruments" : "accounts") +
+        "): " + std::to_string(count - tally.committed.load()) + " were not committed");
   }
 }
 
-// One producer's share of the transfers. Closed loop: submit as fast as accepted; open
-// loop: each command is due at start + i / rate.
-void produce(LedgerEngine& engine, const Options& o, int p, std::uint64_t first_id,
+// One producer's share of the timed commands. Closed loop: submit as fast as accepted;
+// open loop: each command is due at start + i / rate.
+template <class D>
+void produce(lockstep::Engine<D>& engine, const Options& o, int p, std::uint64_t first_id,
              std::uint64_t count, std::int64_t start_ns, std::int64_t end_ns,
              std::atomic<std::uint64_t>* submitted) {
+  using Session = typename lockstep::Engine<D>::Session;
   Session s = engine.session(static_cast<std::uint64_t>(p + 1));
-  AccountPicker pick(o.accounts, o.distribution == "zipf", o.zipf_s, producer_seed(o, p));
-  std::vector<ledger::CreateTransfer> cmds(o.batch_max);
-  std::vector<Session::Request> reqs(o.batch_max);
+  Generator gen(o, p, first_id);
+  std::vector<Slot> cmds(o.batch_max);
+  std::vector<typename Session::Request> reqs(o.batch_max);
   const double interval_ns = o.rate > 0 ? 1e9 / o.rate : 0;
   std::uint64_t i = 0;
   while (i < count) {
@@ -789,35 +1005,54 @@ void produce(LedgerEngine& engine, const Options& o, int p, std::uint64_t first_
       }
     }
     for (std::size_t k = 0; k < n; ++k) {
-      const TransferSpec t = next_transfer(pick);
-      ledger::CreateTransfer& c = cmds[k];
-      c = ledger::CreateTransfer{};
-      c.id = lockstep::u128::from_u64(first_id + i + k);
-      c.debit_account_id = lockstep::u128::from_u64(t.debit);
-      c.credit_account_id = lockstep::u128::from_u64(t.credit);
-      c.amount = t.amount;
-      c.ledger = kLedger;
-      c.code = 1;
+      gen.next(cmds[k]);
       const std::int64_t due =
           o.rate > 0
               ? start_ns + static_cast<std::int64_t>(static_cast<double>(i + k) * interval_ns)
               : now;
       reqs[k] =
-          Session::Request{ledger::CreateTransfer::kKind, std::as_bytes(std::span(&c, 1)),
-                           on_generated, reinterpret_cast<void*>(static_cast<std::uintptr_t>(due))};
+          typename Session::Request{cmds[k].kind, cmds[k].payload(), on_generated,
+                                    reinterpret_cast<void*>(static_cast<std::uintptr_t>(due))};
     }
-    submit_or_die(s, std::span(reqs.data(), n));
+    submit_or_die(s, std::span<const typename Session::Request>(reqs.data(), n));
     i += n;
     submitted->fetch_add(n, std::memory_order_relaxed);
   }
+}
+
+// What a generated run ran, for the report: "1000 transfers over 100 accounts (uniform),
+// closed loop, 1 producer".
+std::string workload_name(const Options& o, std::uint64_t commands, bool how = true) {
+  char what[320];
+  if (is_matching(o)) {
+    const matching::FlowOptions& f = o.flow;
+    std::snprintf(what, sizeof what,
+                  "%llu commands on %u instrument%s by %llu accounts (orders limit %u, market %u, "
+                  "ioc %u, fok %u, post-only %u; cancel %u%%, replace %u%%; spread %lld)",
+                  static_cast<unsigned long long>(commands), f.instruments,
+                  f.instruments == 1 ? "" : "s", static_cast<unsigned long long>(o.accounts),
+                  f.limit_parts, f.market_parts, f.ioc_parts, f.fok_parts, f.post_only_parts,
+                  f.cancel_percent, f.replace_percent, static_cast<long long>(f.spread));
+  } else {
+    std::snprintf(what, sizeof what, "%llu transfers over %llu accounts (%s%s)",
+                  static_cast<unsigned long long>(commands),
+                  static_cast<unsigned long long>(o.accounts), o.distribution.c_str(),
+                  o.distribution == "zipf" ? (" s=" + std::to_string(o.zipf_s)).c_str() : "");
+  }
+  if (!how) return what;
+  return std::string(what) + ", " +
+         (o.rate > 0 ? "open loop at " + std::to_string(static_cast<long long>(o.rate)) + "/s"
+                     : std::string("closed loop")) +
+         ", " + std::to_string(o.producers) + " producer" + (o.producers == 1 ? "" : "s");
 }
 
 // The stages' histograms as of the start of the timed phase, subtracted at the end so
 // the report covers only the transfers.
 lockstep::EngineStats g_before_timed;
 
-RunResult run_generated(LedgerEngine& engine, const Options& o, Tally& tally) {
-  create_accounts(engine, o, tally);
+template <class D>
+RunResult run_generated(lockstep::Engine<D>& engine, const Options& o, Tally& tally) {
+  run_setup(engine, o, tally);
   g_before_timed = engine.stats();
   const std::uint64_t before = tally.completed.load();
   const std::uint64_t committed_before = tally.committed.load();
@@ -836,7 +1071,7 @@ RunResult run_generated(LedgerEngine& engine, const Options& o, Tally& tally) {
       const std::uint64_t first = 1 + share * static_cast<std::uint64_t>(p);
       const std::uint64_t n =
           p + 1 == o.producers ? count - share * static_cast<std::uint64_t>(p) : share;
-      producers.emplace_back(produce, std::ref(engine), std::cref(o), p, first, n, start, end,
+      producers.emplace_back(produce<D>, std::ref(engine), std::cref(o), p, first, n, start, end,
                              &submitted);
     }
     for (auto& t : producers) t.join();
@@ -844,16 +1079,7 @@ RunResult run_generated(LedgerEngine& engine, const Options& o, Tally& tally) {
     stop = lockstep::monotonic_now_ns();  // before the progress thread's join
   }
   RunResult r;
-  char buf[256];
-  std::snprintf(
-      buf, sizeof buf, "%llu transfers over %llu accounts (%s%s), %s, %d producer%s",
-      static_cast<unsigned long long>(submitted.load()),
-      static_cast<unsigned long long>(o.accounts), o.distribution.c_str(),
-      o.distribution == "zipf" ? (" s=" + std::to_string(o.zipf_s)).c_str() : "",
-      o.rate > 0 ? ("open loop at " + std::to_string(static_cast<long long>(o.rate)) + "/s").c_str()
-                 : "closed loop",
-      o.producers, o.producers == 1 ? "" : "s");
-  r.workload = buf;
+  r.workload = workload_name(o, submitted.load());
   r.commands = submitted.load();
   r.seconds = static_cast<double>(stop - start) / 1e9;
   r.committed = tally.committed.load() - committed_before;
@@ -862,11 +1088,12 @@ RunResult run_generated(LedgerEngine& engine, const Options& o, Tally& tally) {
   return r;
 }
 
-RunResult run_input(LedgerEngine& engine, const Options& o, Tally& tally,
+template <class D>
+RunResult run_input(lockstep::Engine<D>& engine, const Options& o, Tally& tally,
                     std::vector<InputCommand>& commands) {
   // Client 0: anonymous, so a file's commands are never taken for retries of commands an
   // earlier run left in the same journal.
-  Session s = engine.session(0);
+  auto s = engine.session(0);
   const std::int64_t start = lockstep::monotonic_now_ns();
   std::int64_t stop = 0;
   {
@@ -931,86 +1158,83 @@ void write_balances(const std::string& path, const lockstep::Executor<ledger::Do
   if (!out) throw std::runtime_error("cannot write " + path);
 }
 
-// The baseline for the full pipeline: the same accounts and transfers (one producer's
-// sequence) through Executor<ledger::Domain> on this thread, results serialized into a
-// reused buffer per batch, no pipeline, no journal.
-int run_executor_only(const Options& o) {
+// The baseline for the full pipeline: the same setup and timed commands (one producer's
+// sequence) through Executor<D> on this thread, results serialized into a reused buffer
+// per batch, no pipeline, no journal.
+template <class D>
+int run_executor_only(const Options& o, typename D::Handlers handlers) {
   lockstep::EngineOptions eo = lockstep::EngineConfig::default_executor_options();
-  eo.table_capacity = {static_cast<std::uint32_t>(std::max<std::uint64_t>(o.accounts, 1024)),
-                       static_cast<std::uint32_t>(std::max<std::uint64_t>(o.transfers, 1024))};
+  eo.table_capacity = capacities(o, o.transfers);
   eo.preallocate = true;
-  lockstep::Executor<ledger::Domain> exec(ledger::handlers(), eo);
+  lockstep::Executor<D> exec(std::move(handlers), eo);
   std::vector<std::byte> out(eo.result_bytes_max + eo.chain_bytes_max);
   std::uint64_t seq = 0;
   std::int64_t time = 0;
   std::uint64_t committed = 0;
-  const auto run_one = [&](std::uint16_t kind, const void* p, std::size_t n, bool batch_end) {
+  std::vector<std::uint64_t> by_code(256, 0);
+  const auto run_one = [&](const Slot& c, bool batch_end) {
     lockstep::CommandView v;
-    v.kind = kind;
+    v.kind = c.kind;
     v.sequence = seq++;
     v.logical_time_ns = ++time;
-    v.payload = {static_cast<const std::byte*>(p), n};
+    v.payload = c.payload();
     (void)exec.execute(v, batch_end, out);
     std::uint32_t code = 0;
     std::memcpy(&code, out.data() + lockstep::tx_field::kOutcomeCode, 4);
     committed += code == 0 ? 1 : 0;
+    ++by_code[std::min<std::uint32_t>(code, 255)];
   };
-  for (std::uint64_t id = 1; id <= o.accounts; ++id) {
-    const ledger::CreateAccount c = account_command(id, o.limit_every);
-    run_one(c.kKind, &c, sizeof c, id % o.batch_max == 0);
+  Slot c;
+  const std::uint64_t setup = setup_count(o);
+  for (std::uint64_t i = 0; i < setup; ++i) {
+    setup_command(o, i, c);
+    run_one(c, (i + 1) % o.batch_max == 0 || i + 1 == setup);
   }
-  AccountPicker pick(o.accounts, o.distribution == "zipf", o.zipf_s, producer_seed(o, 0));
+  if (committed != setup) throw std::runtime_error("the setup was not committed whole");
+  Generator gen(o, 0, 1);
   const std::int64_t start = lockstep::monotonic_now_ns();
   for (std::uint64_t i = 0; i < o.transfers; ++i) {
-    const TransferSpec t = next_transfer(pick);
-    ledger::CreateTransfer c{};
-    c.id = lockstep::u128::from_u64(1 + i);
-    c.debit_account_id = lockstep::u128::from_u64(t.debit);
-    c.credit_account_id = lockstep::u128::from_u64(t.credit);
-    c.amount = t.amount;
-    c.ledger = kLedger;
-    c.code = 1;
-    run_one(c.kKind, &c, sizeof c, (i + 1) % o.batch_max == 0);
+    gen.next(c);
+    run_one(c, (i + 1) % o.batch_max == 0);
   }
   const double seconds = static_cast<double>(lockstep::monotonic_now_ns() - start) / 1e9;
   const double per_s = static_cast<double>(o.transfers) / seconds;
-  if (!o.balances.empty()) write_balances(o.balances, exec);
+  if constexpr (std::is_same_v<D, ledger::Domain>) {
+    if (!o.balances.empty()) write_balances(o.balances, exec);
+  }
+  const std::string distribution = is_matching(o) ? "" : " (" + o.distribution + ")";
   if (o.json) {
     std::printf(
-        "{\"domain\":\"ledger\",\"workload\":\"executor only\",\"commands\":%llu,"
+        "{\"domain\":\"%s\",\"workload\":\"executor only\",\"commands\":%llu,"
         "\"committed\":%llu,\"seconds\":%.6f,\"commands_per_s\":%.1f,"
         "\"state_hash\":\"%s\"}\n",
-        static_cast<unsigned long long>(o.transfers),
-        static_cast<unsigned long long>(committed - o.accounts), seconds, per_s,
+        o.domain.c_str(), static_cast<unsigned long long>(o.transfers),
+        static_cast<unsigned long long>(committed - setup), seconds, per_s,
         state_hash_hex(exec.state_hash()).c_str());
   } else {
     std::printf(
-        "lockstep-loadgen ledger, executor only (no pipeline, no journal): %llu transfers "
-        "over %llu accounts (%s)\n  %.3f s: %.0f commands/s; committed %llu\n",
-        static_cast<unsigned long long>(o.transfers), static_cast<unsigned long long>(o.accounts),
-        o.distribution.c_str(), seconds, per_s,
-        static_cast<unsigned long long>(committed - o.accounts));
+        "lockstep-loadgen %s, executor only (no pipeline, no journal): %s\n"
+        "  %.3f s: %.0f commands/s; committed %llu\n",
+        o.domain.c_str(), workload_name(o, o.transfers, false).c_str(), seconds, per_s,
+        static_cast<unsigned long long>(committed - setup));
   }
   return 0;
 }
 
-int run(const Options& o) {
-  if (!o.emit_workload.empty()) emit_workload(o);
-  if (o.executor_only) return run_executor_only(o);
+template <class D>
+int run_domain(const Options& o, typename D::Handlers handlers) {
+  if (o.executor_only) return run_executor_only<D>(o, std::move(handlers));
   lockstep::schema::Domain schema;
   std::string error;
-  if (!lockstep::schema::decode_descriptor(ledger::Domain::descriptor(), &schema, &error)) {
-    throw std::runtime_error("the ledger's descriptor: " + error);
+  if (!lockstep::schema::decode_descriptor(D::descriptor(), &schema, &error)) {
+    throw std::runtime_error("the " + o.domain + " domain's descriptor: " + error);
   }
   std::vector<InputCommand> input;
   if (!o.input.empty()) input = read_input(o.input, schema);  // all of it, before anything runs
 
   lockstep::EngineConfig config;
-  const std::uint64_t transfers_capacity =
-      o.duration_s > 0 ? std::uint64_t{1} << 26 : std::max<std::uint64_t>(o.transfers, 1024);
-  config.executor.table_capacity = {
-      static_cast<std::uint32_t>(std::max<std::uint64_t>(o.accounts, 1024)),
-      static_cast<std::uint32_t>(std::min<std::uint64_t>(transfers_capacity, 0xFFFFFFF0u))};
+  config.executor.table_capacity =
+      capacities(o, o.duration_s > 0 ? std::uint64_t{1} << 26 : o.transfers);
   if (!o.input.empty()) config.executor.table_capacity = {1u << 20, 1u << 22};
   // Generated runs: no page faults while timing. A file's commands: tables grow as needed.
   config.executor.preallocate = o.input.empty();
@@ -1023,9 +1247,11 @@ int run(const Options& o) {
   config.project = o.project;
   config.journal.direct_io = o.direct_io;
   if (o.writes_in_flight != 0) config.journal.writes_in_flight = o.writes_in_flight;
-  if (o.expire_every_ms > 0) {
-    config.timers.push_back(ledger::expiry_timer(
-        std::chrono::nanoseconds(static_cast<std::int64_t>(o.expire_every_ms * 1e6))));
+  if constexpr (std::is_same_v<D, ledger::Domain>) {
+    if (o.expire_every_ms > 0) {
+      config.timers.push_back(ledger::expiry_timer(
+          std::chrono::nanoseconds(static_cast<std::int64_t>(o.expire_every_ms * 1e6))));
+    }
   }
 
   std::string dir = o.journal;
@@ -1056,7 +1282,7 @@ int run(const Options& o) {
   Tally tally;
   g_tally = &tally;
   const auto open_start = std::chrono::steady_clock::now();
-  LedgerEngine engine(dir, ledger::handlers(), config);
+  lockstep::Engine<D> engine(dir, std::move(handlers), config);
   const double open_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - open_start).count();
   if (o.open_only) {
@@ -1094,7 +1320,7 @@ int run(const Options& o) {
     stats.stages[i].command_latency_ns.subtract(g_before_timed.stages[i].command_latency_ns);
   }
   const lockstep::HistogramSnapshot ack = tally.ack_ns.snapshot();
-  report(o, r, engine, stats, ack);
+  report(o, schema, tally, r, engine, stats, ack);
   if (!o.results.empty()) {
     std::ofstream out(o.results);
     for (const InputCommand& c : input) {
@@ -1122,10 +1348,18 @@ int run(const Options& o) {
                 static_cast<double>(st.last_write_ns) / 1e6,
                 st.error.empty() ? "" : "; stopped: ", st.error.c_str());
   }
-  if (!o.balances.empty()) write_balances(o.balances, engine.executor());
+  if constexpr (std::is_same_v<D, ledger::Domain>) {
+    if (!o.balances.empty()) write_balances(o.balances, engine.executor());
+  }
   if (!o.hgrm_dir.empty()) write_hgrm(o.hgrm_dir, stats, ack);
   if (!o.plot.empty()) plot(o.plot, stats, ack);
   return 0;
+}
+
+int run(const Options& o) {
+  if (is_matching(o)) return run_domain<matching::Domain>(o, matching::handlers());
+  if (!o.emit_workload.empty()) emit_workload(o);
+  return run_domain<ledger::Domain>(o, ledger::handlers());
 }
 
 }  // namespace

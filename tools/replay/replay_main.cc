@@ -28,6 +28,7 @@
 #include "bank_domain.h"
 #include "engine/executor.h"
 #include "ledger_domain.h"
+#include "matching_domain.h"
 #include "replay/generic_state.h"
 #include "replay/journal_scan.h"
 #include "replay/reexecute.h"
@@ -46,9 +47,11 @@ constexpr const char* kUsage =
     "  verify   DIR [--reexecute] [--capacity N] [--json]\n"
     "           checksums, hash chain, sequences, and every recorded state hash from the\n"
     "           deltas; --reexecute also re-runs every command through the domain's\n"
-    "           handlers (domains in this tool: ledger, bank) and compares every TxResult\n"
+    "           handlers (domains in this tool: ledger, matching, bank) and compares every "
+    "TxResult\n"
     "  dump     DIR [--from SEQ] [--to SEQ]   JSON lines: commands, outcomes, deltas, events\n"
-    "  history  DIR --table T --key K [--json] every transaction that wrote that record\n"
+    "  history  DIR --table T --key K [--json] every transaction that wrote that record,\n"
+    "           with its command, the record before and after, and its events\n"
     "  state    DIR --at SEQ [--export FILE] [--json]\n"
     "           the state after sequence SEQ: its hash; --export writes every record\n"
     "  stats    DIR [--json]                  segments, frames, commands, ranges, snapshots\n"
@@ -271,12 +274,14 @@ int verify(const Args& a) {
   if (a.reexecute) {
     const auto t1 = Clock::now();
     reexecuted = try_reexecute<ledger::Domain>(j, ledger::handlers(), a, *r, &rep) ||
+                 try_reexecute<matching::Domain>(j, matching::handlers(), a, *r, &rep) ||
                  try_reexecute<bank::Domain>(j, bank::handlers(), a, *r, &rep);
     if (!reexecuted) {
-      throw Failure("--reexecute: the journal's domain '" + j.domain.name + "' version " +
-                    std::to_string(j.domain.version) +
-                    " is not compiled into this tool (it has: ledger, bank); an embedding "
-                    "application calls lockstep::replay::reexecute_journal<D> itself");
+      throw Failure(
+          "--reexecute: the journal's domain '" + j.domain.name + "' version " +
+          std::to_string(j.domain.version) +
+          " is not compiled into this tool (it has: ledger, matching, bank); an embedding "
+          "application calls lockstep::replay::reexecute_journal<D> itself");
     }
     reexecute_s = std::chrono::duration<double>(Clock::now() - t1).count();
   }
@@ -458,7 +463,8 @@ int history(const Args& a) {
                     << ",\"client_id\":" << v.client_id << ",\"request_id\":" << v.request_id
                     << ",\"kind\":" << quote(c ? c->name : std::to_string(v.command_kind))
                     << ",\"command\":" << cmd << ",\"before\":" << image_json(before)
-                    << ",\"after\":" << image_json(after) << "}\n";
+                    << ",\"after\":" << image_json(after)
+                    << ",\"events\":" << events_json(j.domain, v) << "}\n";
         } else {
           std::cout << "sequence " << v.command_sequence << " (tx " << v.tx_sequence << ", time "
                     << v.logical_time_ns << " ns, client " << v.client_id << " request "
@@ -466,6 +472,16 @@ int history(const Args& a) {
                     << " " << cmd << "\n"
                     << "  before " << image_json(before) << "\n"
                     << "  after  " << image_json(after) << "\n";
+          for (const TxEventView& e : v.events) {
+            const schema::Struct* s = j.domain.find_event(e.kind);
+            std::string ev;
+            std::string bad;
+            if (s == nullptr || !schema::to_json(j.domain, *s, e.bytes, &ev, &bad)) {
+              ev = "(undecodable: " + (s == nullptr ? "unknown kind" : bad) + ")";
+            }
+            std::cout << "  event  " << (s ? s->name : "kind_" + std::to_string(e.kind)) << " "
+                      << ev << "\n";
+          }
         }
         before = after;
         return true;
