@@ -1565,6 +1565,45 @@ TEST_F(MatchingDeepTest, ATakerFilledByExactlyOneBatchStops) {
   EXPECT_EQ(k.engine.book(1, Side::sell).size(), 130u - 2 * kBatch - 1);
 }
 
+// Takers that end at, just before and just after the end of each batch of match() and
+// fillable(): kFirstBookBatch resting orders, then twice as many each time up to
+// kBookBatch (after 4, 12, 28, 60, 124 and 188 orders).
+TEST_F(MatchingDeepTest, TakersEndingAtAndAroundEachBatchEnd) {
+  std::vector<std::uint64_t> ends;
+  for (std::uint64_t batch = matching::kFirstBookBatch, end = batch; end < 190;
+       batch = std::min<std::uint64_t>(2 * batch, kBatch), end += batch) {
+    ends.push_back(end);
+  }
+  ASSERT_EQ(ends, (std::vector<std::uint64_t>{4, 12, 28, 60, 124, 188}));
+  add(1);
+  std::uint64_t maker = 1000;
+  std::uint64_t taker = 1;
+  for (const std::uint64_t end : ends) {
+    for (const std::uint64_t n : {end - 1, end, end + 1}) {
+      SCOPED_TRACE(n);
+      // n + 2 sells of 1 by others, on levels 100 to 103 in turn: batches end inside
+      // levels and at their edges.
+      for (std::uint64_t i = 0; i < n + 2; ++i) {
+        rest(order(maker++, kB + i % 3, Side::sell, OrderType::limit,
+                   100 + static_cast<std::int64_t>(i % 4), 1));
+      }
+      EXPECT_TRUE(refused(order(taker++, kA, Side::buy, OrderType::fok, 103, n + 3),
+                          Reject::fok_not_fillable));
+      const auto f = order(taker++, kA, Side::buy, OrderType::fok, 103, n);
+      const std::vector<Event> expected = with({accepted(f)}, sweep(f.id, kA, 103, n));
+      EXPECT_EQ(trades_in(expected), n);
+      EXPECT_EQ(accept(f), names(expected));
+      EXPECT_EQ(k.engine.book(1, Side::sell).size(), 2u);
+      // An IOC for 5 takes the last 2 and cancels the rest of itself.
+      const auto i = order(taker++, kA, Side::buy, OrderType::ioc, 103, 5);
+      const std::vector<Event> expected_ioc = with(with({accepted(i)}, sweep(i.id, kA, 103, 5)),
+                                                   {cancelled(i.id, 3, CancelReason::unfilled)});
+      EXPECT_EQ(accept(i), names(expected_ioc));
+      EXPECT_TRUE(k.engine.book(1, Side::sell).empty());
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------
 // The model-based test.
 

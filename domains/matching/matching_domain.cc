@@ -24,6 +24,9 @@ struct Taker {
   std::uint64_t left;
 };
 
+// The batch after one of `n` resting orders (see kFirstBookBatch).
+std::uint32_t next_batch(std::uint32_t n) { return std::min(2 * n, kBookBatch); }
+
 // The resting order `m` crosses the taker's limit.
 bool crosses(const Taker& t, const Order& m) {
   if (t.market) return true;
@@ -37,10 +40,11 @@ bool crosses(const Taker& t, const Order& m) {
 // more, and the same orders would come back in every batch).
 void match(Taker& t, Tx& tx) {
   const Side other = opposite(t.side);
-  for (bool more = true; more && t.left > 0 && !tx.refused();) {
+  std::uint32_t batch = kFirstBookBatch;
+  for (bool more = true; more && t.left > 0 && !tx.refused(); batch = next_batch(batch)) {
     std::uint32_t seen = 0;
     bool stopped = false;
-    tx.orders.scan_by_book(lockstep::Limit{kBookBatch}, t.instrument, other, [&](const Order& m) {
+    tx.orders.scan_by_book(lockstep::Limit{batch}, t.instrument, other, [&](const Order& m) {
       ++seen;
       if (t.left == 0 || !crosses(t, m) || tx.refused()) {
         stopped = true;
@@ -73,7 +77,7 @@ void match(Taker& t, Tx& tx) {
       return !stopped;
     });
     // Every order the batch held was taken or cancelled: the next batch is the next best.
-    more = !stopped && seen == kBookBatch;
+    more = !stopped && seen == batch;
   }
 }
 
@@ -99,17 +103,18 @@ bool fillable(const Taker& t, Tx& tx) {
     if (sum >= t.left) done = true;
     return !done;
   };
-  tx.orders.scan_by_book(lockstep::Limit{kBookBatch}, t.instrument, other, count);
-  while (!done && seen == kBookBatch) {
+  std::uint32_t batch = kFirstBookBatch;
+  tx.orders.scan_by_book(lockstep::Limit{batch}, t.instrument, other, count);
+  while (!done && seen == batch) {
     // The rest of the last level read, then the levels after it.
     const std::int64_t at = level;
+    batch = next_batch(batch);
     seen = 0;
-    tx.orders.range_by_book(lockstep::Limit{kBookBatch}, t.instrument, other, at, priority + 1,
+    tx.orders.range_by_book(lockstep::Limit{batch}, t.instrument, other, at, priority + 1,
                             kPriorityEnd, count);
-    if (done || seen == kBookBatch) continue;
+    if (done || seen == batch) continue;
     seen = 0;
-    tx.orders.range_by_book(lockstep::Limit{kBookBatch}, t.instrument, other, at + 1, kLevelEnd,
-                            count);
+    tx.orders.range_by_book(lockstep::Limit{batch}, t.instrument, other, at + 1, kLevelEnd, count);
   }
   return sum >= t.left;
 }
