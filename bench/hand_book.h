@@ -12,8 +12,7 @@
 //   - an absl::flat_hash_map from order id to node index; each node keeps its level's map
 //     iterator, so a cancel unlinks in O(1).
 // What it leaves out of the engine's work: staging (undo log), the TxResult (command,
-// after-images), the state hash, the journal, and the schema's Order.by_account index
-// (no handler reads it).
+// after-images), the state hash and the journal.
 //
 // Every command returns kAccepted (0) or its matching::Reject code, checked in the
 // handlers' order, and appends to *out exactly the events its handler emits, in the same

@@ -9,12 +9,12 @@
 //                              the same matching, self-trade prevention, fill-or-kill sum,
 //                              post-only check and replace, and the same events appended
 //                              (as the schema's structs) to a vector cleared per batch. No
-//                              staging, no result, no hash, no by_account index.
+//                              staging, no result, no hash.
 //   BM_Engine/instruments:N    Executor<matching::Domain> runs the handlers
 //                              (domains/matching/matching_domain.cc): primary-key lookups,
-//                              Limit{64} scans of the by_book index (an absl::btree_map),
-//                              staging (undo log), the by_book and by_account index sync on
-//                              commit, the TxResult (command, after-images or erased keys,
+//                              Limit scans of the by_book index (an absl::btree_map, batches
+//                              of 4 doubling to 64), staging (undo log), the by_book index
+//                              sync, the TxResult (command, after-images or erased keys,
 //                              events) serialized into a buffer reused per batch, and the
 //                              incremental state hash (appended at each batch's end).
 //
@@ -33,7 +33,7 @@
 // iteration count is the stream's length (each repetition starts from empty books), so
 // the stream never runs out. The tables are sized for the most resting orders (a flow
 // keeps at most 10,001), preallocated, so nothing grows while timed except the engine's
-// by_book and by_account B-trees and the hand book's std::map of levels, which allocate
+// by_book B-tree and the hand book's std::map of levels, which allocate
 // nodes as such trees do; the hand book's event vector is reserved for the largest batch.
 //
 // Counters: items_per_second is commands (orders, cancels and replaces) per second;
