@@ -4,7 +4,7 @@
 
 DEMO_ARGS ?=
 
-.PHONY: demo pipeline-demo bench-peers bench-replay test test-clang test-asan test-tsan test-determinism bench bench-journal bench-engine format format-check deps clean
+.PHONY: demo pipeline-demo bench-peers bench-replay bench-matching test test-clang test-asan test-tsan test-determinism bench bench-journal bench-engine format format-check deps clean
 
 # The main job: the ledger on the embedded engine, through the full pipeline, durable.
 DEMO_ARGS ?= --accounts 100000 --transfers 1000000
@@ -68,6 +68,11 @@ bench-engine: deps
 	  --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true \
 	  --benchmark_out=build/bench/engine.json --benchmark_out_format=json
 	python3 bench/summarize_engine.py build/bench/engine.json
+
+# The matching domain: execute stage against a hand-written book, and the loadgen's
+# order flow end to end (docs/benchmarks.md, "The matching domain").
+bench-matching: deps
+	bench/matching/run.sh
 
 # Replay throughput and cold start (docs/benchmarks.md, "Replay and cold start"):
 # bench/replay/run.sh throughput|coldstart|history.
