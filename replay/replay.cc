@@ -107,14 +107,21 @@ std::string struct_json(const schema::Domain& d, const schema::Struct* s,
 
 }  // namespace
 
+std::string event_name(const schema::Domain& d, std::uint16_t kind) {
+  const schema::Struct* s = d.find_event(kind);
+  return s ? s->name : "kind_" + std::to_string(kind);
+}
+
+std::string event_fields_json(const schema::Domain& d, const TxEventView& e) {
+  return struct_json(d, d.find_event(e.kind), e.bytes);
+}
+
 std::string events_json(const schema::Domain& d, const TxResultView& r) {
   std::string o = "[";
   for (std::size_t i = 0; i < r.events.size(); ++i) {
     const TxEventView& e = r.events[i];
-    const schema::Struct* s = d.find_event(e.kind);
     if (i > 0) o += ',';
-    o += "{\"kind\":\"" + (s ? s->name : "kind_" + std::to_string(e.kind)) +
-         "\",\"event\":" + struct_json(d, s, e.bytes) + "}";
+    o += "{\"kind\":\"" + event_name(d, e.kind) + "\",\"event\":" + event_fields_json(d, e) + "}";
   }
   return o + "]";
 }

@@ -61,6 +61,10 @@ std::string result_json(const schema::Domain& d, const TxResultView& r);
 // A TxResult's events as a JSON array, as result_json shows them:
 // [{"kind":NAME,"event":{...}}, ...].
 std::string events_json(const schema::Domain& d, const TxResultView& r);
+// One event's name ("kind_N" if the schema has none), and its fields as a JSON object
+// (hex and the reason if they do not decode).
+std::string event_name(const schema::Domain& d, std::uint16_t kind);
+std::string event_fields_json(const schema::Domain& d, const TxEventView& e);
 
 // Whether a snapshot belongs to io's journal: the journal reaches its sequence and has a
 // frame boundary there with the snapshot's chain hash. False with *why otherwise (another

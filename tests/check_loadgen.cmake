@@ -28,9 +28,9 @@
 #      and --executor-only (no pipeline) the same hash as the pipeline.
 #  13. Usage errors: one domain's options given to the other, and bad flow options.
 #
-# Checks 8, 9 and 10-13 are separate ctests, so that a failure names one problem. Within a part
-# every check runs; the failures are listed together at the end. Journals go under WORK,
-# which is removed first and, when everything passed, at the end.
+# Parts rerun, timing and matching are separate ctests, so that a failure names one
+# problem. Within a part every check runs; the failures are listed together at the end.
+# Journals go under WORK, which is removed first and, when everything passed, at the end.
 cmake_minimum_required(VERSION 3.19)  # string(JSON)
 
 foreach(var LOADGEN DATA WORK)
@@ -199,6 +199,45 @@ endfunction()
 # ---- PART=matching ----------------------------------------------------------------------
 
 if(PART STREQUAL "matching")
+  # expect_rejects_sum(<json> <context>): the rejects object's counts add up to "rejected".
+  function(expect_rejects_sum j context)
+    expect_json_uint(rejected "${j}" "${context}" rejected)
+    string(JSON n ERROR_VARIABLE error LENGTH "${j}" rejects)
+    if(error)
+      fail("${context}: no rejects object (${error})")
+      return()
+    endif()
+    set(sum 0)
+    if(n GREATER 0)
+      math(EXPR last "${n} - 1")
+      foreach(i RANGE ${last})
+        string(JSON name MEMBER "${j}" rejects ${i})
+        expect_json_uint(count "${j}" "${context}" rejects "${name}")
+        math(EXPR sum "${sum} + ${count}")
+      endforeach()
+    endif()
+    if(NOT sum EQUAL rejected)
+      fail("${context}: the rejects add up to ${sum}, but rejected is ${rejected}")
+    endif()
+  endfunction()
+  # check_flow_json(<out> <context> <commands>): a generated matching run's --json: every
+  # command committed or refused, and the refusals by name adding up. Sets flow_json.
+  function(check_flow_json out context commands)
+    json_object(g "${out}" "${context}")
+    set(flow_json "${g_json}" PARENT_SCOPE)
+    if(g_json STREQUAL "")
+      return()
+    endif()
+    expect_json_eq("${g_json}" "${context}" matching domain)
+    expect_json_uint(committed "${g_json}" "${context}" committed)
+    expect_json_uint(rejected "${g_json}" "${context}" rejected)
+    math(EXPR sum "${committed} + ${rejected}")
+    if(NOT "${commands}" STREQUAL "" AND NOT sum EQUAL commands)
+      fail("${context}: committed ${committed} + rejected ${rejected} != ${commands}")
+    endif()
+    expect_rejects_sum("${g_json}" "${context}")
+  endfunction()
+
   # 10. --input and --results.
   set(journal "${WORK}/journal_input")
   set(results "${WORK}/matching_commands.results")
@@ -223,6 +262,7 @@ if(PART STREQUAL "matching")
       endforeach()
       # The two instruments: every order was filled or cancelled.
       expect_json_eq("${g_json}" "matching --input" 2 state_records)
+      expect_rejects_sum("${g_json}" "matching --input")
     endif()
   endif()
   file(REMOVE_RECURSE "${journal}")
@@ -258,6 +298,7 @@ if(PART STREQUAL "matching")
         endif()
         expect_json_eq("${j}" "${mg_cmd}" 5002 last_sequence)
         expect_percentiles("${j}" "${mg_cmd}" ack_latency_ns)
+        expect_rejects_sum("${j}" "${mg_cmd}")
         json_get(hash "${j}" "${mg_cmd}" state_hash)
       endif()
     endif()
@@ -281,8 +322,69 @@ if(PART STREQUAL "matching")
       if(NOT hash STREQUAL h7a)
         fail("${me_cmd}: state hash ${hash}, but the pipeline's was ${h7a}")
       endif()
+      expect_json_eq("${g_json}" "${me_cmd}" 5000 commands)
+      expect_rejects_sum("${g_json}" "${me_cmd}")
     endif()
   endif()
+
+  # Two producers: disjoint order ids (no order_id_in_use), every command accounted for.
+  run_ok(mp matching --instruments 2 --accounts 50 --orders 6000 --producers 2
+    --durability none --json)
+  if(mp_ok)
+    check_flow_json("${mp_out}" "${mp_cmd}" 6000)
+    if(NOT flow_json STREQUAL "")
+      string(JSON in_use ERROR_VARIABLE missing GET "${flow_json}" rejects order_id_in_use)
+      if(NOT missing)
+        fail("${mp_cmd}: ${in_use} order_id_in_use: the producers' order ids overlap")
+      endif()
+    endif()
+  endif()
+  # --duration: runs for about that long, and everything submitted is accounted for.
+  run_ok(md matching --duration 0.3 --durability none --json)
+  if(md_ok)
+    check_flow_json("${md_out}" "${md_cmd}" "")
+    if(NOT flow_json STREQUAL "")
+      expect_json_uint(n "${flow_json}" "${md_cmd}" commands)
+      json_get(seconds "${flow_json}" "${md_cmd}" seconds)
+      if(NOT n GREATER 0 OR seconds LESS 0.3)
+        fail("${md_cmd}: ${n} commands in ${seconds} s")
+      endif()
+    endif()
+  endif()
+  # Open loop: 2,000 commands at 20,000/s take at least 1999 / 20000 s.
+  run_ok(mr matching --rate 20000 --orders 2000 --durability none --json)
+  if(mr_ok)
+    check_flow_json("${mr_out}" "${mr_cmd}" 2000)
+    if(NOT flow_json STREQUAL "")
+      json_get(seconds "${flow_json}" "${mr_cmd}" seconds)
+      if(seconds LESS 0.09995)
+        fail("${mr_cmd}: took ${seconds} s, less than the rate allows")
+      endif()
+    endif()
+  endif()
+  # --resting-max 0: every order the flow could cancel is cancelled by the next command.
+  run_ok(mz matching --resting-max 0 --orders 3000 --durability none --json)
+  if(mz_ok)
+    check_flow_json("${mz_out}" "${mz_cmd}" 3000)
+  endif()
+  # --open-only on a matching journal: the state the run ended with.
+  set(journal "${WORK}/journal_open")
+  run_ok(mo1 matching --journal "${journal}" --orders 4000 --resting-max 20000 --producers 3
+    --durability none --json)
+  run_ok(mo2 matching --journal "${journal}" --open-only --json)
+  if(mo1_ok AND mo2_ok)
+    json_object(a "${mo1_out}" "${mo1_cmd}")
+    json_object(b "${mo2_out}" "${mo2_cmd}")
+    if(NOT a_json STREQUAL "" AND NOT b_json STREQUAL "")
+      json_get(ha "${a_json}" "${mo1_cmd}" state_hash)
+      json_get(hb "${b_json}" "${mo2_cmd}" state_hash)
+      if(NOT ha STREQUAL hb)
+        fail("${mo2_cmd}: state hash ${hb}, but the run ended with ${ha}")
+      endif()
+      expect_json_eq("${b_json}" "${mo2_cmd}" 4001 next_sequence)
+    endif()
+  endif()
+  file(REMOVE_RECURSE "${journal}")
 
   # 13. Usage errors: exit status 2, the message, nothing on stdout.
   function(expect_matching_usage message_regex)
@@ -292,12 +394,28 @@ if(PART STREQUAL "matching")
       fail("'${u_cmd}': exit '${u_status}' (expected 2), stderr:\n${u_err}\nstdout:\n${u_out}")
     endif()
   endfunction()
-  expect_matching_usage("--transfers is an option of the ledger workload, not of matching"
-    matching --transfers 10)
-  expect_matching_usage("--balances is an option of the ledger workload"
-    matching --balances x.csv)
-  expect_matching_usage("--orders is an option of the matching workload, not of ledger"
-    ledger --orders 10)
+  foreach(flag --transfers --distribution --zipf-s --limit-every --emit-workload --balances
+      --expire-every)
+    expect_matching_usage("${flag} is an option of the ledger workload, not of matching"
+      matching ${flag} 1)
+  endforeach()
+  foreach(flag --orders --instruments --mix --cancel-percent --replace-percent --spread
+      --max-quantity --resting-max)
+    expect_matching_usage("${flag} is an option of the matching workload, not of ledger"
+      ledger ${flag} 1)
+  endforeach()
+  expect_matching_usage("--spread shapes the generated order flow: it has no effect with --input"
+    matching --input "${DATA}/matching_commands.jsonl" --spread 5)
+  foreach(flag --duration --journal --rate --hgrm --plot --snapshot-every)
+    expect_matching_usage("${flag} does not apply to --executor-only"
+      matching --executor-only ${flag} 1)
+  endforeach()
+  expect_matching_usage("--input does not apply to --executor-only"
+    matching --executor-only --input "${DATA}/matching_commands.jsonl")
+  expect_matching_usage("--open-only does not apply to --executor-only"
+    matching --executor-only --open-only --journal "${WORK}/nothing")
+  expect_matching_usage("--executor-only runs one producer's commands"
+    matching --executor-only --producers 2)
   expect_matching_usage("give --orders or --duration, not both"
     matching --orders 10 --duration 1)
   expect_matching_usage("--mix: '1,2,3' is not five parts" matching --mix 1,2,3)
@@ -306,10 +424,22 @@ if(PART STREQUAL "matching")
   expect_matching_usage("matching: the order-type mix has no parts" matching --mix 0,0,0,0,0)
   expect_matching_usage("matching: cancel \\+ replace percent is over 100"
     matching --cancel-percent 80 --replace-percent 30)
-  expect_matching_usage("matching: instruments must be at least 1" matching --instruments 0)
+  expect_matching_usage("matching: cancel \\+ replace percent is over 100"
+    matching --replace-percent 101)
+  expect_matching_usage("matching: cancel \\+ replace percent is over 100"
+    matching --cancel-percent 4294967295 --replace-percent 1)
+  expect_matching_usage("matching: each part of the order-type mix must be at most 1000000"
+    matching --mix 4294967295,2,0,0,0)
+  expect_matching_usage("matching: instruments must be in \\[1, 1048576\\]"
+    matching --instruments 0)
+  expect_matching_usage("matching: instruments must be in \\[1, 1048576\\]"
+    matching --instruments 4000000000)
   expect_matching_usage("matching: accounts must be at least 1" matching --accounts 0)
   expect_matching_usage("matching: max quantity must be at least 1" matching --max-quantity 0)
-  expect_matching_usage("matching: mid must be above" matching --spread 1000000)
+  expect_matching_usage("matching: spread must be in \\[0, 49999\\]" matching --spread 50000)
+  expect_matching_usage("matching: spread must be in \\[0, 49999\\]" matching --spread -1)
+  expect_matching_usage("matching: resting max must be at most 4194304"
+    matching --resting-max 18446744073709551615)
 
   check_failures(failures)
   if(failures)

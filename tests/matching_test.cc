@@ -1565,9 +1565,12 @@ TEST_F(MatchingDeepTest, ATakerFilledByExactlyOneBatchStops) {
   EXPECT_EQ(k.engine.book(1, Side::sell).size(), 130u - 2 * kBatch - 1);
 }
 
-// Takers that end at, just before and just after the end of each batch of match() and
-// fillable(): kFirstBookBatch resting orders, then twice as many each time up to
-// kBookBatch (after 4, 12, 28, 60, 124 and 188 orders).
+// Takers that end at, just before and just after the end of each batch of match():
+// kFirstBookBatch resting orders, then twice as many each time up to kBookBatch (after 4,
+// 12, 28, 60, 124 and 188 orders). fillable() reads in batches of the same sizes, but
+// splits each at the end of a level, so where its batches end depends on the book: the
+// fill-or-kill orders here run over levels that change at every order, which does not pin
+// those ends (the deep-book tests above do, for one layout each).
 TEST_F(MatchingDeepTest, TakersEndingAtAndAroundEachBatchEnd) {
   std::vector<std::uint64_t> ends;
   for (std::uint64_t batch = matching::kFirstBookBatch, end = batch; end < 190;

@@ -20,6 +20,10 @@ cmake --preset release >/dev/null
 cmake --build --preset release --target lockstep-loadgen lockstep-bench-matching >/dev/null
 mkdir -p build/bench
 
+# The journals go to a fresh temporary directory (TMPDIR): fsync on tmpfs would prove
+# nothing, so say where that is.
+echo "journal directory: ${TMPDIR:-/tmp} on $(df -T "${TMPDIR:-/tmp}" | awk 'NR == 2 {print $2, $1}')"
+
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 field() { python3 -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"; }
 
@@ -45,10 +49,16 @@ EOF
 : >build/bench/matching-executor
 for r in $(seq "$REPS"); do
   for mode in fsync none executor; do
+    # stderr (progress lines) to a file, shown if the run fails.
     if [ "$mode" = executor ]; then
-      out=$("$LOADGEN" matching --orders "$ORDERS" --executor-only --json)
+      args=(--executor-only)
     else
-      out=$("$LOADGEN" matching --orders "$ORDERS" --durability "$mode" --json 2>/dev/null)
+      args=(--durability "$mode")
+    fi
+    if ! out=$("$LOADGEN" matching --orders "$ORDERS" "${args[@]}" --json 2>build/bench/matching.err); then
+      cat build/bench/matching.err >&2
+      echo "lockstep-loadgen matching ${args[*]} failed" >&2
+      exit 1
     fi
     echo "{\"rep\":$r,\"mode\":\"$mode\",\"run\":$out}"
     echo "$out" | field commands_per_s >>"build/bench/matching-$mode"

@@ -2,7 +2,8 @@
 // flow"): what `lockstep-loadgen matching` submits and what the matching benchmark
 // executes. Deterministic for a seed; it never looks at the engine's state.
 //
-// Orders are priced around a mid price per instrument that walks one tick at a time.
+// Orders are priced around a mid price per instrument that walks one tick at a time
+// (every walk_every orders on that instrument).
 // Orders that may rest (limit, post-only) are remembered; cancels and replaces pick one
 // of them at random, so some find the order already filled (`unknown_order`), as real
 // cancels racing fills do. When more than `resting_max` are remembered, the next command
@@ -10,7 +11,9 @@
 #pragma once
 
 #include <algorithm>
+#include <cassert>
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -20,9 +23,9 @@
 namespace matching {
 
 struct FlowOptions {
-  std::uint32_t instruments = 1;  // ids 1..instruments
+  std::uint32_t instruments = 1;  // ids 1..instruments, at most kMaxFlowInstruments
   std::uint64_t accounts = 1000;  // ids 1..accounts
-  // The mix of new orders, in parts (need not sum to 100).
+  // The mix of new orders, in parts (need not sum to 100; each at most kMaxFlowParts).
   std::uint32_t limit_parts = 60;
   std::uint32_t market_parts = 5;
   std::uint32_t ioc_parts = 10;
@@ -31,37 +34,64 @@ struct FlowOptions {
   // Of all commands, the percentage that cancel and that replace a remembered order.
   std::uint32_t cancel_percent = 30;
   std::uint32_t replace_percent = 5;
-  // Prices: a buy is priced mid - spread/4 + t, a sell mid + spread/4 - t, with t
-  // triangular on [-spread, spread]: most rest near the mid, about a third cross.
-  std::int64_t mid = 100'000;          // the first mid, in ticks
-  std::int64_t spread = 20;            // ticks
-  std::uint32_t walk_every = 64;       // orders between steps of the mid (0: it never moves)
-  std::uint64_t max_quantity = 100;    // quantities 1..max_quantity
-  std::uint64_t resting_max = 10'000;  // remembered orders per flow, at most
+  // Prices: a buy is priced mid - spread/2 + t, a sell mid + spread/2 - t, with t
+  // triangular on [-spread, spread]: most rest near the mid, some cross.
+  std::int64_t mid = 100'000;        // the first mid, in ticks; spread <= (mid - 2) / 2
+  std::int64_t spread = 20;          // ticks
+  std::uint32_t walk_every = 64;     // orders on an instrument between steps of its mid (0: never)
+  std::uint64_t max_quantity = 100;  // quantities 1..max_quantity
+  std::uint64_t resting_max = 10'000;  // remembered orders per flow, at most kMaxFlowResting
   std::uint64_t seed = 1;
   // Order ids are first_id, first_id + 1, ...: flows that run side by side take
   // disjoint ranges.
   std::uint64_t first_id = 1;
 };
 
-// Checks the options; throws std::invalid_argument naming the bad one.
+inline constexpr std::uint32_t kMaxFlowInstruments = 1u << 20;
+inline constexpr std::uint32_t kMaxFlowParts = 1'000'000;
+inline constexpr std::uint64_t kMaxFlowResting = 1u << 22;
+inline constexpr std::int64_t kMaxFlowMid = std::int64_t{1} << 40;
+
+// Checks the options; throws std::invalid_argument naming the bad one and its range.
 inline void validate(const FlowOptions& o) {
   const auto fail = [](const std::string& what) { throw std::invalid_argument(what); };
-  if (o.instruments == 0) fail("instruments must be at least 1");
+  if (o.instruments == 0 || o.instruments > kMaxFlowInstruments) {
+    fail("instruments must be in [1, " + std::to_string(kMaxFlowInstruments) + "]");
+  }
   if (o.accounts == 0) fail("accounts must be at least 1");
+  for (const std::uint32_t parts :
+       {o.limit_parts, o.market_parts, o.ioc_parts, o.fok_parts, o.post_only_parts}) {
+    if (parts > kMaxFlowParts) {
+      fail("each part of the order-type mix must be at most " + std::to_string(kMaxFlowParts));
+    }
+  }
   if (o.limit_parts + o.market_parts + o.ioc_parts + o.fok_parts + o.post_only_parts == 0) {
     fail("the order-type mix has no parts");
   }
-  if (o.cancel_percent + o.replace_percent > 100) fail("cancel + replace percent is over 100");
-  if (o.spread < 0 || o.spread > 1'000'000) fail("spread must be in [0, 1000000]");
-  if (o.mid <= 2 * o.spread + 1 || o.mid > (std::int64_t{1} << 40)) {
-    fail("mid must be above 2 * spread + 1 and at most 2^40");
+  if (o.cancel_percent > 100 || o.replace_percent > 100 ||
+      o.cancel_percent + o.replace_percent > 100) {
+    fail("cancel + replace percent is over 100");
+  }
+  if (o.mid < 2 || o.mid > kMaxFlowMid) {
+    fail("mid must be in [2, " + std::to_string(kMaxFlowMid) + "]");
+  }
+  if (o.spread < 0 || o.spread > (o.mid - 2) / 2) {
+    fail("spread must be in [0, " + std::to_string((o.mid - 2) / 2) + "] (below half the mid, " +
+         std::to_string(o.mid) + ")");
   }
   if (o.max_quantity == 0) fail("max quantity must be at least 1");
+  if (o.resting_max > kMaxFlowResting) {
+    fail("resting max must be at most " + std::to_string(kMaxFlowResting));
+  }
   if (o.first_id == 0) fail("order ids start at 1");
 }
 
-// One command: its kind and payload. Only the member `kind` names is meaningful.
+// An instrument a flow runs on: ids 1..instruments, added before the flow.
+inline AddInstrument flow_instrument(std::uint32_t id) {
+  return AddInstrument{.max_quantity = 0, .id = id};
+}
+
+// One command: its kind, and the union member that kind names (the only live one).
 struct FlowCommand {
   std::uint16_t kind = 0;
   union {
@@ -70,11 +100,19 @@ struct FlowCommand {
     ReplaceOrder replace;
   };
   FlowCommand() : place{} {}
-  const void* data() const { return &place; }
+  const void* data() const {
+    switch (kind) {
+      case CancelOrder::kKind: return &cancel;
+      case ReplaceOrder::kKind: return &replace;
+      default: assert(kind == PlaceOrder::kKind); return &place;
+    }
+  }
   std::size_t size() const {
-    return kind == PlaceOrder::kKind    ? sizeof(PlaceOrder)
-           : kind == CancelOrder::kKind ? sizeof(CancelOrder)
-                                        : sizeof(ReplaceOrder);
+    switch (kind) {
+      case CancelOrder::kKind: return sizeof(CancelOrder);
+      case ReplaceOrder::kKind: return sizeof(ReplaceOrder);
+      default: assert(kind == PlaceOrder::kKind); return sizeof(PlaceOrder);
+    }
   }
 };
 
@@ -86,13 +124,14 @@ class OrderFlow {
         next_id_(o.first_id) {
     validate(o);
     mids_.assign(o.instruments, o.mid);
+    placed_.assign(o.instruments, 0);
     total_parts_ = o.limit_parts + o.market_parts + o.ioc_parts + o.fok_parts + o.post_only_parts;
   }
 
-  // The instruments, to add before the flow (max_quantity: none).
+  // The instruments, to add before the flow.
   std::vector<AddInstrument> instruments() const {
     std::vector<AddInstrument> v;
-    for (std::uint32_t i = 1; i <= o_.instruments; ++i) v.push_back({.max_quantity = 0, .id = i});
+    for (std::uint32_t i = 1; i <= o_.instruments; ++i) v.push_back(flow_instrument(i));
     return v;
   }
 
@@ -102,7 +141,7 @@ class OrderFlow {
     if (!resting_.empty() && (resting_.size() > o_.resting_max || roll < o_.cancel_percent)) {
       const Remembered r = take(below(resting_.size()));
       c.kind = CancelOrder::kKind;
-      c.cancel = CancelOrder{.id = r.id, .account = r.account};
+      std::construct_at(&c.cancel, CancelOrder{.id = r.id, .account = r.account});
       return c;
     }
     if (!resting_.empty() && roll < o_.cancel_percent + o_.replace_percent) {
@@ -110,10 +149,11 @@ class OrderFlow {
       // its id (a replace that crosses may fill it).
       Remembered& r = resting_[below(resting_.size())];
       c.kind = ReplaceOrder::kKind;
-      c.replace = ReplaceOrder{.id = r.id,
-                               .account = r.account,
-                               .price = price(r.instrument, r.side),
-                               .quantity = quantity()};
+      const std::int64_t new_price = price(r.instrument, r.side);
+      std::construct_at(
+          &c.replace,
+          ReplaceOrder{
+              .id = r.id, .account = r.account, .price = new_price, .quantity = quantity()});
       return c;
     }
     c.kind = PlaceOrder::kKind;
@@ -128,10 +168,10 @@ class OrderFlow {
     if (p.type == OrderType::limit || p.type == OrderType::post_only) {
       resting_.push_back({p.id, p.account, p.instrument, p.side});
     }
-    if (o_.walk_every != 0 && ++placed_ % o_.walk_every == 0) {
+    if (o_.walk_every != 0 && ++placed_[p.instrument - 1] % o_.walk_every == 0) {
       std::int64_t& mid = mids_[p.instrument - 1];
       mid += below(2) == 0 ? -1 : 1;
-      mid = std::clamp<std::int64_t>(mid, 2 * o_.spread + 2, std::int64_t{1} << 40);
+      mid = std::clamp<std::int64_t>(mid, 2 * o_.spread + 2, kMaxFlowMid);
     }
     return c;
   }
@@ -188,7 +228,7 @@ class OrderFlow {
   std::uint64_t state_;
   std::uint64_t next_id_;
   std::uint64_t total_parts_ = 0;
-  std::uint64_t placed_ = 0;
+  std::vector<std::uint64_t> placed_;  // orders placed, per instrument
   std::vector<std::int64_t> mids_;
   std::vector<Remembered> resting_;
 };

@@ -37,6 +37,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
@@ -132,7 +133,7 @@ std::int64_t zero_clock() { return 0; }
       "  --distribution D       uniform (default) or zipf: how accounts are picked\n"
       "  --zipf-s S             zipf exponent (default 1.0)\n"
       "  --seed N               workload seed (default 1)\n"
-      "  --rate R               open loop: R transfers per second, latency from the\n"
+      "  --rate R               open loop: R commands per second, latency from the\n"
       "                         intended send time; default: closed loop at full speed\n"
       "  --producers P          submitting threads (default 1)\n"
       "  --batch-max B          most commands per ring slot, 1 to 64 (default 64)\n"
@@ -147,12 +148,12 @@ std::int64_t zero_clock() { return 0; }
       "  --plot FILE.png        draw the latency percentile curves (needs gnuplot)\n"
       "  --window W             closed loop: at most W commands outstanding per producer\n"
       "                         (default 16384)\n"
-      "  --limit-every N        every N-th account may not have more debits than credits\n"
-      "                         (default 0: none), so some transfers are refused\n"
-      "  --emit-workload FILE   also write the generated accounts and transfers as CSV\n"
-      "                         (bench/peers feeds them to other systems)\n"
-      "  --balances FILE        after the run, write id,debits_posted,credits_posted per\n"
-      "                         account, by id\n"
+      "  --limit-every N        ledger: every N-th account may not have more debits than\n"
+      "                         credits (default 0: none), so some transfers are refused\n"
+      "  --emit-workload FILE   ledger: also write the generated accounts and transfers as\n"
+      "                         CSV (bench/peers feeds them to other systems)\n"
+      "  --balances FILE        ledger: after the run, write id,debits_posted,credits_posted\n"
+      "                         per account, by id\n"
       "  --snapshot-every N     the engine writes a snapshot every N commands while running\n"
       "                         (docs/embedding.md, \"Snapshots\"); --snapshot-keep K keeps\n"
       "                         the newest K (default 2)\n"
@@ -160,14 +161,15 @@ std::int64_t zero_clock() { return 0; }
       "                         must be given the size it was made with)\n"
       "  --open-only            open the journal (from its newest snapshot, if any), report\n"
       "                         how long that took, and stop: a cold-start measurement\n"
-      "  --expire-every MS      the engine submits ExpirePending{1000} every MS ms of\n"
+      "  --expire-every MS      ledger: the engine submits ExpirePending{1000} every MS ms of\n"
       "                         wall time (expires pending transfers; default: never)\n"
       "  --writes-in-flight N   journal frames in flight at once (default 4)\n"
       "  --direct-io            write the journal with O_DIRECT (no page cache)\n"
       "  --project              keep a read-only projection while running, and check at\n"
       "                         the end that it equals the state\n"
-      "  --executor-only        the baseline: the same transfers through the executor\n"
-      "                         alone, on this thread (no pipeline, no journal)\n"
+      "  --executor-only        the baseline: the same setup and timed commands (one\n"
+      "                         producer's) through the executor alone, on this thread\n"
+      "                         (no pipeline, no journal)\n"
       "  --clock wall|sequence  logical time from the wall clock (default), or one ns per\n"
       "                         command from 1 (reproducible state hashes)\n");
   std::exit(error.empty() ? 0 : 2);
@@ -183,6 +185,54 @@ T parse_number(std::string_view flag, std::string_view text) {
   return v;
 }
 
+// Every option: whether it takes a value, and the one domain it belongs to (none: both).
+struct OptionSpec {
+  const char* name;
+  bool takes_value;
+  const char* domain;  // "ledger", "matching", or nullptr
+};
+constexpr OptionSpec kOptions[] = {
+    {"--json", false, nullptr},
+    {"--executor-only", false, nullptr},
+    {"--project", false, nullptr},
+    {"--direct-io", false, nullptr},
+    {"--open-only", false, nullptr},
+    {"--accounts", true, nullptr},
+    {"--duration", true, nullptr},
+    {"--seed", true, nullptr},
+    {"--rate", true, nullptr},
+    {"--producers", true, nullptr},
+    {"--batch-max", true, nullptr},
+    {"--durability", true, nullptr},
+    {"--layout", true, nullptr},
+    {"--journal", true, nullptr},
+    {"--input", true, nullptr},
+    {"--results", true, nullptr},
+    {"--hgrm", true, nullptr},
+    {"--plot", true, nullptr},
+    {"--clock", true, nullptr},
+    {"--window", true, nullptr},
+    {"--writes-in-flight", true, nullptr},
+    {"--snapshot-every", true, nullptr},
+    {"--snapshot-keep", true, nullptr},
+    {"--segment-bytes", true, nullptr},
+    {"--transfers", true, "ledger"},
+    {"--distribution", true, "ledger"},
+    {"--zipf-s", true, "ledger"},
+    {"--limit-every", true, "ledger"},
+    {"--emit-workload", true, "ledger"},
+    {"--balances", true, "ledger"},
+    {"--expire-every", true, "ledger"},
+    {"--orders", true, "matching"},
+    {"--instruments", true, "matching"},
+    {"--mix", true, "matching"},
+    {"--cancel-percent", true, "matching"},
+    {"--replace-percent", true, "matching"},
+    {"--spread", true, "matching"},
+    {"--max-quantity", true, "matching"},
+    {"--resting-max", true, "matching"},
+};
+
 Options parse(int argc, char** argv) {
   Options o;
   if (argc < 2) usage("which domain? (ledger or matching)");
@@ -193,83 +243,34 @@ Options parse(int argc, char** argv) {
   }
   bool transfers_given = false;
   bool accounts_given = false;
-  // Options that belong to one domain only, as given: checked once the loop is done.
-  std::vector<std::string> ledger_only, matching_only;
+  std::vector<std::string> given;    // every option given, in order
+  std::vector<std::string> shaping;  // matching options that shape the generated flow
   for (int i = 2; i < argc; ++i) {
     const std::string flag = argv[i];
-    if (flag == "--json") {
-      o.json = true;
-      continue;
-    }
-    if (flag == "--executor-only") {
-      o.executor_only = true;
-      continue;
-    }
-    if (flag == "--project") {
-      o.project = true;
-      continue;
-    }
-    if (flag == "--direct-io") {
-      o.direct_io = true;
-      continue;
-    }
-    if (flag == "--open-only") {
-      o.open_only = true;
-      continue;
-    }
     if (flag == "--help" || flag == "-h") usage("");
-    static const char* const kWithValue[] = {"--accounts",
-                                             "--transfers",
-                                             "--duration",
-                                             "--distribution",
-                                             "--zipf-s",
-                                             "--seed",
-                                             "--rate",
-                                             "--producers",
-                                             "--batch-max",
-                                             "--durability",
-                                             "--layout",
-                                             "--journal",
-                                             "--input",
-                                             "--results",
-                                             "--hgrm",
-                                             "--plot",
-                                             "--clock",
-                                             "--window",
-                                             "--limit-every",
-                                             "--emit-workload",
-                                             "--balances",
-                                             "--expire-every",
-                                             "--writes-in-flight",
-                                             "--snapshot-every",
-                                             "--snapshot-keep",
-                                             "--segment-bytes",
-                                             "--orders",
-                                             "--instruments",
-                                             "--mix",
-                                             "--cancel-percent",
-                                             "--replace-percent",
-                                             "--spread",
-                                             "--max-quantity",
-                                             "--resting-max"};
-    if (std::find(std::begin(kWithValue), std::end(kWithValue), flag) == std::end(kWithValue)) {
-      usage("unknown option " + flag);
+    const OptionSpec* spec = nullptr;
+    for (const OptionSpec& x : kOptions) {
+      if (flag == x.name) spec = &x;
+    }
+    if (spec == nullptr) usage("unknown option " + flag);
+    if (spec->domain != nullptr && o.domain != spec->domain) {
+      usage(flag + " is an option of the " + spec->domain + " workload, not of " + o.domain);
+    }
+    given.push_back(flag);
+    if (spec->domain != nullptr && std::string_view(spec->domain) == "matching" &&
+        flag != "--orders") {
+      shaping.push_back(flag);
+    }
+    if (!spec->takes_value) {
+      if (flag == "--json") o.json = true;
+      if (flag == "--executor-only") o.executor_only = true;
+      if (flag == "--project") o.project = true;
+      if (flag == "--direct-io") o.direct_io = true;
+      if (flag == "--open-only") o.open_only = true;
+      continue;
     }
     if (i + 1 >= argc) usage(flag + " needs a value");
     const std::string value = argv[++i];
-    static const char* const kLedgerOnly[] = {"--transfers",   "--distribution",  "--zipf-s",
-                                              "--limit-every", "--emit-workload", "--balances",
-                                              "--expire-every"};
-    static const char* const kMatchingOnly[] = {"--orders",         "--instruments",     "--mix",
-                                                "--cancel-percent", "--replace-percent", "--spread",
-                                                "--max-quantity",   "--resting-max"};
-    if (std::find(std::begin(kLedgerOnly), std::end(kLedgerOnly), flag) != std::end(kLedgerOnly)) {
-      ledger_only.push_back(flag);
-    }
-    if (std::find(std::begin(kMatchingOnly), std::end(kMatchingOnly), flag) !=
-        std::end(kMatchingOnly)) {
-      matching_only.push_back(flag);
-    }
     if (flag == "--accounts") {
       o.accounts = parse_number<std::uint64_t>(flag, value);
       accounts_given = true;
@@ -372,24 +373,33 @@ Options parse(int argc, char** argv) {
       o.clock = value;
     } else if (flag == "--plot") {
       o.plot = value;
-    } else {
-      usage("unknown option " + flag);
     }
   }
-  if (is_matching(o) && !ledger_only.empty()) {
-    usage(ledger_only.front() + " is an option of the ledger workload, not of matching");
-  }
-  if (!is_matching(o) && !matching_only.empty()) {
-    usage(matching_only.front() + " is an option of the matching workload, not of ledger");
-  }
+  const auto was_given = [&](std::string_view f) {
+    return std::find(given.begin(), given.end(), f) != given.end();
+  };
   if (is_matching(o)) {
     if (!accounts_given) o.accounts = 1000;
     o.flow.accounts = o.accounts;
-    try {
-      matching::validate(o.flow);
-    } catch (const std::invalid_argument& e) {
-      usage(std::string("matching: ") + e.what());
+    if (!o.input.empty() && !shaping.empty()) {
+      usage(shaping.front() + " shapes the generated order flow: it has no effect with --input");
     }
+    if (o.input.empty()) {
+      try {
+        matching::validate(o.flow);
+      } catch (const std::invalid_argument& e) {
+        usage(std::string("matching: ") + e.what());
+      }
+    }
+  }
+  // --executor-only runs one producer's generated commands on this thread, with no
+  // engine around the executor: options about anything else would be silently ignored.
+  if (o.executor_only) {
+    for (const char* f : {"--duration", "--input", "--open-only", "--rate", "--journal",
+                          "--project", "--hgrm", "--plot", "--snapshot-every", "--expire-every"}) {
+      if (was_given(f)) usage(std::string(f) + " does not apply to --executor-only");
+    }
+    if (o.producers != 1) usage("--executor-only runs one producer's commands");
   }
   if (o.duration_s > 0 && transfers_given) {
     usage(std::string("give ") + (is_matching(o) ? "--orders" : "--transfers") +
@@ -397,9 +407,7 @@ Options parse(int argc, char** argv) {
   }
   if (!o.results.empty() && o.input.empty()) usage("--results needs --input");
   if (o.open_only && o.journal.empty()) usage("--open-only needs --journal DIR");
-  if (o.accounts < (is_matching(o) ? 1u : 2u) && o.input.empty()) {
-    usage(std::string("--accounts must be at least ") + (is_matching(o) ? "1" : "2"));
-  }
+  if (!is_matching(o) && o.accounts < 2 && o.input.empty()) usage("--accounts must be at least 2");
   if (o.rate > 0 && o.producers != 1) usage("--rate runs one producer (leave out --producers)");
   if (!o.emit_workload.empty() && (o.producers != 1 || o.duration_s > 0 || !o.input.empty())) {
     usage("--emit-workload needs one producer and --transfers (not --duration, not --input)");
@@ -497,7 +505,7 @@ std::uint64_t setup_count(const Options& o) {
 }
 void setup_command(const Options& o, std::uint64_t i, Slot& s) {
   if (is_matching(o)) {
-    s.set(matching::AddInstrument{.max_quantity = 0, .id = static_cast<std::uint32_t>(i + 1)});
+    s.set(matching::flow_instrument(static_cast<std::uint32_t>(i + 1)));
   } else {
     s.set(account_command(i + 1, o.limit_every));
   }
@@ -521,6 +529,9 @@ class Generator {
   void next(Slot& s) {
     if (flow_) {
       const matching::FlowCommand c = flow_->next();
+      static_assert(sizeof(matching::PlaceOrder) <= sizeof s.bytes &&
+                    sizeof(matching::CancelOrder) <= sizeof s.bytes &&
+                    sizeof(matching::ReplaceOrder) <= sizeof s.bytes);
       s.kind = c.kind;
       s.size = static_cast<std::uint16_t>(c.size());
       std::memcpy(s.bytes, c.data(), c.size());
@@ -550,6 +561,8 @@ std::vector<std::uint32_t> capacities(const Options& o, std::uint64_t commands) 
     return static_cast<std::uint32_t>(std::clamp<std::uint64_t>(n, 1024, 0xFFFFFFF0u));
   };
   if (is_matching(o)) {
+    // Both bounded by matching::validate (instruments <= 2^20, resting_max <= 2^22) and
+    // producers <= 64: no overflow.
     return {cap(o.flow.instruments),
             cap(static_cast<std::uint64_t>(o.producers) * (o.flow.resting_max + 1) + 1024)};
   }
@@ -564,7 +577,10 @@ struct Tally {
   std::atomic<std::uint64_t> committed{0};
   std::atomic<std::uint64_t> rejected{0};
   std::atomic<std::uint64_t> other{0};  // duplicate, invalid, failed
-  std::vector<std::uint64_t> by_code;   // publish thread only; read after stop
+  // Refusals by outcome code: the domain's below 256, the engine's (0x10000 and up) in
+  // by_other_code. Publish thread only; read after stop.
+  std::vector<std::uint64_t> by_code;
+  std::map<std::uint32_t, std::uint64_t> by_other_code;
   lockstep::Histogram ack_ns{lockstep::StageMetrics::kLatencyConfig};
   std::atomic<bool> timed{false};  // record latencies (the transfer phase)
   // Completions per producer (client id p + 1), for the closed loop's window.
@@ -578,7 +594,11 @@ struct Tally {
       case CompletionStatus::kRefused: {
         rejected.fetch_add(1, std::memory_order_relaxed);
         const std::uint32_t code = c.outcome.code();
-        if (code < by_code.size()) ++by_code[code];
+        if (code < by_code.size()) {
+          ++by_code[code];
+        } else {
+          ++by_other_code[code];
+        }
         break;
       }
       default: other.fetch_add(1, std::memory_order_relaxed);
@@ -747,21 +767,42 @@ void plot(const std::string& png, const lockstep::EngineStats& stats,
 
 // The refusals by reject name, most frequent first: (name, count).
 std::vector<std::pair<std::string, std::uint64_t>> rejects_by_name(
-    const lockstep::schema::Domain& schema, const Tally& tally) {
+    const lockstep::schema::Domain& schema, const std::vector<std::uint64_t>& by_code,
+    const std::map<std::uint32_t, std::uint64_t>& by_other_code) {
   std::vector<std::pair<std::string, std::uint64_t>> v;
-  for (std::uint32_t code = 1; code < tally.by_code.size(); ++code) {
-    if (tally.by_code[code] != 0) v.emplace_back(outcome_name(schema, code), tally.by_code[code]);
+  for (std::uint32_t code = 1; code < by_code.size(); ++code) {
+    if (by_code[code] != 0) v.emplace_back(outcome_name(schema, code), by_code[code]);
   }
+  for (const auto& [code, n] : by_other_code) v.emplace_back(outcome_name(schema, code), n);
   std::stable_sort(v.begin(), v.end(),
                    [](const auto& a, const auto& b) { return a.second > b.second; });
   return v;
+}
+
+// {"unknown_order":12,...}
+std::string rejects_json(const std::vector<std::pair<std::string, std::uint64_t>>& rejects) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < rejects.size(); ++i) {
+    out += (i ? ",\"" : "\"") + rejects[i].first + "\":" + std::to_string(rejects[i].second);
+  }
+  return out + "}";
+}
+
+// "\n  rejected: unknown_order 12, ..." (nothing when there were none).
+void print_rejects(const std::vector<std::pair<std::string, std::uint64_t>>& rejects) {
+  if (rejects.empty()) return;
+  std::printf("\n  rejected:");
+  for (std::size_t i = 0; i < rejects.size(); ++i) {
+    std::printf("%s %s %llu", i ? "," : "", rejects[i].first.c_str(),
+                static_cast<unsigned long long>(rejects[i].second));
+  }
 }
 
 template <class E>
 void report(const Options& o, const lockstep::schema::Domain& schema, const Tally& tally,
             const RunResult& r, const E& engine, const lockstep::EngineStats& stats,
             const lockstep::HistogramSnapshot& ack) {
-  const auto rejects = rejects_by_name(schema, tally);
+  const auto rejects = rejects_by_name(schema, tally.by_code, tally.by_other_code);
   const lockstep::StateHash h = engine.executor().state_hash();
   const std::string state_hash = state_hash_hex(h);
   const std::string chain_hash = hex(engine.chain_hash());
@@ -772,16 +813,11 @@ void report(const Options& o, const lockstep::schema::Domain& schema, const Tall
     std::printf(
         "{\"domain\":\"%s\",\"workload\":\"%s\",\"commands\":%llu,\"committed\":%llu,"
         "\"rejected\":%llu,\"not_executed\":%llu,\"seconds\":%.6f,\"commands_per_s\":%.1f,"
-        "\"durability\":\"%s\",\"ack_latency_ns\":%s,\"rejects\":{",
+        "\"durability\":\"%s\",\"ack_latency_ns\":%s,\"rejects\":%s,\"stages\":[",
         o.domain.c_str(), r.workload.c_str(), static_cast<unsigned long long>(r.commands),
         static_cast<unsigned long long>(r.committed), static_cast<unsigned long long>(r.rejected),
         static_cast<unsigned long long>(r.other), r.seconds, per_s, o.durability.c_str(),
-        percentiles_json(ack).c_str());
-    for (std::size_t i = 0; i < rejects.size(); ++i) {
-      std::printf("%s\"%s\":%llu", i ? "," : "", rejects[i].first.c_str(),
-                  static_cast<unsigned long long>(rejects[i].second));
-    }
-    std::printf("},\"stages\":[");
+        percentiles_json(ack).c_str(), rejects_json(rejects).c_str());
     for (std::size_t i = 0; i < stats.stages.size(); ++i) {
       const auto& s = stats.stages[i];
       std::string p = percentiles_json(s.command_latency_ns);
@@ -807,13 +843,7 @@ void report(const Options& o, const lockstep::schema::Domain& schema, const Tall
               static_cast<unsigned long long>(r.committed),
               static_cast<unsigned long long>(r.rejected));
   if (r.other != 0) std::printf(", not executed %llu", static_cast<unsigned long long>(r.other));
-  if (!rejects.empty()) {
-    std::printf("\n  rejected:");
-    for (std::size_t i = 0; i < rejects.size(); ++i) {
-      std::printf("%s %s %llu", i ? "," : "", rejects[i].first.c_str(),
-                  static_cast<unsigned long long>(rejects[i].second));
-    }
-  }
+  print_rejects(rejects);
   std::printf("\n  durability %s%s\n\n", o.durability.c_str(),
               o.durability == "none" ? " (acknowledged after the write, NOT durable)"
                                      : " (acknowledged after fdatasync)");
@@ -1162,7 +1192,8 @@ void write_balances(const std::string& path, const lockstep::Executor<ledger::Do
 // sequence) through Executor<D> on this thread, results serialized into a reused buffer
 // per batch, no pipeline, no journal.
 template <class D>
-int run_executor_only(const Options& o, typename D::Handlers handlers) {
+int run_executor_only(const Options& o, const lockstep::schema::Domain& schema,
+                      typename D::Handlers handlers) {
   lockstep::EngineOptions eo = lockstep::EngineConfig::default_executor_options();
   eo.table_capacity = capacities(o, o.transfers);
   eo.preallocate = true;
@@ -1172,6 +1203,7 @@ int run_executor_only(const Options& o, typename D::Handlers handlers) {
   std::int64_t time = 0;
   std::uint64_t committed = 0;
   std::vector<std::uint64_t> by_code(256, 0);
+  std::map<std::uint32_t, std::uint64_t> by_other_code;
   const auto run_one = [&](const Slot& c, bool batch_end) {
     lockstep::CommandView v;
     v.kind = c.kind;
@@ -1182,7 +1214,11 @@ int run_executor_only(const Options& o, typename D::Handlers handlers) {
     std::uint32_t code = 0;
     std::memcpy(&code, out.data() + lockstep::tx_field::kOutcomeCode, 4);
     committed += code == 0 ? 1 : 0;
-    ++by_code[std::min<std::uint32_t>(code, 255)];
+    if (code < by_code.size()) {
+      ++by_code[code];
+    } else {
+      ++by_other_code[code];
+    }
   };
   Slot c;
   const std::uint64_t setup = setup_count(o);
@@ -1202,42 +1238,48 @@ int run_executor_only(const Options& o, typename D::Handlers handlers) {
   if constexpr (std::is_same_v<D, ledger::Domain>) {
     if (!o.balances.empty()) write_balances(o.balances, exec);
   }
-  const std::string distribution = is_matching(o) ? "" : " (" + o.distribution + ")";
+  const auto rejects = rejects_by_name(schema, by_code, by_other_code);
   if (o.json) {
     std::printf(
         "{\"domain\":\"%s\",\"workload\":\"executor only\",\"commands\":%llu,"
-        "\"committed\":%llu,\"seconds\":%.6f,\"commands_per_s\":%.1f,"
-        "\"state_hash\":\"%s\"}\n",
+        "\"committed\":%llu,\"rejected\":%llu,\"seconds\":%.6f,\"commands_per_s\":%.1f,"
+        "\"rejects\":%s,\"state_hash\":\"%s\"}\n",
         o.domain.c_str(), static_cast<unsigned long long>(o.transfers),
-        static_cast<unsigned long long>(committed - setup), seconds, per_s,
-        state_hash_hex(exec.state_hash()).c_str());
+        static_cast<unsigned long long>(committed - setup),
+        static_cast<unsigned long long>(o.transfers - (committed - setup)), seconds, per_s,
+        rejects_json(rejects).c_str(), state_hash_hex(exec.state_hash()).c_str());
   } else {
     std::printf(
         "lockstep-loadgen %s, executor only (no pipeline, no journal): %s\n"
-        "  %.3f s: %.0f commands/s; committed %llu\n",
+        "  %.3f s: %.0f commands/s; committed %llu, rejected %llu",
         o.domain.c_str(), workload_name(o, o.transfers, false).c_str(), seconds, per_s,
-        static_cast<unsigned long long>(committed - setup));
+        static_cast<unsigned long long>(committed - setup),
+        static_cast<unsigned long long>(o.transfers - (committed - setup)));
+    print_rejects(rejects);
+    std::printf("\n");
   }
   return 0;
 }
 
 template <class D>
 int run_domain(const Options& o, typename D::Handlers handlers) {
-  if (o.executor_only) return run_executor_only<D>(o, std::move(handlers));
   lockstep::schema::Domain schema;
   std::string error;
   if (!lockstep::schema::decode_descriptor(D::descriptor(), &schema, &error)) {
     throw std::runtime_error("the " + o.domain + " domain's descriptor: " + error);
   }
+  if (o.executor_only) return run_executor_only<D>(o, schema, std::move(handlers));
   std::vector<InputCommand> input;
   if (!o.input.empty()) input = read_input(o.input, schema);  // all of it, before anything runs
 
   lockstep::EngineConfig config;
   config.executor.table_capacity =
       capacities(o, o.duration_s > 0 ? std::uint64_t{1} << 26 : o.transfers);
-  if (!o.input.empty()) config.executor.table_capacity = {1u << 20, 1u << 22};
-  // Generated runs: no page faults while timing. A file's commands: tables grow as needed.
-  config.executor.preallocate = o.input.empty();
+  // Generated runs: no page faults while timing. A file's commands, or a matching journal
+  // opened as it is (made by any flow): tables grow as needed.
+  const bool grow = !o.input.empty() || (is_matching(o) && o.open_only);
+  if (grow) config.executor.table_capacity = {1u << 20, 1u << 22};
+  config.executor.preallocate = !grow;
   config.journal.durability = o.durability == "none" ? lockstep::journal::Durability::kNone
                                                      : lockstep::journal::Durability::kFsync;
   config.batch_commands_max = o.batch_max;

@@ -50,8 +50,9 @@ constexpr const char* kUsage =
     "           handlers (domains in this tool: ledger, matching, bank) and compares every "
     "TxResult\n"
     "  dump     DIR [--from SEQ] [--to SEQ]   JSON lines: commands, outcomes, deltas, events\n"
-    "  history  DIR --table T --key K [--json] every transaction that wrote that record,\n"
-    "           with its command, the record before and after, and its events\n"
+    "  history  DIR --table T --key K [--json]\n"
+    "           every transaction that wrote that record, with its command, the record\n"
+    "           before and after, and its events\n"
     "  state    DIR --at SEQ [--export FILE] [--json]\n"
     "           the state after sequence SEQ: its hash; --export writes every record\n"
     "  stats    DIR [--json]                  segments, frames, commands, ranges, snapshots\n"
@@ -473,14 +474,8 @@ int history(const Args& a) {
                     << "  before " << image_json(before) << "\n"
                     << "  after  " << image_json(after) << "\n";
           for (const TxEventView& e : v.events) {
-            const schema::Struct* s = j.domain.find_event(e.kind);
-            std::string ev;
-            std::string bad;
-            if (s == nullptr || !schema::to_json(j.domain, *s, e.bytes, &ev, &bad)) {
-              ev = "(undecodable: " + (s == nullptr ? "unknown kind" : bad) + ")";
-            }
-            std::cout << "  event  " << (s ? s->name : "kind_" + std::to_string(e.kind)) << " "
-                      << ev << "\n";
+            std::cout << "  event  " << event_name(j.domain, e.kind) << " "
+                      << event_fields_json(j.domain, e) << "\n";
           }
         }
         before = after;
