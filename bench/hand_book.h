@@ -12,7 +12,9 @@
 //   - an absl::flat_hash_map from order id to node index; each node keeps its level's map
 //     iterator, so a cancel unlinks in O(1).
 // What it leaves out of the engine's work: staging (undo log), the TxResult (command,
-// after-images), the state hash and the journal.
+// after-images), the state hash and the journal. It leaves out good-till-time orders and
+// ExpireOrders too: the generated flow (domains/matching/order_flow.h) has none, so a
+// PlaceOrder's expires_at is not read here.
 //
 // Every command returns kAccepted (0) or its matching::Reject code, checked in the
 // handlers' order, and appends to *out exactly the events its handler emits, in the same

@@ -138,7 +138,8 @@ void BM_HandBook(benchmark::State& state) {
 void BM_Engine(benchmark::State& state) {
   const Stream& s = stream(static_cast<std::uint32_t>(state.range(0)));
   lockstep::EngineOptions options;
-  options.table_capacity = {static_cast<std::uint32_t>(s.instruments.size()), kOrdersMax};
+  options.table_capacity = {static_cast<std::uint32_t>(s.instruments.size()), kOrdersMax,
+                            kOrdersMax};
   options.preallocate = true;
   auto exec = std::make_unique<lockstep::Executor<matching::Domain>>(matching::handlers(), options);
   std::vector<std::byte> out(options.result_bytes_max * (kBatch + 1) + options.chain_bytes_max);

@@ -20,8 +20,8 @@
 #   9. "seconds" spans the first submission to the last acknowledgement: no less than the
 #      slowest acknowledgement, and not much more.
 # PART=matching (lockstep-loadgen matching):
-#  10. --input tests/data/matching_commands.jsonl (every reject code of matching.lss)
-#      --results: exactly tests/data/matching_commands.expected.
+#  10. --input tests/data/matching_commands.jsonl (every reject code of matching.lss, and
+#      an order that expires) --results: exactly tests/data/matching_commands.expected.
 #  11. A generated run's --json: the documented keys, every command accounted for, and
 #      the refusals by name.
 #  12. --clock sequence and the same seed give the same state hash, another seed another,
@@ -241,8 +241,10 @@ if(PART STREQUAL "matching")
   # 10. --input and --results.
   set(journal "${WORK}/journal_input")
   set(results "${WORK}/matching_commands.results")
+  # --clock sequence: command N runs at logical time N + 1, which the file's good-till-time
+  # orders are written for (order 7 expires at 25: a cancel at 25 is too late).
   run_ok(mi matching --input "${DATA}/matching_commands.jsonl" --results "${results}"
-    --journal "${journal}" --json)
+    --journal "${journal}" --json --clock sequence)
   if(mi_ok)
     file(READ "${DATA}/matching_commands.expected" want)
     file(READ "${results}" got)
@@ -253,14 +255,15 @@ if(PART STREQUAL "matching")
     json_object(g "${mi_out}" "matching --input --json")
     if(NOT g_json STREQUAL "")
       expect_json_eq("${g_json}" "matching --input" matching domain)
-      expect_json_eq("${g_json}" "matching --input" 21 commands)
-      expect_json_eq("${g_json}" "matching --input" 11 committed)
-      expect_json_eq("${g_json}" "matching --input" 10 rejected)
+      expect_json_eq("${g_json}" "matching --input" 26 commands)
+      expect_json_eq("${g_json}" "matching --input" 14 committed)
+      expect_json_eq("${g_json}" "matching --input" 12 rejected)
       foreach(name unknown_instrument instrument_exists bad_price bad_quantity order_id_in_use
-          post_only_would_cross fok_not_fillable unknown_order not_owner bad_instrument)
+          post_only_would_cross fok_not_fillable unknown_order not_owner bad_instrument
+          bad_expiry order_expired)
         expect_json_eq("${g_json}" "matching --input" 1 rejects ${name})
       endforeach()
-      # The two instruments: every order was filled or cancelled.
+      # The two instruments: every order was filled, cancelled or expired.
       expect_json_eq("${g_json}" "matching --input" 2 state_records)
       expect_rejects_sum("${g_json}" "matching --input")
     endif()

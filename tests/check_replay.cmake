@@ -25,7 +25,7 @@
 #   order flow): verify --reexecute reproduces every TxResult, the
 #   state hash is the loadgen's, and history on an order shows its life: the command
 #   that placed it, every fill with its Trade event, the replace that kept its priority,
-#   and the replace that filled it.
+#   and the replace that filled it; and another order's expiry.
 #
 # Within a part every check runs; the failures are listed together at the end. WORK is
 # removed first and, when everything passed, at the end.
@@ -154,7 +154,7 @@ if(PART STREQUAL "matching")
   # at 18, where it takes 2 from order 2 and is gone.
   set(mfile "${WORK}/matching_file")
   execute_process(COMMAND "${LOADGEN}" matching --input "${DATA}/matching_commands.jsonl"
-      --journal "${mfile}" --json
+      --journal "${mfile}" --json --clock sequence
     RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 120)
   if(NOT status STREQUAL "0")
     message(FATAL_ERROR "lockstep-loadgen matching --input failed (${status}):\n${err}")
@@ -163,7 +163,7 @@ if(PART STREQUAL "matching")
   if(mv_ok)
     json_object(mv "${mv_out}" "${mv_cmd}")
     if(NOT mv_json STREQUAL "")
-      expect_json_eq("${mv_json}" "${mv_cmd}" 21 reexecuted results)
+      expect_json_eq("${mv_json}" "${mv_cmd}" 26 reexecuted results)
       expect_json_eq("${mv_json}" "${mv_cmd}" OFF reexecuted diverged)
     endif()
   endif()
@@ -200,6 +200,22 @@ if(PART STREQUAL "matching")
       expect_json_eq("${l3}" "${c}" Trade events 1 kind)
       expect_json_eq("${l3}" "${c}" 3 events 1 event taker_order)
       expect_json_eq("${l3}" "${c}" 102 events 1 event price)
+    endif()
+  endif()
+  # Order 7 rests at sequence 21 until logical time 25; the ExpireOrders at 26 expires it.
+  replay_ok(me history "${mfile}" --table Order --key 7 --json)
+  if(me_ok)
+    lines(me_lines "${me_out}")
+    list(LENGTH me_lines n)
+    if(NOT n EQUAL 2)
+      fail("'${me_cmd}': ${n} transactions, expected 2:\n${me_out}")
+    else()
+      list(GET me_lines 1 l1)
+      expect_json_eq("${l1}" "${me_cmd}" 25 sequence)
+      expect_json_eq("${l1}" "${me_cmd}" ExpireOrders kind)
+      expect_json_null("${l1}" "${me_cmd}" after)
+      expect_json_eq("${l1}" "${me_cmd}" OrderExpired events 0 kind)
+      expect_json_eq("${l1}" "${me_cmd}" 5 events 0 event quantity)
     endif()
   endif()
   replay_ok(mt history "${mfile}" --table Order --key 3)

@@ -7,16 +7,31 @@
 //     market and IOC remainders;
 //   - fill-or-kill and sweeps across more than one batch of matching::kBookBatch resting
 //     orders;
+//   - good-till-time orders (the design's worked example goes on with them): which
+//     expiries are refused (bad_expiry); ExpireOrders before, at and after an order's
+//     time, in (expires_at, id) order, up to its limit and never more than
+//     matching::kMaxExpiriesPerCommand; a taker (or a replace matched again) that meets
+//     expired makers, its own account's too, expires them and goes on; fill-or-kill and
+//     post-only ignore expired orders, across batches too; cancel and replace of an
+//     expired order are refused (order_expired); a replace keeps the expiry; and an order
+//     leaves its Expiry record when it leaves the book, however it leaves;
 //   - a seeded model-based test against a plain reference book (a vector per book side,
-//     best first, naive loops), comparing every command's outcome and events (every field,
-//     and every byte) and the books, with invariants on the engine's events checked
-//     against the engine's own book before each command. The seeds are fixed;
-//     LOCKSTEP_SEED=N runs the streams from seed N instead.
+//     best first, naive loops, the harness's logical time), comparing every command's
+//     outcome and events (every field, and every byte), the books and the Expiry records,
+//     with invariants on the engine's events checked against the engine's own book before
+//     each command. The streams place good-till-time orders (some expiring within a few
+//     commands, some far off), bad expiries, and ExpireOrders with small limits. The seeds
+//     are fixed; LOCKSTEP_SEED=N runs the streams from seed N instead.
+//
+// Logical time is the harness's: command number n (from 0, every command counted, refused
+// ones too) runs at 1'000'000 + 1000 * n ns (time_of()). An order with expires_at != 0 is
+// expired from expires_at on (expires_at <= now).
 //
 // Where docs/matching.md leaves the order of the checks open (a command with two faults),
 // the reference book checks in the handlers' order: PlaceOrder unknown_instrument,
-// bad_price, bad_quantity, order_id_in_use, post_only_would_cross, fok_not_fillable;
-// ReplaceOrder unknown_order, not_owner, bad_price, bad_quantity.
+// bad_price, bad_quantity, bad_expiry, order_id_in_use, post_only_would_cross,
+// fok_not_fillable; CancelOrder unknown_order, not_owner, order_expired; ReplaceOrder
+// unknown_order, not_owner, order_expired, bad_price, bad_quantity.
 #include <gtest/gtest.h>
 
 #include "tx_results.h"
@@ -66,6 +81,7 @@ using matching::Side;
 constexpr std::int64_t kMaxPrice = matching::kMaxPrice;
 constexpr std::uint64_t kU64Max = std::numeric_limits<std::uint64_t>::max();
 constexpr std::int64_t kI64Min = std::numeric_limits<std::int64_t>::min();
+constexpr std::int64_t kI64Max = std::numeric_limits<std::int64_t>::max();
 constexpr std::uint32_t kBatch = matching::kBookBatch;
 
 // Accounts of the explicit tests.
@@ -74,10 +90,22 @@ constexpr std::uint64_t kB = 2;
 constexpr std::uint64_t kC = 3;
 constexpr std::uint64_t kD = 4;
 
-using Event = std::variant<matching::OrderAccepted, matching::Trade, matching::OrderRested,
-                           matching::OrderCancelled, matching::OrderReplaced>;
+using Event =
+    std::variant<matching::OrderAccepted, matching::Trade, matching::OrderRested,
+                 matching::OrderCancelled, matching::OrderReplaced, matching::OrderExpired>;
 using Command = std::variant<matching::AddInstrument, matching::PlaceOrder, matching::CancelOrder,
-                             matching::ReplaceOrder>;
+                             matching::ReplaceOrder, matching::ExpireOrders>;
+
+// The logical time of the harness's command number `sequence` (from 0): Engine::submit_raw
+// gives it, and the reference book keeps the same count.
+constexpr std::int64_t time_of(std::uint64_t sequence) {
+  return 1'000'000 + static_cast<std::int64_t>(sequence) * 1000;
+}
+
+// An order with an expiry is expired from that time on.
+bool is_expired(std::int64_t expires_at, std::int64_t now) {
+  return expires_at != 0 && expires_at <= now;
+}
 
 template <class... F>
 struct Overloaded : F... {
@@ -131,6 +159,8 @@ std::string name(Reject r) {
     case Reject::unknown_order: return "unknown_order";
     case Reject::not_owner: return "not_owner";
     case Reject::bad_instrument: return "bad_instrument";
+    case Reject::bad_expiry: return "bad_expiry";
+    case Reject::order_expired: return "order_expired";
   }
   return "reject?" + std::to_string(static_cast<std::uint32_t>(r));
 }
@@ -164,6 +194,9 @@ std::string describe(const matching::OrderReplaced& e) {
              e.old_quantity, " -> ", e.new_quantity,
              e.kept_priority ? ", kept priority}" : ", new priority}");
 }
+std::string describe(const matching::OrderExpired& e) {
+  return cat("OrderExpired{id ", e.id, ", quantity ", e.quantity, "}");
+}
 std::string describe(const Event& e) {
   return std::visit([](const auto& x) { return describe(x); }, e);
 }
@@ -182,7 +215,7 @@ std::string describe(const Command& c) {
           [](const matching::PlaceOrder& x) {
             return cat("PlaceOrder{id ", x.id, ", account ", x.account, ", instrument ",
                        x.instrument, ", ", name(x.side), ", ", name(x.type), ", price ", x.price,
-                       ", quantity ", x.quantity, "}");
+                       ", quantity ", x.quantity, ", expires_at ", x.expires_at, "}");
           },
           [](const matching::CancelOrder& x) {
             return cat("CancelOrder{id ", x.id, ", account ", x.account, "}");
@@ -191,6 +224,7 @@ std::string describe(const Command& c) {
             return cat("ReplaceOrder{id ", x.id, ", account ", x.account, ", price ", x.price,
                        ", quantity ", x.quantity, "}");
           },
+          [](const matching::ExpireOrders& x) { return cat("ExpireOrders{limit ", x.limit, "}"); },
       },
       c);
 }
@@ -218,6 +252,15 @@ matching::PlaceOrder order(std::uint64_t id, std::uint64_t account, Side side, O
           .side = side,
           .type = type};
 }
+// A good-till-time order: `order` with an expiry.
+matching::PlaceOrder gtt(std::uint64_t id, std::uint64_t account, Side side, OrderType type,
+                         std::int64_t price, std::uint64_t quantity, std::int64_t expires_at,
+                         std::uint32_t instrument = 1) {
+  matching::PlaceOrder c = order(id, account, side, type, price, quantity, instrument);
+  c.expires_at = expires_at;
+  return c;
+}
+matching::ExpireOrders expire(std::uint32_t limit) { return {.limit = limit}; }
 Event accepted(const matching::PlaceOrder& c) {
   return matching::OrderAccepted{.id = c.id,
                                  .account = c.account,
@@ -254,6 +297,9 @@ Event replaced(std::uint64_t id, std::int64_t old_price, std::uint64_t old_quant
                                  .new_quantity = new_quantity,
                                  .kept_priority = kept};
 }
+Event expired(std::uint64_t id, std::uint64_t quantity) {
+  return matching::OrderExpired{.id = id, .quantity = quantity};
+}
 
 // A resting order as both books see it, for comparing them.
 struct Resting {
@@ -265,16 +311,21 @@ struct Resting {
   std::uint64_t quantity = 0;
   std::int64_t level = 0;
   std::uint64_t priority = 0;
+  std::int64_t expires_at = 0;
   friend bool operator==(const Resting&, const Resting&) = default;
 };
 void PrintTo(const Resting& o, std::ostream* os) {
   *os << "{id " << o.id << ", account " << o.account << ", instrument " << o.instrument << ", "
       << name(o.side) << ", price " << o.price << ", quantity " << o.quantity << ", level "
-      << o.level << ", priority " << o.priority << "}";
+      << o.level << ", priority " << o.priority << ", expires_at " << o.expires_at << "}";
 }
 Resting resting_of(const matching::Order& o) {
-  return {o.id, o.account, o.instrument, o.side, o.price, o.quantity, o.level, o.priority};
+  return {o.id,       o.account, o.instrument, o.side,      o.price,
+          o.quantity, o.level,   o.priority,   o.expires_at};
 }
+
+// An Expiry record, as (order, expires_at).
+using ExpiryState = std::pair<std::uint64_t, std::int64_t>;
 
 struct InstrumentState {
   std::uint32_t id = 0;
@@ -312,6 +363,7 @@ Event decode_event(const lockstep::TxEventView& e) {
     case matching::OrderRested::kKind: return as(matching::OrderRested{});
     case matching::OrderCancelled::kKind: return as(matching::OrderCancelled{});
     case matching::OrderReplaced::kKind: return as(matching::OrderReplaced{});
+    case matching::OrderExpired::kKind: return as(matching::OrderExpired{});
     default: break;
   }
   ADD_FAILURE() << "unknown event kind " << e.kind;
@@ -322,7 +374,7 @@ class Engine {
  public:
   static lockstep::EngineOptions default_options() {
     lockstep::EngineOptions o;
-    o.table_capacity = {64, 1u << 14};
+    o.table_capacity = {64, 1u << 14, 1u << 14};  // Instrument, Order, Expiry
     return o;
   }
 
@@ -338,7 +390,7 @@ class Engine {
     v.client_id = 1;
     v.request_id = exec_->next_sequence() + 1;
     v.sequence = exec_->next_sequence();
-    v.logical_time_ns = 1'000'000 + static_cast<std::int64_t>(v.sequence) * 1000;
+    v.logical_time_ns = time_of(v.sequence);
     v.payload = payload;
     const lockstep::ExecuteResult r = exec_->execute(v, true, out_);
     return lockstep_test::decode_results(std::span(out_).first(r.bytes), r.results);
@@ -403,6 +455,15 @@ class Engine {
     std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
     return v;
   }
+  // Every Expiry record, by order.
+  std::vector<ExpiryState> expiries() const {
+    std::vector<ExpiryState> v;
+    std::get<2>(exec_->tables()).for_each([&](std::uint32_t, const matching::Expiry& e) {
+      v.emplace_back(e.order, e.expires_at);
+    });
+    std::sort(v.begin(), v.end());
+    return v;
+  }
   const matching::Order* order(std::uint64_t id) const {
     const auto& t = std::get<1>(exec_->tables());
     const std::uint32_t slot = t.slot_of(matching::detail_::Order_primary::make(id));
@@ -437,6 +498,7 @@ class RefBook {
     std::int64_t price = 0;
     std::uint64_t quantity = 0;
     std::uint64_t priority = 0;
+    std::int64_t expires_at = 0;  // 0: good till cancelled
     std::uint32_t instrument = 0;
     Side side{};
   };
@@ -449,12 +511,19 @@ class RefBook {
     const std::vector<Order>& book(Side s) const { return s == Side::buy ? bids : asks; }
   };
 
+  // Commands applied so far: the harness's sequence of the next command.
+  std::uint64_t commands() const { return commands_; }
+  // The logical time of the next command.
+  std::int64_t next_time() const { return time_of(commands_); }
+
   Expect apply(const Command& c) {
+    now_ = time_of(commands_++);
     return std::visit(Overloaded{
                           [&](const matching::AddInstrument& x) { return add_instrument(x); },
                           [&](const matching::PlaceOrder& x) { return place(x); },
                           [&](const matching::CancelOrder& x) { return cancel(x); },
                           [&](const matching::ReplaceOrder& x) { return replace(x); },
+                          [&](const matching::ExpireOrders& x) { return expire_orders(x); },
                       },
                       c);
   }
@@ -471,30 +540,37 @@ class RefBook {
     if (it == instruments_.end()) return {refusal(Reject::unknown_instrument), {}};
     Instrument& in = it->second;
     const bool market = c.type == OrderType::market;
+    const bool rests = c.type == OrderType::limit || c.type == OrderType::post_only;
     if (market ? c.price != 0 : !price_ok(c.price)) return {refusal(Reject::bad_price), {}};
     if (!quantity_ok(c.quantity, in)) return {refusal(Reject::bad_quantity), {}};
+    if (c.expires_at != 0 && (!rests || c.expires_at <= now_)) {
+      return {refusal(Reject::bad_expiry), {}};
+    }
     if (find(c.id).has_value()) return {refusal(Reject::order_id_in_use), {}};
     const std::vector<Order>& other = in.book(opposite(c.side));
-    if (c.type == OrderType::post_only && !other.empty() &&
-        crosses(c.side, false, c.price, other.front().price)) {
-      return {refusal(Reject::post_only_would_cross), {}};
+    if (c.type == OrderType::post_only) {
+      // Any crossing resting order that has not expired, of any account.
+      for (const Order& m : other) {
+        if (!crosses(c.side, false, c.price, m.price)) break;
+        if (!expired_now(m)) return {refusal(Reject::post_only_would_cross), {}};
+      }
     }
     if (c.type == OrderType::fok) {
-      // Every crossing resting order of another account, all of it (saturating at 2^64-1,
-      // which is then at least any quantity).
+      // Every crossing resting order of another account that has not expired, all of it
+      // (saturating at 2^64-1, which is then at least any quantity).
       std::uint64_t sum = 0;
       for (const Order& m : other) {
         if (!crosses(c.side, false, c.price, m.price)) break;
-        if (m.account == c.account) continue;
+        if (m.account == c.account || expired_now(m)) continue;
         sum = m.quantity > kU64Max - sum ? kU64Max : sum + m.quantity;
       }
       if (sum < c.quantity) return {refusal(Reject::fok_not_fillable), {}};
     }
     Expect x{Outcome::ok(), {accepted(c)}};
-    Taker t{c.id, c.account, c.instrument, c.side, market, c.price, c.quantity};
+    Taker t{c.id, c.account, c.instrument, c.side, market, c.price, c.quantity, c.expires_at};
     if (c.type != OrderType::post_only) take(in, t, x.events);
     if (t.left > 0) {
-      if (c.type == OrderType::limit || c.type == OrderType::post_only) {
+      if (rests) {
         rest(in, t, x.events);
       } else {
         x.events.push_back(cancelled(c.id, t.left, CancelReason::unfilled));
@@ -508,6 +584,7 @@ class RefBook {
     if (!w.has_value()) return {refusal(Reject::unknown_order), {}};
     const Order o = (*w->side)[w->index];
     if (o.account != c.account) return {refusal(Reject::not_owner), {}};
+    if (expired_now(o)) return {refusal(Reject::order_expired), {}};
     w->side->erase(w->side->begin() + static_cast<long>(w->index));
     return {Outcome::ok(), {cancelled(o.id, o.quantity, CancelReason::requested)}};
   }
@@ -517,6 +594,7 @@ class RefBook {
     if (!w.has_value()) return {refusal(Reject::unknown_order), {}};
     const Order was = (*w->side)[w->index];
     if (was.account != c.account) return {refusal(Reject::not_owner), {}};
+    if (expired_now(was)) return {refusal(Reject::order_expired), {}};
     if (!price_ok(c.price)) return {refusal(Reject::bad_price), {}};
     if (!quantity_ok(c.quantity, *w->in)) return {refusal(Reject::bad_quantity), {}};
     const bool keeps = c.price == was.price && c.quantity <= was.quantity;
@@ -525,11 +603,38 @@ class RefBook {
       (*w->side)[w->index].quantity = c.quantity;
       return x;
     }
-    // Out of the book, matched as an incoming limit order, and what is left rests anew.
+    // Out of the book, matched as an incoming limit order, and what is left rests anew,
+    // with the same expiry.
     w->side->erase(w->side->begin() + static_cast<long>(w->index));
-    Taker t{c.id, was.account, was.instrument, was.side, false, c.price, c.quantity};
+    Taker t{c.id,  was.account, was.instrument, was.side,
+            false, c.price,     c.quantity,     was.expires_at};
     take(*w->in, t, x.events);
     if (t.left > 0) rest(*w->in, t, x.events);
+    return x;
+  }
+
+  // Every expired resting order, soonest first, then by id; the first `limit` of them go,
+  // and never more than matching::kMaxExpiriesPerCommand.
+  Expect expire_orders(const matching::ExpireOrders& c) {
+    std::vector<Order> due;
+    for (const auto& [id, in] : instruments_) {
+      for (const std::vector<Order>* side : {&in.bids, &in.asks}) {
+        for (const Order& o : *side) {
+          if (expired_now(o)) due.push_back(o);
+        }
+      }
+    }
+    std::sort(due.begin(), due.end(), [](const Order& a, const Order& b) {
+      return a.expires_at != b.expires_at ? a.expires_at < b.expires_at : a.id < b.id;
+    });
+    const std::size_t limit = std::min(c.limit, matching::kMaxExpiriesPerCommand);
+    if (due.size() > limit) due.resize(limit);
+    Expect x{Outcome::ok(), {}};
+    for (const Order& o : due) {
+      x.events.push_back(expired(o.id, o.quantity));
+      const std::optional<Where> w = find(o.id);
+      w->side->erase(w->side->begin() + static_cast<long>(w->index));
+    }
     return x;
   }
 
@@ -540,11 +645,19 @@ class RefBook {
       for (const std::vector<Order>* side : {&in.bids, &in.asks}) {
         for (const Order& o : *side) {
           v.push_back({o.id, o.account, o.instrument, o.side, o.price, o.quantity,
-                       level_of(o.side, o.price), o.priority});
+                       level_of(o.side, o.price), o.priority, o.expires_at});
         }
       }
     }
     std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    return v;
+  }
+  // The Expiry records there should be: one per resting order that expires, by order.
+  std::vector<ExpiryState> expiries() const {
+    std::vector<ExpiryState> v;
+    for (const Resting& o : resting()) {
+      if (o.expires_at != 0) v.emplace_back(o.id, o.expires_at);
+    }
     return v;
   }
   std::vector<InstrumentState> instrument_states() const {
@@ -557,7 +670,9 @@ class RefBook {
     return it == instruments_.end() ? nullptr : &it->second;
   }
   // The model's own invariant: each side is in (level, priority) order, with no two orders
-  // at one priority, and each book is not crossed.
+  // at one priority, and the orders of each book that have not expired (at the last
+  // command's time) do not cross: only a post-only order rests across an order, and only
+  // across expired ones.
   void check_sorted() const {
     for (const auto& [id, in] : instruments_) {
       for (const std::vector<Order>* side : {&in.bids, &in.asks}) {
@@ -570,8 +685,14 @@ class RefBook {
               << "reference book out of order at " << a.id << ", " << b.id;
         }
       }
-      if (!in.bids.empty() && !in.asks.empty()) {
-        EXPECT_LT(in.bids.front().price, in.asks.front().price) << "crossed book " << id;
+      const auto live = [&](const std::vector<Order>& side) {
+        return std::find_if(side.begin(), side.end(),
+                            [&](const Order& o) { return !expired_now(o); });
+      };
+      const auto bid = live(in.bids);
+      const auto ask = live(in.asks);
+      if (bid != in.bids.end() && ask != in.asks.end()) {
+        EXPECT_LT(bid->price, ask->price) << "crossed book " << id;
       }
     }
   }
@@ -585,6 +706,7 @@ class RefBook {
     bool market;
     std::int64_t price;
     std::uint64_t left;
+    std::int64_t expires_at;  // what it rests with
   };
   struct Where {
     Instrument* in;
@@ -600,6 +722,8 @@ class RefBook {
     if (market) return true;
     return taker == Side::buy ? maker_price <= limit : maker_price >= limit;
   }
+  // Expired at the time of the command being applied (or of the last one applied).
+  bool expired_now(const Order& o) const { return is_expired(o.expires_at, now_); }
 
   // The resting order `id`, on whichever book and side it rests.
   std::optional<Where> find(std::uint64_t id) {
@@ -613,12 +737,19 @@ class RefBook {
     return std::nullopt;
   }
 
-  // Takes from the front of the other side while it crosses and the taker has quantity.
-  static void take(Instrument& in, Taker& t, std::vector<Event>& out) {
+  // Takes from the front of the other side while it crosses and the taker has quantity:
+  // an expired front order is expired, one of the taker's account cancelled, any other
+  // traded with.
+  void take(Instrument& in, Taker& t, std::vector<Event>& out) const {
     std::vector<Order>& other = in.book(opposite(t.side));
     while (t.left > 0 && !other.empty()) {
       Order& m = other.front();
       if (!crosses(t.side, t.market, t.price, m.price)) break;
+      if (expired_now(m)) {
+        out.push_back(expired(m.id, m.quantity));
+        other.erase(other.begin());
+        continue;
+      }
       if (m.account == t.account) {
         out.push_back(cancelled(m.id, m.quantity, CancelReason::self_trade));
         other.erase(other.begin());
@@ -635,7 +766,8 @@ class RefBook {
   // Rests what is left of `t` with the instrument's next priority: after every order at
   // the same or a better price (those all have earlier priorities).
   static void rest(Instrument& in, const Taker& t, std::vector<Event>& out) {
-    const Order o{t.id, t.account, t.price, t.left, in.next_priority++, t.instrument, t.side};
+    const Order o{t.id,         t.account,    t.price, t.left, in.next_priority++,
+                  t.expires_at, t.instrument, t.side};
     std::vector<Order>& side = in.book(t.side);
     const auto worse = [&](const Order& x) {
       return t.side == Side::buy ? x.price < o.price : x.price > o.price;
@@ -645,27 +777,36 @@ class RefBook {
   }
 
   std::map<std::uint32_t, Instrument> instruments_;
+  std::uint64_t commands_ = 0;  // applied so far
+  std::int64_t now_ = 0;        // the time of the command being applied, or of the last one
 };
 
 // ---------------------------------------------------------------------------------------
 // Checks on the engine's events that do not use the reference book: against the engine's
 // own resting orders before the command, every trade is with the best resting order of
 // the other side, at its price, between two accounts, within both orders' quantities;
-// every self-trade cancel is of the best resting order, of the taker's account; what
-// rests or is cancelled unfilled is what is left; and a taker that stops with quantity
-// left leaves nothing that crosses it.
+// every self-trade cancel is of the best resting order, of the taker's account; every
+// expiry met by a taker is of the best resting order, expired at `now` (the command's
+// time); what rests or is cancelled unfilled is what is left; a taker that stops with
+// quantity left leaves nothing that crosses it; a post-only order rests across expired
+// orders only; and ExpireOrders expires only expired orders, soonest first (then by id),
+// and all of them unless its limit stops it.
 
 bool crosses_limit(Side taker, std::int64_t limit, std::int64_t maker_price) {
   return taker == Side::buy ? maker_price <= limit : maker_price >= limit;
 }
 
-void check_events(const std::vector<matching::Order>& before, const Command& c, const Result& r) {
+void check_events(const std::vector<matching::Order>& before, const Command& c, std::int64_t now,
+                  const Result& r) {
   std::map<std::uint64_t, matching::Order> book;
   for (const matching::Order& o : before) book[o.id] = o;
   const std::string what = describe(c);
   const auto* place = std::get_if<matching::PlaceOrder>(&c);
   const auto* replace = std::get_if<matching::ReplaceOrder>(&c);
   const auto* cancel = std::get_if<matching::CancelOrder>(&c);
+  const auto* sweep = std::get_if<matching::ExpireOrders>(&c);
+  using SweepKey = std::pair<std::int64_t, std::uint64_t>;  // (expires_at, id)
+  std::optional<SweepKey> last_swept;  // ExpireOrders: the last order it expired
 
   struct Taker {
     bool on = false;
@@ -794,7 +935,39 @@ void check_events(const std::vector<matching::Order>& before, const Command& c, 
               EXPECT_EQ(e.quantity, t.left);
               EXPECT_GT(e.quantity, 0u);
               stop_with_left();
+              if (!t.takes) {
+                for (const auto& [id, o] : book) {
+                  if (o.instrument == t.instrument && o.side == opposite(t.side) &&
+                      crosses_limit(t.side, t.price, o.price)) {
+                    EXPECT_TRUE(is_expired(o.expires_at, now))
+                        << "a post-only order rested across order " << id;
+                  }
+                }
+              }
               ended = true;
+            },
+            [&](const matching::OrderExpired& e) {
+              const auto it = book.find(e.id);
+              ASSERT_NE(it, book.end()) << "the expiry of an order that is not resting";
+              const matching::Order m = it->second;
+              EXPECT_TRUE(is_expired(m.expires_at, now)) << "expires at " << m.expires_at;
+              EXPECT_EQ(e.quantity, m.quantity);
+              if (sweep != nullptr) {
+                EXPECT_LT(i, std::size_t{std::min(sweep->limit, matching::kMaxExpiriesPerCommand)})
+                    << "more than the limit";
+                const SweepKey key{m.expires_at, m.id};
+                if (last_swept.has_value()) {
+                  EXPECT_LT(*last_swept, key) << "not soonest first, then by id";
+                }
+                last_swept = key;
+              } else {
+                ASSERT_TRUE(t.on && t.takes);
+                const matching::Order* b = best();
+                ASSERT_NE(b, nullptr);
+                EXPECT_EQ(e.id, b->id) << "not the best resting order";
+                EXPECT_TRUE(t.market || crosses_limit(t.side, t.price, b->price));
+              }
+              book.erase(it);
             },
         },
         r.events[i]);
@@ -802,13 +975,28 @@ void check_events(const std::vector<matching::Order>& before, const Command& c, 
   if (t.on && !ended) {
     EXPECT_EQ(t.left, 0u) << what << ": the taker neither filled nor ended";
   }
+  if (sweep != nullptr && r.outcome.is_ok()) {
+    // What is left that has expired comes after what went, and is left only for the limit.
+    for (const auto& [id, o] : book) {
+      if (!is_expired(o.expires_at, now)) continue;
+      EXPECT_EQ(r.events.size(),
+                std::size_t{std::min(sweep->limit, matching::kMaxExpiriesPerCommand)})
+          << what << ": order " << id << " left expired";
+      if (last_swept.has_value()) {
+        EXPECT_LT(*last_swept, (SweepKey{o.expires_at, id}))
+            << what << ": order " << id << " left before one that went";
+      }
+    }
+  }
 }
 
-// No book of `orders` is crossed.
-void expect_uncrossed(const std::vector<matching::Order>& orders) {
+// No book of `orders` is crossed, leaving out the orders expired at `now` (a post-only
+// order rests across those).
+void expect_uncrossed(const std::vector<matching::Order>& orders, std::int64_t now) {
   std::map<std::uint32_t, std::int64_t> best_bid;
   std::map<std::uint32_t, std::int64_t> best_ask;
   for (const matching::Order& o : orders) {
+    if (is_expired(o.expires_at, now)) continue;
     if (o.side == Side::buy) {
       auto [it, fresh] = best_bid.emplace(o.instrument, o.price);
       if (!fresh) it->second = std::max(it->second, o.price);
@@ -838,7 +1026,13 @@ struct Stats {
   std::uint64_t requested = 0;
   std::uint64_t kept_priority = 0;
   std::uint64_t lost_priority = 0;
-  std::size_t most_makers = 0;   // the most resting orders one command took or cancelled
+  std::uint64_t rested_gtt = 0;              // rested with an expiry
+  std::uint64_t expired_taken = 0;           // expired by a taker that met them
+  std::uint64_t expired_swept = 0;           // expired by ExpireOrders
+  std::uint64_t empty_sweeps = 0;            // ExpireOrders that expired nothing
+  std::uint64_t post_only_past_expired = 0;  // post-only orders that rested across expired ones
+  std::uint64_t fok_past_expired = 0;        // fill-or-kill orders that crossed expired ones
+  std::size_t most_makers = 0;   // the most resting orders one command took, cancelled or expired
   std::size_t most_resting = 0;  // the most resting orders at once
 
   void add(const Stats& s) {
@@ -851,6 +1045,12 @@ struct Stats {
     requested += s.requested;
     kept_priority += s.kept_priority;
     lost_priority += s.lost_priority;
+    rested_gtt += s.rested_gtt;
+    expired_taken += s.expired_taken;
+    expired_swept += s.expired_swept;
+    empty_sweeps += s.empty_sweeps;
+    post_only_past_expired += s.post_only_past_expired;
+    fok_past_expired += s.fok_past_expired;
     most_makers = std::max(most_makers, s.most_makers);
     most_resting = std::max(most_resting, s.most_resting);
   }
@@ -867,6 +1067,9 @@ class Checked {
     const std::string what = describe(c);
     const std::vector<matching::Order> before = engine.orders();
     const lockstep::StateHash hash = engine.exec().state_hash();
+    // The same command number, so the same logical time.
+    EXPECT_EQ(model.commands(), engine.exec().next_sequence()) << what;
+    const std::int64_t now = model.next_time();
     const Expect x = model.apply(c);
     Result r = engine.run(c);
     EXPECT_EQ(r.outcome, x.outcome) << what;
@@ -882,9 +1085,9 @@ class Checked {
       EXPECT_TRUE(r.events.empty()) << what << ": a refusal with events";
       EXPECT_EQ(engine.exec().state_hash(), hash) << what << ": a refusal moved the state hash";
     }
-    check_events(before, c, r);
+    check_events(before, c, now, r);
     const std::vector<matching::Order> after = engine.orders();
-    expect_uncrossed(after);
+    expect_uncrossed(after, now);
 
     ++stats.commands;
     ++stats.outcomes[r.outcome.code()];
@@ -900,10 +1103,31 @@ class Checked {
         }
         if (k->reason == CancelReason::unfilled) ++stats.unfilled;
         if (k->reason == CancelReason::requested) ++stats.requested;
-      } else if (std::holds_alternative<matching::OrderRested>(e)) {
+      } else if (const auto* o = std::get_if<matching::OrderRested>(&e)) {
         ++stats.rested;
+        const matching::Order* now_resting = engine.order(o->id);
+        if (now_resting != nullptr && now_resting->expires_at != 0) ++stats.rested_gtt;
       } else if (const auto* p = std::get_if<matching::OrderReplaced>(&e)) {
         ++(p->kept_priority ? stats.kept_priority : stats.lost_priority);
+      } else if (std::holds_alternative<matching::OrderExpired>(e)) {
+        if (std::holds_alternative<matching::ExpireOrders>(c)) {
+          ++stats.expired_swept;
+        } else {
+          ++stats.expired_taken;
+          ++makers;
+        }
+      }
+    }
+    if (std::holds_alternative<matching::ExpireOrders>(c) && r.events.empty()) ++stats.empty_sweeps;
+    if (const auto* p = std::get_if<matching::PlaceOrder>(&c);
+        p != nullptr && (p->type == OrderType::post_only || p->type == OrderType::fok)) {
+      const bool past_expired = std::any_of(before.begin(), before.end(), [&](const auto& o) {
+        return o.instrument == p->instrument && o.side == opposite(p->side) &&
+               crosses_limit(p->side, p->price, o.price) && is_expired(o.expires_at, now);
+      });
+      if (past_expired && p->type == OrderType::fok) ++stats.fok_past_expired;
+      if (past_expired && p->type == OrderType::post_only && r.outcome.is_ok()) {
+        ++stats.post_only_past_expired;
       }
     }
     stats.most_makers = std::max(stats.most_makers, makers);
@@ -927,6 +1151,7 @@ class Checked {
       instruments.push_back({i.id, i.max_quantity, i.next_priority});
     }
     EXPECT_EQ(instruments, model.instrument_states());
+    EXPECT_EQ(engine.expiries(), model.expiries());
     EXPECT_EQ(engine.exec().recompute_state_hash(), engine.exec().state_hash());
   }
 
@@ -975,6 +1200,7 @@ class MatchingTest : public ::testing::Test {
     const lockstep::StateHash hash = k.engine.exec().state_hash();
     const std::vector<matching::Order> orders = k.engine.orders();
     const std::vector<matching::Instrument> instruments = k.engine.instruments();
+    const std::vector<ExpiryState> expiries = k.engine.expiries();
     const Result r = k.step(c);
     if (r.outcome != refusal(why)) {
       return ::testing::AssertionFailure()
@@ -996,11 +1222,27 @@ class MatchingTest : public ::testing::Test {
     if (!same_bytes(k.engine.instruments(), instruments)) {
       return ::testing::AssertionFailure() << "an instrument changed";
     }
+    if (k.engine.expiries() != expiries) {
+      return ::testing::AssertionFailure() << "an Expiry record changed";
+    }
     return ::testing::AssertionSuccess();
   }
   static std::vector<std::string> names(const std::vector<Event>& events) {
     return describe_all(events);
   }
+  // The logical time of the next command.
+  std::int64_t now() { return time_of(k.engine.exec().next_sequence()); }
+  // Lets time pass until the next command's time is `t` (a command's time, not before
+  // now()): refused commands, a cancel of an order that never was.
+  void wait_until(std::int64_t t) {
+    ASSERT_LE(now(), t);
+    ASSERT_EQ((t - now()) % 1000, 0);
+    while (now() < t) {
+      ASSERT_TRUE(
+          refused(matching::CancelOrder{.id = kU64Max, .account = kA}, Reject::unknown_order));
+    }
+  }
+  std::uint32_t expiry_records() { return std::get<2>(k.engine.exec().tables()).size(); }
 
   void TearDown() override { k.expect_same_books(); }
 
@@ -1038,6 +1280,25 @@ TEST_F(MatchingTest, TheWorkedExampleOfTheDesign) {
                                 cancelled(14, 2, CancelReason::unfilled)}));
   EXPECT_TRUE(k.engine.orders().empty());
   EXPECT_EQ(k.engine.instrument(1)->next_priority, 2u);
+  // Then with expiry, one command for each 50 of the design's times (100, 150, 200, 250).
+  // 6. B sells 4 at 101 till 200: rests, with an Expiry record.
+  const std::int64_t at200 = now() + 2000;
+  const auto o15 = gtt(15, kB, Side::sell, OrderType::limit, 101, 4, at200);
+  EXPECT_EQ(accept(o15), names({accepted(o15), rested(15, 4, 2)}));
+  EXPECT_EQ(k.engine.expiries(), (std::vector<ExpiryState>{{15, at200}}));
+  // 7. C sells 4 at 102: rests.
+  const auto o16 = order(16, kC, Side::sell, OrderType::limit, 102, 4);
+  EXPECT_EQ(accept(o16), names({accepted(o16), rested(16, 4, 3)}));
+  // 8. At 200, B's cancel of order 15 is refused: it has expired.
+  ASSERT_EQ(now(), at200);
+  EXPECT_TRUE(refused(matching::CancelOrder{.id = 15, .account = kB}, Reject::order_expired));
+  // 9. A buys 3 at 102: expires order 15, then takes 3 of order 16.
+  const auto o17 = order(17, kA, Side::buy, OrderType::limit, 102, 3);
+  EXPECT_EQ(accept(o17),
+            names({accepted(o17), expired(15, 4), trade(1, 16, kC, 17, kA, Side::buy, 102, 3)}));
+  EXPECT_EQ(k.engine.book_ids(1, Side::sell), (std::vector<std::uint64_t>{16}));
+  EXPECT_EQ(k.engine.order(16)->quantity, 1u);
+  EXPECT_EQ(expiry_records(), 0u);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1367,6 +1628,329 @@ TEST_F(MatchingTest, CancelRemovesTheOrderAndReportsWhatWasLeft) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Good till time: expires_at and ExpireOrders.
+
+TEST_F(MatchingTest, AnExpiryIsRefusedUnlessItIsAfterNowOnALimitOrPostOnlyOrder) {
+  add(1);
+  // 0 is good till cancelled: no Expiry record.
+  const auto g = gtt(1, kA, Side::buy, OrderType::limit, 100, 1, 0);
+  EXPECT_EQ(accept(g), names({accepted(g), rested(1, 1, 0)}));
+  EXPECT_EQ(k.engine.order(1)->expires_at, 0);
+  EXPECT_EQ(expiry_records(), 0u);
+  // On a limit or post-only order: now itself, the past, and negative times.
+  for (const OrderType t : {OrderType::limit, OrderType::post_only}) {
+    for (const Side side : {Side::buy, Side::sell}) {
+      SCOPED_TRACE(name(t) + " " + name(side));
+      const std::int64_t p = side == Side::buy ? 90 : 110;
+      EXPECT_TRUE(refused(gtt(2, kA, side, t, p, 1, now()), Reject::bad_expiry));
+      EXPECT_TRUE(refused(gtt(2, kA, side, t, p, 1, now() - 1), Reject::bad_expiry));
+      EXPECT_TRUE(refused(gtt(2, kA, side, t, p, 1, now() - 1000), Reject::bad_expiry));
+      EXPECT_TRUE(refused(gtt(2, kA, side, t, p, 1, 1), Reject::bad_expiry));
+      EXPECT_TRUE(refused(gtt(2, kA, side, t, p, 1, -1), Reject::bad_expiry));
+      EXPECT_TRUE(refused(gtt(2, kA, side, t, p, 1, -now() - 1000), Reject::bad_expiry));
+      EXPECT_TRUE(refused(gtt(2, kA, side, t, p, 1, kI64Min), Reject::bad_expiry));
+    }
+  }
+  // On an order that cannot rest: any time at all, even one that would do on a limit order.
+  for (const OrderType t : {OrderType::market, OrderType::ioc, OrderType::fok}) {
+    SCOPED_TRACE(name(t));
+    const std::int64_t p = t == OrderType::market ? 0 : 100;
+    for (const std::int64_t at :
+         {now() + 1, now() + 1000, now() + 1'000'000, kI64Max, now(), std::int64_t{-1}, kI64Min}) {
+      EXPECT_TRUE(refused(gtt(2, kA, Side::sell, t, p, 1, at), Reject::bad_expiry)) << at;
+    }
+  }
+  // Just after now, on a limit and a post-only order, and the end of time: they rest.
+  const auto l = gtt(2, kA, Side::buy, OrderType::limit, 90, 2, now() + 1);
+  EXPECT_EQ(accept(l), names({accepted(l), rested(2, 2, 1)}));
+  const auto p = gtt(3, kB, Side::sell, OrderType::post_only, 110, 3, now() + 1000);
+  EXPECT_EQ(accept(p), names({accepted(p), rested(3, 3, 2)}));
+  const auto e = gtt(4, kC, Side::sell, OrderType::limit, 111, 4, kI64Max);
+  EXPECT_EQ(accept(e), names({accepted(e), rested(4, 4, 3)}));
+  EXPECT_EQ(k.engine.order(2)->expires_at, l.expires_at);
+  EXPECT_EQ(k.engine.order(3)->expires_at, p.expires_at);
+  EXPECT_EQ(k.engine.order(4)->expires_at, kI64Max);
+  EXPECT_EQ(k.engine.expiries(),
+            (std::vector<ExpiryState>{{2, l.expires_at}, {3, p.expires_at}, {4, kI64Max}}));
+}
+
+TEST_F(MatchingTest, TheExpiryIsCheckedAfterTheQuantityAndBeforeTheOrderId) {
+  add(1, 10);
+  rest(order(1, kB, Side::sell, OrderType::limit, 100, 5));
+  const std::int64_t past = 1;
+  // Before it: the instrument, the price, the quantity.
+  EXPECT_TRUE(
+      refused(gtt(2, kA, Side::buy, OrderType::limit, 90, 1, past, 2), Reject::unknown_instrument));
+  EXPECT_TRUE(refused(gtt(2, kA, Side::buy, OrderType::limit, 0, 1, past), Reject::bad_price));
+  EXPECT_TRUE(refused(gtt(2, kA, Side::buy, OrderType::market, 90, 1, past), Reject::bad_price));
+  EXPECT_TRUE(refused(gtt(2, kA, Side::buy, OrderType::limit, 90, 0, past), Reject::bad_quantity));
+  EXPECT_TRUE(refused(gtt(2, kA, Side::buy, OrderType::limit, 90, 11, past), Reject::bad_quantity));
+  // After it: the id, post-only crossing, fill-or-kill (fillable or not).
+  EXPECT_TRUE(refused(gtt(1, kA, Side::buy, OrderType::limit, 90, 1, past), Reject::bad_expiry));
+  EXPECT_TRUE(
+      refused(gtt(2, kA, Side::buy, OrderType::post_only, 100, 1, past), Reject::bad_expiry));
+  EXPECT_TRUE(
+      refused(gtt(2, kA, Side::buy, OrderType::fok, 100, 9, now() + 1000), Reject::bad_expiry));
+  EXPECT_TRUE(
+      refused(gtt(2, kA, Side::buy, OrderType::fok, 100, 1, now() + 1000), Reject::bad_expiry));
+  EXPECT_TRUE(
+      refused(gtt(1, kA, Side::buy, OrderType::ioc, 100, 1, now() + 1000), Reject::bad_expiry));
+}
+
+TEST_F(MatchingTest, ExpireOrdersExpiresAnOrderAtItsTimeAndAfterButNotBefore) {
+  add(1);
+  const std::int64_t t1 = now() + 10'000;
+  const std::int64_t t2 = t1 + 2000;
+  const auto s = gtt(1, kA, Side::sell, OrderType::limit, 100, 5, t1);
+  EXPECT_EQ(accept(s), names({accepted(s), rested(1, 5, 0)}));
+  const auto b = gtt(2, kB, Side::buy, OrderType::limit, 90, 4, t2);
+  EXPECT_EQ(accept(b), names({accepted(b), rested(2, 4, 1)}));
+  EXPECT_EQ(k.engine.expiries(), (std::vector<ExpiryState>{{1, t1}, {2, t2}}));
+  // Before its time it trades: 3 left.
+  const auto i = order(3, kC, Side::buy, OrderType::ioc, 100, 2);
+  EXPECT_EQ(accept(i), names({accepted(i), trade(1, 1, kA, 3, kC, Side::buy, 100, 2)}));
+  wait_until(t1 - 1000);
+  EXPECT_EQ(accept(expire(5)), names({}));
+  EXPECT_EQ(k.engine.orders().size(), 2u);
+  // At its time: expired, with what is left; order 2's time has not come.
+  ASSERT_EQ(now(), t1);
+  EXPECT_EQ(accept(expire(5)), names({expired(1, 3)}));
+  EXPECT_EQ(k.engine.order(1), nullptr);
+  EXPECT_EQ(k.engine.expiries(), (std::vector<ExpiryState>{{2, t2}}));
+  // After its time.
+  wait_until(t2 + 3000);
+  EXPECT_EQ(accept(expire(5)), names({expired(2, 4)}));
+  EXPECT_TRUE(k.engine.orders().empty());
+  EXPECT_EQ(expiry_records(), 0u);
+  // Nothing left to expire: it commits all the same, writing nothing.
+  const Result r = k.step(expire(5));
+  EXPECT_TRUE(r.outcome.is_ok());
+  EXPECT_TRUE(r.events.empty());
+  EXPECT_EQ(r.writes, 0u);
+}
+
+TEST_F(MatchingTest, ExpireOrdersGoesSoonestFirstThenByIdUpToItsLimit) {
+  add(1);
+  add(2);
+  const std::int64_t t = now() + 20'000;
+  // Placed in an order unlike the one they expire in, on both sides of two books.
+  rest(gtt(5, kA, Side::sell, OrderType::limit, 110, 5, t + 2000));
+  rest(gtt(7, kB, Side::buy, OrderType::post_only, 90, 7, t));
+  rest(gtt(3, kC, Side::sell, OrderType::limit, 120, 3, t, 2));
+  rest(order(8, kA, Side::buy, OrderType::limit, 80, 8));               // good till cancelled
+  rest(gtt(9, kD, Side::sell, OrderType::limit, 130, 9, t + 100'000));  // far off
+  rest(gtt(4, kD, Side::buy, OrderType::limit, 85, 4, t, 2));
+  rest(gtt(6, kB, Side::sell, OrderType::limit, 111, 6, t + 3000));
+  wait_until(t + 3000);
+  EXPECT_EQ(accept(expire(0)), names({}));  // a limit of 0: nothing
+  EXPECT_EQ(k.engine.orders().size(), 7u);
+  EXPECT_EQ(accept(expire(2)), names({expired(3, 3), expired(4, 4)}));
+  EXPECT_EQ(accept(expire(1)), names({expired(7, 7)}));
+  EXPECT_EQ(accept(expire(5)), names({expired(5, 5), expired(6, 6)}));
+  EXPECT_EQ(accept(expire(5)), names({}));
+  std::vector<std::uint64_t> left;
+  for (const matching::Order& o : k.engine.orders()) left.push_back(o.id);
+  EXPECT_EQ(left, (std::vector<std::uint64_t>{8, 9}));
+  EXPECT_EQ(k.engine.expiries(), (std::vector<ExpiryState>{{9, t + 100'000}}));
+}
+
+TEST_F(MatchingTest, ATakerExpiresTheExpiredMakersItMeetsAndGoesOn) {
+  add(1);
+  const std::int64_t t = now() + 10'000;
+  rest(gtt(1, kB, Side::sell, OrderType::limit, 100, 5, t));
+  rest(order(2, kC, Side::sell, OrderType::limit, 100, 3));
+  rest(gtt(3, kB, Side::sell, OrderType::post_only, 101, 4, t));
+  rest(order(4, kD, Side::sell, OrderType::limit, 102, 2));
+  rest(gtt(5, kC, Side::sell, OrderType::limit, 105, 1, t));  // expired, but not crossed
+  wait_until(t);
+  const auto b = order(6, kA, Side::buy, OrderType::limit, 102, 6);
+  EXPECT_EQ(accept(b),
+            names({accepted(b), expired(1, 5), trade(1, 2, kC, 6, kA, Side::buy, 100, 3),
+                   expired(3, 4), trade(1, 4, kD, 6, kA, Side::buy, 102, 2), rested(6, 1, 5)}));
+  EXPECT_EQ(k.engine.book_ids(1, Side::sell), (std::vector<std::uint64_t>{5}));
+  EXPECT_EQ(k.engine.expiries(), (std::vector<ExpiryState>{{5, t}}));
+}
+
+TEST_F(MatchingTest, AMakerTradesBeforeItsTimeAndIsExpiredFromIt) {
+  add(1);
+  const std::int64_t t = now() + 5000;
+  rest(gtt(1, kB, Side::sell, OrderType::limit, 100, 5, t));
+  wait_until(t - 1000);
+  const auto b = order(2, kA, Side::buy, OrderType::ioc, 100, 2);
+  EXPECT_EQ(accept(b), names({accepted(b), trade(1, 1, kB, 2, kA, Side::buy, 100, 2)}));
+  ASSERT_EQ(now(), t);
+  const auto b2 = order(3, kA, Side::buy, OrderType::ioc, 100, 2);
+  EXPECT_EQ(accept(b2),
+            names({accepted(b2), expired(1, 3), cancelled(3, 2, CancelReason::unfilled)}));
+  EXPECT_TRUE(k.engine.orders().empty());
+  EXPECT_EQ(expiry_records(), 0u);
+}
+
+TEST_F(MatchingTest, AnExpiredMakerOfTheTakersAccountIsExpiredNotCancelled) {
+  add(1);
+  const std::int64_t t = now() + 5000;
+  rest(gtt(1, kA, Side::sell, OrderType::limit, 100, 2, t));
+  rest(order(2, kA, Side::sell, OrderType::limit, 100, 3));
+  rest(order(3, kB, Side::sell, OrderType::limit, 101, 4));
+  wait_until(t);
+  const auto m = order(4, kA, Side::buy, OrderType::market, 0, 5);
+  EXPECT_EQ(accept(m), names({accepted(m), expired(1, 2), cancelled(2, 3, CancelReason::self_trade),
+                              trade(1, 3, kB, 4, kA, Side::buy, 101, 4),
+                              cancelled(4, 1, CancelReason::unfilled)}));
+  EXPECT_TRUE(k.engine.orders().empty());
+  EXPECT_EQ(expiry_records(), 0u);
+}
+
+TEST_F(MatchingTest, AReplaceMatchedAgainExpiresTheExpiredMakersItMeets) {
+  add(1);
+  const std::int64_t t = now() + 5000;
+  rest(gtt(1, kB, Side::sell, OrderType::limit, 100, 3, t));
+  rest(order(2, kC, Side::sell, OrderType::limit, 101, 2));
+  rest(order(3, kA, Side::buy, OrderType::limit, 90, 4));
+  wait_until(t);
+  EXPECT_EQ(accept(matching::ReplaceOrder{.id = 3, .account = kA, .price = 101, .quantity = 4}),
+            names({replaced(3, 90, 4, 101, 4, false), expired(1, 3),
+                   trade(1, 2, kC, 3, kA, Side::buy, 101, 2), rested(3, 2, 3)}));
+  EXPECT_EQ(k.engine.book_ids(1, Side::sell), std::vector<std::uint64_t>{});
+  EXPECT_EQ(expiry_records(), 0u);
+}
+
+TEST_F(MatchingTest, AFillOrKillOrderDoesNotCountExpiredMakers) {
+  add(1);
+  const std::int64_t t = now() + 10'000;
+  rest(gtt(1, kB, Side::sell, OrderType::limit, 100, 3, t));
+  rest(order(2, kC, Side::sell, OrderType::limit, 101, 4));
+  rest(gtt(3, kD, Side::sell, OrderType::limit, 101, 5, t));
+  rest(gtt(4, kC, Side::sell, OrderType::limit, 102, 2, t + 1'000'000));  // not yet
+  wait_until(t);
+  // 4 + 2 of orders that have not expired (12 more if the expired ones counted).
+  EXPECT_TRUE(refused(order(5, kA, Side::buy, OrderType::fok, 102, 7), Reject::fok_not_fillable));
+  EXPECT_TRUE(refused(order(5, kA, Side::buy, OrderType::fok, 101, 5), Reject::fok_not_fillable));
+  EXPECT_TRUE(refused(order(5, kA, Side::buy, OrderType::fok, 100, 1), Reject::fok_not_fillable));
+  const auto f = order(5, kA, Side::buy, OrderType::fok, 102, 6);
+  EXPECT_EQ(accept(f), names({accepted(f), expired(1, 3), trade(1, 2, kC, 5, kA, Side::buy, 101, 4),
+                              expired(3, 5), trade(1, 4, kC, 5, kA, Side::buy, 102, 2)}));
+  EXPECT_TRUE(k.engine.orders().empty());
+  EXPECT_EQ(expiry_records(), 0u);
+}
+
+TEST_F(MatchingTest, APostOnlyOrderIsNotBlockedByExpiredOrdersAndLeavesThem) {
+  add(1);
+  const std::int64_t t = now() + 10'000;
+  rest(gtt(1, kB, Side::sell, OrderType::limit, 100, 5, t));
+  rest(gtt(2, kC, Side::sell, OrderType::post_only, 101, 5, t));
+  rest(order(3, kB, Side::sell, OrderType::limit, 103, 5));
+  wait_until(t);
+  // Across 1 and 2, both expired: it rests, and they stay.
+  const auto p = order(4, kA, Side::buy, OrderType::post_only, 102, 3);
+  EXPECT_EQ(accept(p), names({accepted(p), rested(4, 3, 3)}));
+  EXPECT_EQ(k.engine.book_ids(1, Side::sell), (std::vector<std::uint64_t>{1, 2, 3}));
+  EXPECT_EQ(k.engine.expiries(), (std::vector<ExpiryState>{{1, t}, {2, t}}));
+  // Across order 3, which has not expired, behind the two that have: refused.
+  EXPECT_TRUE(refused(order(5, kA, Side::buy, OrderType::post_only, 103, 1),
+                      Reject::post_only_would_cross));
+  EXPECT_TRUE(refused(gtt(5, kA, Side::buy, OrderType::post_only, 104, 1, t + 100'000),
+                      Reject::post_only_would_cross));
+  // The expired best's own account's post-only order, at its price, with an expiry.
+  const auto p2 = gtt(5, kB, Side::buy, OrderType::post_only, 100, 1, t + 100'000);
+  EXPECT_EQ(accept(p2), names({accepted(p2), rested(5, 1, 4)}));
+  EXPECT_EQ(accept(expire(5)), names({expired(1, 5), expired(2, 5)}));
+  EXPECT_EQ(k.engine.book_ids(1, Side::sell), (std::vector<std::uint64_t>{3}));
+  EXPECT_EQ(k.engine.book_ids(1, Side::buy), (std::vector<std::uint64_t>{4, 5}));
+}
+
+TEST_F(MatchingTest, CancelOrReplaceOfAnExpiredOrderIsRefusedAndChangesNothing) {
+  add(1);
+  const std::int64_t t = now() + 5000;
+  rest(gtt(1, kA, Side::sell, OrderType::limit, 100, 5, t));
+  wait_until(t - 1000);
+  // Just before its time, a replace is fine.
+  EXPECT_EQ(accept(matching::ReplaceOrder{.id = 1, .account = kA, .price = 100, .quantity = 4}),
+            names({replaced(1, 100, 5, 100, 4, true)}));
+  ASSERT_EQ(now(), t);
+  EXPECT_TRUE(refused(matching::CancelOrder{.id = 1, .account = kA}, Reject::order_expired));
+  for (const auto& [price, quantity] :
+       std::vector<std::pair<std::int64_t, std::uint64_t>>{{100, 4}, {100, 3}, {101, 9}, {90, 1}}) {
+    EXPECT_TRUE(refused(
+        matching::ReplaceOrder{.id = 1, .account = kA, .price = price, .quantity = quantity},
+        Reject::order_expired))
+        << price << " " << quantity;
+  }
+  // After unknown_order and not_owner; before the price and the quantity.
+  EXPECT_TRUE(refused(matching::CancelOrder{.id = 2, .account = kA}, Reject::unknown_order));
+  EXPECT_TRUE(refused(matching::CancelOrder{.id = 1, .account = kB}, Reject::not_owner));
+  EXPECT_TRUE(refused(matching::ReplaceOrder{.id = 1, .account = kB, .price = 0, .quantity = 0},
+                      Reject::not_owner));
+  EXPECT_TRUE(refused(matching::ReplaceOrder{.id = 1, .account = kA, .price = 0, .quantity = 4},
+                      Reject::order_expired));
+  EXPECT_TRUE(refused(matching::ReplaceOrder{.id = 1, .account = kA, .price = 100, .quantity = 0},
+                      Reject::order_expired));
+  // It is left, as it was, for ExpireOrders (or a taker).
+  EXPECT_EQ(k.engine.order(1)->quantity, 4u);
+  EXPECT_EQ(accept(expire(1)), names({expired(1, 4)}));
+  EXPECT_TRUE(refused(matching::CancelOrder{.id = 1, .account = kA}, Reject::unknown_order));
+}
+
+TEST_F(MatchingTest, AReplaceKeepsTheExpiryWhetherItKeepsPriorityOrRestsAgain) {
+  add(1);
+  const std::int64_t t = now() + 20'000;
+  rest(gtt(1, kA, Side::sell, OrderType::limit, 100, 5, t));
+  rest(order(2, kB, Side::buy, OrderType::limit, 95, 2));
+  const std::vector<ExpiryState> expiry{{1, t}};
+  // Priority kept.
+  EXPECT_EQ(accept(matching::ReplaceOrder{.id = 1, .account = kA, .price = 100, .quantity = 4}),
+            names({replaced(1, 100, 5, 100, 4, true)}));
+  EXPECT_EQ(k.engine.order(1)->expires_at, t);
+  EXPECT_EQ(k.engine.expiries(), expiry);
+  // Rests again, at another price.
+  EXPECT_EQ(accept(matching::ReplaceOrder{.id = 1, .account = kA, .price = 101, .quantity = 6}),
+            names({replaced(1, 100, 4, 101, 6, false), rested(1, 6, 2)}));
+  EXPECT_EQ(k.engine.order(1)->expires_at, t);
+  EXPECT_EQ(k.engine.expiries(), expiry);
+  // Matched again, then rests.
+  EXPECT_EQ(accept(matching::ReplaceOrder{.id = 1, .account = kA, .price = 95, .quantity = 8}),
+            names({replaced(1, 101, 6, 95, 8, false), trade(1, 2, kB, 1, kA, Side::sell, 95, 2),
+                   rested(1, 6, 3)}));
+  EXPECT_EQ(k.engine.order(1)->expires_at, t);
+  EXPECT_EQ(k.engine.order(1)->priority, 3u);
+  EXPECT_EQ(k.engine.expiries(), expiry);
+  // And it expires then.
+  wait_until(t - 1000);
+  EXPECT_EQ(accept(expire(5)), names({}));
+  EXPECT_EQ(accept(expire(5)), names({expired(1, 6)}));
+  EXPECT_EQ(expiry_records(), 0u);
+}
+
+TEST_F(MatchingTest, AnOrderThatLeavesTheBookBeforeItsTimeLeavesNoExpiryRecord) {
+  add(1);
+  const std::int64_t t = now() + 20'000;
+  rest(gtt(1, kB, Side::sell, OrderType::limit, 100, 2, t));      // to be filled
+  rest(gtt(2, kB, Side::sell, OrderType::limit, 110, 2, t));      // cancelled
+  rest(gtt(3, kA, Side::sell, OrderType::limit, 101, 2, t));      // self-trade cancelled
+  rest(gtt(4, kC, Side::buy, OrderType::limit, 90, 3, t));        // replaced and filled
+  rest(gtt(5, kD, Side::sell, OrderType::post_only, 120, 5, t));  // partly filled
+  rest(order(6, kB, Side::sell, OrderType::limit, 105, 1));
+  EXPECT_EQ(expiry_records(), 5u);
+  const auto b = order(7, kC, Side::buy, OrderType::ioc, 100, 2);
+  EXPECT_EQ(accept(b), names({accepted(b), trade(1, 1, kB, 7, kC, Side::buy, 100, 2)}));
+  EXPECT_EQ(accept(matching::CancelOrder{.id = 2, .account = kB}),
+            names({cancelled(2, 2, CancelReason::requested)}));
+  const auto s = order(8, kA, Side::buy, OrderType::ioc, 101, 1);
+  EXPECT_EQ(accept(s), names({accepted(s), cancelled(3, 2, CancelReason::self_trade),
+                              cancelled(8, 1, CancelReason::unfilled)}));
+  EXPECT_EQ(accept(matching::ReplaceOrder{.id = 4, .account = kC, .price = 105, .quantity = 1}),
+            names({replaced(4, 90, 3, 105, 1, false), trade(1, 6, kB, 4, kC, Side::buy, 105, 1)}));
+  const auto p = order(9, kA, Side::buy, OrderType::ioc, 120, 2);
+  EXPECT_EQ(accept(p), names({accepted(p), trade(1, 5, kD, 9, kA, Side::buy, 120, 2)}));
+  EXPECT_EQ(k.engine.expiries(), (std::vector<ExpiryState>{{5, t}}));
+  // At their time only order 5 is left to expire, with what is left of it.
+  wait_until(t);
+  EXPECT_EQ(accept(expire(10)), names({expired(5, 3)}));
+  EXPECT_EQ(std::get<2>(k.engine.exec().tables()).size(), 0u);
+  EXPECT_TRUE(k.engine.orders().empty());
+}
+
+// ---------------------------------------------------------------------------------------
 // More than one batch of kBookBatch resting orders.
 
 class MatchingDeepTest : public MatchingTest {
@@ -1607,6 +2191,58 @@ TEST_F(MatchingDeepTest, TakersEndingAtAndAroundEachBatchEnd) {
   }
 }
 
+// would_take() and fillable() read the book in batches (a post-only order's first batch
+// is one order), and match() takes it in batches: expired orders across several batches
+// and levels, then one that has not expired.
+TEST_F(MatchingDeepTest, ExpiredOrdersAcrossBatchesNeitherBlockPostOnlyNorCountForFillOrKill) {
+  add(1);
+  const std::int64_t t = now() + 160'000;
+  for (std::uint64_t i = 0; i < 150; ++i) {
+    rest(gtt(1000 + i, kB + i % 3, Side::sell, OrderType::limit,
+             100 + static_cast<std::int64_t>(i % 5), 1 + i % 2, t));
+  }
+  rest(order(2000, kC, Side::sell, OrderType::limit, 104, 2));  // behind every one of them
+  wait_until(t);
+  // Across the 120 expired orders at 100 to 103: rests.
+  const auto p = order(1, kA, Side::buy, OrderType::post_only, 103, 1);
+  EXPECT_EQ(accept(p), names({accepted(p), rested(1, 1, 151)}));
+  EXPECT_TRUE(refused(order(2, kA, Side::buy, OrderType::post_only, 104, 1),
+                      Reject::post_only_would_cross));
+  EXPECT_TRUE(refused(order(2, kA, Side::buy, OrderType::fok, 104, 3), Reject::fok_not_fillable));
+  EXPECT_TRUE(
+      refused(order(2, kA, Side::buy, OrderType::fok, kMaxPrice, 3), Reject::fok_not_fillable));
+  const auto f = order(2, kA, Side::buy, OrderType::fok, 104, 2);
+  std::vector<Event> expected{accepted(f)};
+  for (const matching::Order& o : k.engine.book(1, Side::sell)) {
+    expected.push_back(o.id == 2000 ? trade(1, 2000, kC, 2, kA, Side::buy, 104, 2)
+                                    : expired(o.id, o.quantity));
+  }
+  ASSERT_EQ(expected.size(), 152u);
+  EXPECT_EQ(accept(f), names(expected));
+  EXPECT_TRUE(k.engine.book(1, Side::sell).empty());
+  EXPECT_EQ(expiry_records(), 0u);
+}
+
+// Each expiry costs two writes and an event: kMaxExpiriesPerCommand keeps ExpireOrders
+// within the engine's per-command limits, whatever its limit.
+TEST_F(MatchingDeepTest, ExpireOrdersExpiresAtMost1000OrdersInOneCommand) {
+  ASSERT_EQ(matching::kMaxExpiriesPerCommand, 1000u);
+  add(1);
+  const std::int64_t t = now() + 1'010'000;
+  // Ids from 5000 down to 4000, all expiring at t: they go by id.
+  for (std::uint64_t i = 0; i <= 1000; ++i) {
+    rest(gtt(5000 - i, kB + i % 3, i % 2 == 0 ? Side::sell : Side::buy, OrderType::limit,
+             i % 2 == 0 ? 200 + static_cast<std::int64_t>(i % 7) : 100, 1, t));
+  }
+  wait_until(t);
+  std::vector<Event> expected;
+  for (std::uint64_t id = 4000; id < 5000; ++id) expected.push_back(expired(id, 1));
+  EXPECT_EQ(accept(expire(0xFFFFFFFFu)), names(expected));
+  EXPECT_EQ(expiry_records(), 1u);
+  EXPECT_EQ(accept(expire(1001)), names({expired(5000, 1)}));
+  EXPECT_TRUE(k.engine.orders().empty());
+}
+
 // ---------------------------------------------------------------------------------------
 // The model-based test.
 
@@ -1621,6 +2257,7 @@ class Generator {
     const std::vector<Resting> resting = m.resting();
     const std::uint64_t r = below(100);
     if (r < 3) return add_instrument();
+    if (r < 7) return expire_orders();
     if (r < (deep_ ? 80 : 63)) return place(m, resting);
     if (r < (deep_ ? 86 : 78)) return cancel(resting);
     return replace(resting);
@@ -1635,6 +2272,36 @@ class Generator {
   matching::AddInstrument add_instrument() {
     static constexpr std::uint64_t kMax[] = {0, 15, 20, 25};
     return {.max_quantity = kMax[below(4)], .id = static_cast<std::uint32_t>(below(5))};
+  }
+
+  // Small limits, so that expired orders are often left for takers, cancels and replaces
+  // to meet; now and then no limit at all.
+  matching::ExpireOrders expire_orders() {
+    return {.limit = percent(5) ? 0xFFFFFFFFu : static_cast<std::uint32_t>(below(6))};
+  }
+
+  // The expiry of an order of `type` placed at `now`: mostly 0 (good till cancelled); on
+  // limit and post-only orders now and then a time within a few commands (often on a
+  // command's time, so that expiries tie), or far off; and now and then one that is
+  // refused (now, the past, negative, or any time on an order that cannot rest).
+  std::int64_t expiry(std::int64_t now, OrderType type) {
+    const bool rests = type == OrderType::limit || type == OrderType::post_only;
+    if (percent(3)) {
+      switch (below(5)) {
+        case 0: return now;
+        case 1: return now - 1 - offset(5000);
+        case 2: return -1 - offset(1000);
+        case 3: return kI64Min;
+        default: return rests ? 1 : now + 1000 * (1 + offset(10));
+      }
+    }
+    if (!rests) return percent(2) ? now + 1000 * (1 + offset(10)) : 0;
+    if (!percent(deep_ ? 20 : 35)) return 0;
+    const std::uint64_t how = below(10);
+    if (how < 5) return now + 1000 * (1 + offset(8));
+    if (how < 7) return now + 1 + offset(3000);
+    if (how < 9) return now + 1000 * (50 + offset(3000));
+    return kI64Max - offset(2);
   }
 
   // Deep books: small passive orders, and now and then a large aggressive one.
@@ -1700,6 +2367,7 @@ class Generator {
       c.price = percent(50) ? 1 : kMaxPrice;
     }
     c.quantity = quantity(m, c.instrument, passive);
+    c.expires_at = expiry(m.next_time(), c.type);
     return c;
   }
 
@@ -1796,17 +2464,27 @@ const Stats& stream_stats() {
       const Stats st = run_stream(seed, deep, deep ? kDeepCommands : kCommands);
       std::printf(
           "matching model seed %llu%s: %llu commands, %llu accepted, %llu trades, %llu "
-          "self-trade cancels, %llu rested, %llu unfilled, %llu cancelled, %llu/%llu replaces "
-          "kept/lost priority, at most %zu makers in one command, %zu resting\n",
+          "self-trade cancels, %llu rested (%llu with an expiry), %llu unfilled, %llu "
+          "cancelled, %llu/%llu replaces kept/lost priority, %llu/%llu expired by "
+          "takers/ExpireOrders (%llu ExpireOrders with nothing), %llu post-only rested and "
+          "%llu fill-or-kill crossed past expired orders, at most %zu makers in one command, "
+          "%zu resting\n",
           static_cast<unsigned long long>(seed), deep ? " (deep)" : "",
           static_cast<unsigned long long>(st.commands),
           static_cast<unsigned long long>(st.outcomes.count(0) ? st.outcomes.at(0) : 0),
           static_cast<unsigned long long>(st.trades),
           static_cast<unsigned long long>(st.self_trades),
-          static_cast<unsigned long long>(st.rested), static_cast<unsigned long long>(st.unfilled),
+          static_cast<unsigned long long>(st.rested),
+          static_cast<unsigned long long>(st.rested_gtt),
+          static_cast<unsigned long long>(st.unfilled),
           static_cast<unsigned long long>(st.requested),
           static_cast<unsigned long long>(st.kept_priority),
-          static_cast<unsigned long long>(st.lost_priority), st.most_makers, st.most_resting);
+          static_cast<unsigned long long>(st.lost_priority),
+          static_cast<unsigned long long>(st.expired_taken),
+          static_cast<unsigned long long>(st.expired_swept),
+          static_cast<unsigned long long>(st.empty_sweeps),
+          static_cast<unsigned long long>(st.post_only_past_expired),
+          static_cast<unsigned long long>(st.fok_past_expired), st.most_makers, st.most_resting);
       all.add(st);
       if (::testing::Test::HasFailure()) break;
     }
@@ -1827,12 +2505,22 @@ TEST(MatchingModel, RandomStreamsMatchTheReferenceBook) {
   EXPECT_GT(s.requested, 100u);
   EXPECT_GT(s.kept_priority, 100u);
   EXPECT_GT(s.lost_priority, 100u);
+  EXPECT_GT(s.rested_gtt, 1000u);
+  EXPECT_GT(s.expired_taken, 100u);
+  EXPECT_GT(s.expired_swept, 100u);
+  EXPECT_GT(s.empty_sweeps, 100u);
+  EXPECT_GT(s.post_only_past_expired, 10u);
+  EXPECT_GT(s.fok_past_expired, 10u);
   EXPECT_GT(s.most_makers, std::size_t{kBatch}) << "no command took more than one batch";
 }
 
+// The last reject code of matching.lss: codes are 1 to it.
+constexpr Reject kLastReject = Reject::order_expired;
+
 TEST(MatchingModel, EveryRejectCodeIsReachedByTheStreams) {
   const Stats& s = stream_stats();
-  for (std::uint32_t code = 1; code <= static_cast<std::uint32_t>(Reject::bad_instrument); ++code) {
+  ASSERT_EQ(static_cast<std::uint32_t>(kLastReject), 12u);
+  for (std::uint32_t code = 1; code <= static_cast<std::uint32_t>(kLastReject); ++code) {
     const auto it = s.outcomes.find(code);
     const std::uint64_t n = it == s.outcomes.end() ? 0 : it->second;
     std::printf("  %-22s %llu\n", name(static_cast<Reject>(code)).c_str(),
@@ -1841,8 +2529,7 @@ TEST(MatchingModel, EveryRejectCodeIsReachedByTheStreams) {
   }
   // And nothing else: no engine refusal.
   for (const auto& [code, n] : s.outcomes) {
-    EXPECT_LE(code, static_cast<std::uint32_t>(Reject::bad_instrument))
-        << n << " outcomes with code " << code;
+    EXPECT_LE(code, static_cast<std::uint32_t>(kLastReject)) << n << " outcomes with code " << code;
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <span>
 
 namespace matching {
 
@@ -22,7 +23,19 @@ struct Taker {
   bool market;
   std::int64_t price;  // the limit (unused for a market order)
   std::uint64_t left;
+  std::int64_t expires_at;  // what it rests with (0: good till cancelled)
 };
+
+// A resting order past its expiry: it no longer trades, and whatever meets it first (a
+// taker, or ExpireOrders) removes it.
+bool expired(const Order& o, std::int64_t now) { return o.expires_at != 0 && o.expires_at <= now; }
+
+// Removes a resting order and its expiry record (if it has one). False if the engine has
+// refused the command meanwhile (then nothing changes any more).
+bool remove_order(const Order& o, Tx& tx) {
+  if (!tx.orders.erase(o.id)) return false;
+  return o.expires_at == 0 || tx.expiries.erase(o.id);
+}
 
 // The batch after one of `n` resting orders (see kFirstBookBatch).
 std::uint32_t next_batch(std::uint32_t n) { return std::min(2 * n, kBookBatch); }
@@ -50,11 +63,16 @@ void match(Taker& t, Tx& tx) {
         stopped = true;
         return false;
       }
-      const Order maker = m;  // erase() below ends m's life
+      const Order maker = m;  // remove_order() below ends m's life
+      if (expired(maker, tx.now_ns())) {
+        tx.emit(OrderExpired{.id = maker.id, .quantity = maker.quantity});
+        stopped = !remove_order(maker, tx);
+        return !stopped;
+      }
       if (maker.account == t.account) {
         tx.emit(OrderCancelled{
             .id = maker.id, .quantity = maker.quantity, .reason = CancelReason::self_trade});
-        stopped = !tx.orders.erase(maker.id);
+        stopped = !remove_order(maker, tx);
         return !stopped;
       }
       const std::uint64_t q = std::min(t.left, maker.quantity);
@@ -68,7 +86,7 @@ void match(Taker& t, Tx& tx) {
                     .taker_side = t.side});
       t.left -= q;
       if (q == maker.quantity) {
-        stopped = !tx.orders.erase(maker.id);
+        stopped = !remove_order(maker, tx);
       } else if (Order* w = tx.orders.modify(maker.id); w != nullptr) {
         w->quantity -= q;
       } else {
@@ -81,42 +99,61 @@ void match(Taker& t, Tx& tx) {
   }
 }
 
-// Whether a fill-or-kill taker fills completely now: the crossing resting orders of other
-// accounts (its own would be cancelled, not filled) hold at least t.left. Reads the book
-// in batches, each resuming after the last order read, and writes nothing.
-bool fillable(const Taker& t, Tx& tx) {
+// Visits the resting orders the taker crosses, in book order, until f returns false.
+// Reads the book in batches, each resuming after the last order read, and writes
+// nothing.
+template <class F>
+void visit_crossing(const Taker& t, Tx& tx, std::uint32_t first_batch, F f) {
   const Side other = opposite(t.side);
-  std::uint64_t sum = 0;
   bool done = false;
   std::int64_t level = 0;
   std::uint64_t priority = 0;
   std::uint32_t seen = 0;
-  const auto count = [&](const Order& m) {
+  const auto visit = [&](const Order& m) {
     ++seen;
     level = m.level;
     priority = m.priority;
-    if (!crosses(t, m)) {
-      done = true;
-      return false;
-    }
-    if (m.account != t.account) sum += std::min(m.quantity, t.left - sum);
-    if (sum >= t.left) done = true;
+    done = !crosses(t, m) || !f(m);
     return !done;
   };
-  std::uint32_t batch = kFirstBookBatch;
-  tx.orders.scan_by_book(lockstep::Limit{batch}, t.instrument, other, count);
+  std::uint32_t batch = first_batch;
+  tx.orders.scan_by_book(lockstep::Limit{batch}, t.instrument, other, visit);
   while (!done && seen == batch) {
     // The rest of the last level read, then the levels after it.
     const std::int64_t at = level;
     batch = next_batch(batch);
     seen = 0;
     tx.orders.range_by_book(lockstep::Limit{batch}, t.instrument, other, at, priority + 1,
-                            kPriorityEnd, count);
+                            kPriorityEnd, visit);
     if (done || seen == batch) continue;
     seen = 0;
-    tx.orders.range_by_book(lockstep::Limit{batch}, t.instrument, other, at + 1, kLevelEnd, count);
+    tx.orders.range_by_book(lockstep::Limit{batch}, t.instrument, other, at + 1, kLevelEnd, visit);
   }
+}
+
+// Whether a fill-or-kill taker fills completely now: the crossing resting orders of other
+// accounts that have not expired (its own would be cancelled, expired ones expired, not
+// filled) hold at least t.left.
+bool fillable(const Taker& t, Tx& tx) {
+  const std::int64_t now = tx.now_ns();
+  std::uint64_t sum = 0;
+  visit_crossing(t, tx, kFirstBookBatch, [&](const Order& m) {
+    if (m.account != t.account && !expired(m, now)) sum += std::min(m.quantity, t.left - sum);
+    return sum < t.left;
+  });
   return sum >= t.left;
+}
+
+// Whether a post-only order would take: some resting order it crosses has not expired
+// (the best, almost always: so the first batch is one order).
+bool would_take(const Taker& t, Tx& tx) {
+  const std::int64_t now = tx.now_ns();
+  bool take = false;
+  visit_crossing(t, tx, 1, [&](const Order& m) {
+    take = !expired(m, now);
+    return !take;
+  });
+  return take;
 }
 
 // Rests what is left of a limit or post-only order, with the instrument's next priority.
@@ -131,8 +168,11 @@ void rest(const Taker& t, Tx& tx) {
                                .quantity = t.left,
                                .level = level_of(t.side, t.price),
                                .priority = priority,
+                               .expires_at = t.expires_at,
                                .instrument = t.instrument,
                                .side = t.side});
+  if (t.expires_at != 0)
+    (void)tx.expiries.insert(Expiry{.order = t.id, .expires_at = t.expires_at});
   tx.emit(OrderRested{.id = t.id, .quantity = t.left, .priority = priority});
 }
 
@@ -140,6 +180,13 @@ bool quantity_ok(std::uint64_t q, const Instrument& inst) {
   return q > 0 && (inst.max_quantity == 0 || q <= inst.max_quantity);
 }
 bool price_ok(std::int64_t p) { return p > 0 && p <= kMaxPrice; }
+// An order's expiry: 0 (good till cancelled), or a time after now on an order that can
+// rest.
+bool expiry_ok(const PlaceOrder& c, std::int64_t now) {
+  if (c.expires_at == 0) return true;
+  const bool rests = c.type == OrderType::limit || c.type == OrderType::post_only;
+  return rests && c.expires_at > now;
+}
 
 lockstep::Outcome add_instrument(const AddInstrument& c, Tx& tx) {
   if (c.id == 0) return reject(Reject::bad_instrument);
@@ -155,6 +202,7 @@ lockstep::Outcome place_order(const PlaceOrder& c, Tx& tx) {
   const bool market = c.type == OrderType::market;
   if (market ? c.price != 0 : !price_ok(c.price)) return reject(Reject::bad_price);
   if (!quantity_ok(c.quantity, *found)) return reject(Reject::bad_quantity);
+  if (!expiry_ok(c, tx.now_ns())) return reject(Reject::bad_expiry);
   if (tx.orders.find(c.id) != nullptr) return reject(Reject::order_id_in_use);
   Taker t{.id = c.id,
           .account = c.account,
@@ -162,12 +210,10 @@ lockstep::Outcome place_order(const PlaceOrder& c, Tx& tx) {
           .side = c.side,
           .market = market,
           .price = c.price,
-          .left = c.quantity};
-  if (c.type == OrderType::post_only) {
-    bool cross = false;
-    tx.orders.scan_by_book(lockstep::Limit{1}, c.instrument, opposite(c.side),
-                           [&](const Order& best) { cross = crosses(t, best); });
-    if (cross) return reject(Reject::post_only_would_cross);
+          .left = c.quantity,
+          .expires_at = c.expires_at};
+  if (c.type == OrderType::post_only && would_take(t, tx)) {
+    return reject(Reject::post_only_would_cross);
   }
   if (c.type == OrderType::fok && !fillable(t, tx)) return reject(Reject::fok_not_fillable);
   tx.emit(OrderAccepted{.id = c.id,
@@ -191,8 +237,11 @@ lockstep::Outcome cancel_order(const CancelOrder& c, Tx& tx) {
   const Order* o = tx.orders.find(c.id);
   if (o == nullptr) return reject(Reject::unknown_order);
   if (o->account != c.account) return reject(Reject::not_owner);
-  tx.emit(OrderCancelled{.id = o->id, .quantity = o->quantity, .reason = CancelReason::requested});
-  (void)tx.orders.erase(c.id);
+  if (expired(*o, tx.now_ns())) return reject(Reject::order_expired);
+  const Order was = *o;
+  tx.emit(
+      OrderCancelled{.id = was.id, .quantity = was.quantity, .reason = CancelReason::requested});
+  (void)remove_order(was, tx);
   return ok();
 }
 
@@ -201,6 +250,7 @@ lockstep::Outcome replace_order(const ReplaceOrder& c, Tx& tx) {
   if (found == nullptr) return reject(Reject::unknown_order);
   const Order was = *found;
   if (was.account != c.account) return reject(Reject::not_owner);
+  if (expired(was, tx.now_ns())) return reject(Reject::order_expired);
   if (!price_ok(c.price)) return reject(Reject::bad_price);
   const Instrument* inst = tx.instruments.find(was.instrument);
   if (!quantity_ok(c.quantity, *inst)) return reject(Reject::bad_quantity);
@@ -218,17 +268,18 @@ lockstep::Outcome replace_order(const ReplaceOrder& c, Tx& tx) {
   }
   // Anything else: matched again as an incoming limit order at the new price (the order
   // itself rests on the other side of the book, so it is not in the way), then what is
-  // left rests with a new priority, in the same record.
+  // left rests with a new priority, in the same record, with the same expiry.
   Taker t{.id = c.id,
           .account = c.account,
           .instrument = was.instrument,
           .side = was.side,
           .market = false,
           .price = c.price,
-          .left = c.quantity};
+          .left = c.quantity,
+          .expires_at = was.expires_at};
   match(t, tx);
   if (t.left == 0) {
-    (void)tx.orders.erase(c.id);
+    (void)remove_order(was, tx);
     return ok();
   }
   Instrument* inst_w = tx.instruments.modify(was.instrument);
@@ -243,6 +294,30 @@ lockstep::Outcome replace_order(const ReplaceOrder& c, Tx& tx) {
   return ok();
 }
 
+// Resting orders whose expiry has come (expires_at <= now), soonest first, up to the
+// limit. Expiries are in [1, now + 1): at the end of time, [1, now) and then now itself.
+lockstep::Outcome expire_orders(const ExpireOrders& c, Tx& tx) {
+  const std::uint32_t limit = std::min(c.limit, kMaxExpiriesPerCommand);
+  std::uint32_t done = 0;
+  const auto expire = [&](const Expiry& e) {
+    const Order* o = tx.orders.find(e.order);
+    if (o == nullptr) return false;  // (an Expiry is always its order's: not reached)
+    const Order was = *o;
+    tx.emit(OrderExpired{.id = was.id, .quantity = was.quantity});
+    ++done;
+    return remove_order(was, tx);
+  };
+  const std::int64_t now = tx.now_ns();
+  if (now < 1) return ok();
+  if (now < std::numeric_limits<std::int64_t>::max()) {
+    tx.expiries.range_by_time(lockstep::Limit{limit}, std::int64_t{1}, now + 1, expire);
+  } else {
+    tx.expiries.range_by_time(lockstep::Limit{limit}, std::int64_t{1}, now, expire);
+    tx.expiries.scan_by_time(lockstep::Limit{limit - done}, now, expire);
+  }
+  return ok();
+}
+
 }  // namespace
 
 Handlers handlers() {
@@ -251,7 +326,18 @@ Handlers handlers() {
   h.place_order = place_order;
   h.cancel_order = cancel_order;
   h.replace_order = replace_order;
+  h.expire_orders = expire_orders;
   return h;
+}
+
+lockstep::TimerCommand expiry_timer(std::chrono::nanoseconds every, std::uint32_t limit) {
+  const ExpireOrders c{.limit = limit};
+  lockstep::TimerCommand t;
+  t.kind = ExpireOrders::kKind;
+  const auto bytes = std::as_bytes(std::span(&c, 1));
+  t.payload.assign(bytes.begin(), bytes.end());
+  t.interval = every;
+  return t;
 }
 
 }  // namespace matching

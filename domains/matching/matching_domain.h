@@ -2,7 +2,10 @@
 // handlers.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+
+#include "stages/command.h"
 
 #include "matching.schema.h"
 
@@ -18,7 +21,17 @@ inline constexpr std::int64_t kMaxPrice = std::int64_t{1} << 62;
 inline constexpr std::uint32_t kFirstBookBatch = 4;
 inline constexpr std::uint32_t kBookBatch = 64;
 
+// The most orders one ExpireOrders expires, whatever its limit: each costs two writes and
+// an event, and the engine refuses a command past its per-command limits (by default
+// 4,096 writes and 64 KiB of events) whole. The timer comes again for the rest.
+inline constexpr std::uint32_t kMaxExpiriesPerCommand = 1000;
+
 // Every command's handler.
 Handlers handlers();
+
+// The engine timer that expires resting orders as time passes: ExpireOrders{limit} every
+// `every` (EngineConfig::timers).
+lockstep::TimerCommand expiry_timer(std::chrono::nanoseconds every = std::chrono::milliseconds(100),
+                                    std::uint32_t limit = 1000);
 
 }  // namespace matching

@@ -563,8 +563,11 @@ std::vector<std::uint32_t> capacities(const Options& o, std::uint64_t commands) 
   if (is_matching(o)) {
     // Both bounded by matching::validate (instruments <= 2^20, resting_max <= 2^22) and
     // producers <= 64: no overflow.
-    return {cap(o.flow.instruments),
-            cap(static_cast<std::uint64_t>(o.producers) * (o.flow.resting_max + 1) + 1024)};
+    // Instruments, orders, and orders' expiries (as many as orders: a --input file's
+    // orders may all expire; the generated flow's never do).
+    const std::uint32_t orders =
+        cap(static_cast<std::uint64_t>(o.producers) * (o.flow.resting_max + 1) + 1024);
+    return {cap(o.flow.instruments), orders, orders};
   }
   return {cap(o.accounts), cap(commands)};
 }
@@ -1278,7 +1281,11 @@ int run_domain(const Options& o, typename D::Handlers handlers) {
   // Generated runs: no page faults while timing. A file's commands, or a matching journal
   // opened as it is (made by any flow): tables grow as needed.
   const bool grow = !o.input.empty() || (is_matching(o) && o.open_only);
-  if (grow) config.executor.table_capacity = {1u << 20, 1u << 22};
+  if (grow) {
+    config.executor.table_capacity = is_matching(o)
+                                         ? std::vector<std::uint32_t>{1u << 20, 1u << 22, 1u << 22}
+                                         : std::vector<std::uint32_t>{1u << 20, 1u << 22};
+  }
   config.executor.preallocate = !grow;
   config.journal.durability = o.durability == "none" ? lockstep::journal::Durability::kNone
                                                      : lockstep::journal::Durability::kFsync;
