@@ -41,9 +41,11 @@
 
 namespace matching_bench {
 
-// One event, as the handlers emit it.
-using HandEvent = std::variant<matching::OrderAccepted, matching::Trade, matching::OrderRested,
-                               matching::OrderCancelled, matching::OrderReplaced>;
+// One event, as the handlers emit it: the same type list as the engine's events (the
+// hand book never emits OrderExpired: the benchmark's flows place no good-till-time orders).
+using HandEvent =
+    std::variant<matching::OrderAccepted, matching::Trade, matching::OrderRested,
+                 matching::OrderCancelled, matching::OrderReplaced, matching::OrderExpired>;
 // The caller's event buffer: commands append; the caller clears it when it likes (the
 // benchmark once per batch, as the engine reuses its result buffer).
 using HandEvents = std::vector<HandEvent>;

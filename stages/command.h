@@ -63,6 +63,15 @@ struct TimerCommand {
   std::chrono::nanoseconds interval{0};
 };
 
+// A timer for one of a domain's generated command structs: its kind and bytes.
+template <class C>
+TimerCommand timer_command(const C& command, std::chrono::nanoseconds every) {
+  const auto bytes = std::as_bytes(std::span(&command, 1));
+  return TimerCommand{.kind = C::kKind,
+                      .payload = std::vector<std::byte>(bytes.begin(), bytes.end()),
+                      .interval = every};
+}
+
 // Where a command is on its way through the stages (written by one stage, read by the
 // later ones through the ring's sequence barriers).
 enum class Disposition : std::uint8_t {

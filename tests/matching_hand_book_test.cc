@@ -16,12 +16,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <map>
 #include <memory>
 #include <random>
 #include <span>
-#include <sstream>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -33,6 +31,7 @@
 #include "engine/tx_result.h"
 #include "hand_book.h"
 #include "matching_domain.h"
+#include "matching_support.h"
 #include "order_flow.h"
 #include "tx_results.h"
 
@@ -46,6 +45,17 @@ using matching::Side;
 using matching_bench::HandBook;
 using matching_bench::HandEvent;
 using matching_bench::HandEvents;
+using matching_support::bytes_of;
+using matching_support::cat;
+using matching_support::decode_event;
+using matching_support::describe;
+using matching_support::describe_all;
+using matching_support::instruments_of;
+using matching_support::orders_of;
+
+// The hand book emits the engine's events, so the shared decoding, descriptions and bytes
+// apply to both.
+static_assert(std::is_same_v<HandEvent, matching_support::Event>);
 
 constexpr std::size_t kBatch = 64;
 constexpr std::uint32_t kOrdersMax = 1u << 15;  // resting orders: a flow keeps <= 10,001
@@ -53,38 +63,7 @@ constexpr int kCommands = 20'000;
 constexpr int kCompareEvery = 5'000;
 
 // ---------------------------------------------------------------------------------------
-// Descriptions, for failure messages.
-
-template <class... A>
-std::string cat(const A&... a) {
-  std::ostringstream os;
-  (os << ... << a);
-  return os.str();
-}
-
-std::string describe(const HandEvent& e) {
-  return std::visit(
-      [](const auto& x) -> std::string {
-        using E = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<E, matching::OrderAccepted>) {
-          return cat("OrderAccepted{", x.id, " acct ", x.account, " px ", x.price, " qty ",
-                     x.quantity, " inst ", x.instrument, " side ", int(x.side), " type ",
-                     int(x.type), "}");
-        } else if constexpr (std::is_same_v<E, matching::Trade>) {
-          return cat("Trade{maker ", x.maker_order, " taker ", x.taker_order, " accts ",
-                     x.maker_account, "/", x.taker_account, " px ", x.price, " qty ", x.quantity,
-                     " inst ", x.instrument, " side ", int(x.taker_side), "}");
-        } else if constexpr (std::is_same_v<E, matching::OrderRested>) {
-          return cat("OrderRested{", x.id, " qty ", x.quantity, " prio ", x.priority, "}");
-        } else if constexpr (std::is_same_v<E, matching::OrderCancelled>) {
-          return cat("OrderCancelled{", x.id, " qty ", x.quantity, " reason ", int(x.reason), "}");
-        } else {
-          return cat("OrderReplaced{", x.id, " px ", x.old_price, "->", x.new_price, " qty ",
-                     x.old_quantity, "->", x.new_quantity, " kept ", x.kept_priority, "}");
-        }
-      },
-      e);
-}
+// Descriptions of commands, for failure messages (events: matching_support.h).
 
 std::string describe(const FlowCommand& c) {
   switch (c.kind) {
@@ -100,17 +79,6 @@ std::string describe(const FlowCommand& c) {
   }
 }
 
-std::vector<std::string> describe_all(const HandEvents& events) {
-  std::vector<std::string> v;
-  for (const HandEvent& e : events) v.push_back(describe(e));
-  return v;
-}
-
-// An event's bytes (the generated structs zero their padding).
-std::span<const std::byte> bytes_of(const HandEvent& e) {
-  return std::visit([](const auto& x) { return std::as_bytes(std::span(&x, 1)); }, e);
-}
-
 // ---------------------------------------------------------------------------------------
 // The engine, fed one command at a time, a batch ending every kBatch commands.
 
@@ -119,25 +87,6 @@ struct EngineResult {
   HandEvents events;
   std::vector<std::vector<std::byte>> event_bytes;  // as the engine wrote them
 };
-
-HandEvent decode_event(const lockstep::TxEventView& e) {
-  const auto as = [&]<class E>(E out) -> HandEvent {
-    EXPECT_EQ(e.bytes.size(), sizeof out) << "event kind " << e.kind;
-    if (e.bytes.size() == sizeof out)
-      std::memcpy(static_cast<void*>(&out), e.bytes.data(), sizeof out);
-    return out;
-  };
-  switch (e.kind) {
-    case matching::OrderAccepted::kKind: return as(matching::OrderAccepted{});
-    case matching::Trade::kKind: return as(matching::Trade{});
-    case matching::OrderRested::kKind: return as(matching::OrderRested{});
-    case matching::OrderCancelled::kKind: return as(matching::OrderCancelled{});
-    case matching::OrderReplaced::kKind: return as(matching::OrderReplaced{});
-    default: break;
-  }
-  ADD_FAILURE() << "unknown event kind " << e.kind;
-  return matching::OrderRested{};
-}
 
 class Engine {
  public:
@@ -172,22 +121,8 @@ class Engine {
     return x;
   }
 
-  std::vector<matching::Order> orders() const {
-    std::vector<matching::Order> v;
-    std::get<1>(exec_->tables()).for_each([&](std::uint32_t, const matching::Order& o) {
-      v.push_back(o);
-    });
-    std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
-    return v;
-  }
-  std::vector<matching::Instrument> instruments() const {
-    std::vector<matching::Instrument> v;
-    std::get<0>(exec_->tables()).for_each([&](std::uint32_t, const matching::Instrument& i) {
-      v.push_back(i);
-    });
-    std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
-    return v;
-  }
+  std::vector<matching::Order> orders() const { return orders_of(*exec_); }
+  std::vector<matching::Instrument> instruments() const { return instruments_of(*exec_); }
 
  private:
   static lockstep::EngineOptions options() {
@@ -366,9 +301,7 @@ bool same(const EngineResult& r, std::uint32_t code, const HandEvents& events,
   EXPECT_EQ(describe_all(r.events), describe_all(events)) << what;
   if (r.events.size() == events.size()) {
     for (std::size_t i = 0; i < events.size(); ++i) {
-      const std::span<const std::byte> b = bytes_of(events[i]);
-      EXPECT_TRUE(r.event_bytes[i].size() == b.size() &&
-                  std::memcmp(r.event_bytes[i].data(), b.data(), b.size()) == 0)
+      EXPECT_TRUE(r.event_bytes[i] == bytes_of(events[i]))
           << what << ": event " << i << " has the same fields but other bytes";
     }
   }

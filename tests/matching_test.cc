@@ -51,7 +51,6 @@
 #include <ostream>
 #include <random>
 #include <span>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <variant>
@@ -60,6 +59,7 @@
 #include "engine/executor.h"
 #include "engine/tx_result.h"
 #include "matching_domain.h"
+#include "matching_support.h"
 
 namespace lockstep {
 // gtest prints an outcome as its code and detail.
@@ -77,6 +77,15 @@ using matching::CancelReason;
 using matching::OrderType;
 using matching::Reject;
 using matching::Side;
+using matching_support::bytes_of;
+using matching_support::cat;
+using matching_support::decode_event;
+using matching_support::describe;
+using matching_support::describe_all;
+using matching_support::Event;
+using matching_support::instruments_of;
+using matching_support::name;
+using matching_support::orders_of;
 
 constexpr std::int64_t kMaxPrice = matching::kMaxPrice;
 constexpr std::uint64_t kU64Max = std::numeric_limits<std::uint64_t>::max();
@@ -90,9 +99,6 @@ constexpr std::uint64_t kB = 2;
 constexpr std::uint64_t kC = 3;
 constexpr std::uint64_t kD = 4;
 
-using Event =
-    std::variant<matching::OrderAccepted, matching::Trade, matching::OrderRested,
-                 matching::OrderCancelled, matching::OrderReplaced, matching::OrderExpired>;
 using Command = std::variant<matching::AddInstrument, matching::PlaceOrder, matching::CancelOrder,
                              matching::ReplaceOrder, matching::ExpireOrders>;
 
@@ -120,91 +126,7 @@ Side opposite(Side s) { return s == Side::buy ? Side::sell : Side::buy; }
 std::int64_t level_of(Side s, std::int64_t price) { return s == Side::buy ? -price : price; }
 
 // ---------------------------------------------------------------------------------------
-// Names, for messages and for comparing events field by field.
-
-std::string name(Side s) {
-  switch (s) {
-    case Side::buy: return "buy";
-    case Side::sell: return "sell";
-  }
-  return "side?" + std::to_string(static_cast<int>(s));
-}
-std::string name(OrderType t) {
-  switch (t) {
-    case OrderType::limit: return "limit";
-    case OrderType::market: return "market";
-    case OrderType::ioc: return "ioc";
-    case OrderType::fok: return "fok";
-    case OrderType::post_only: return "post_only";
-  }
-  return "type?" + std::to_string(static_cast<int>(t));
-}
-std::string name(CancelReason r) {
-  switch (r) {
-    case CancelReason::requested: return "requested";
-    case CancelReason::self_trade: return "self_trade";
-    case CancelReason::unfilled: return "unfilled";
-  }
-  return "reason?" + std::to_string(static_cast<int>(r));
-}
-std::string name(Reject r) {
-  switch (r) {
-    case Reject::unknown_instrument: return "unknown_instrument";
-    case Reject::instrument_exists: return "instrument_exists";
-    case Reject::bad_price: return "bad_price";
-    case Reject::bad_quantity: return "bad_quantity";
-    case Reject::order_id_in_use: return "order_id_in_use";
-    case Reject::post_only_would_cross: return "post_only_would_cross";
-    case Reject::fok_not_fillable: return "fok_not_fillable";
-    case Reject::unknown_order: return "unknown_order";
-    case Reject::not_owner: return "not_owner";
-    case Reject::bad_instrument: return "bad_instrument";
-    case Reject::bad_expiry: return "bad_expiry";
-    case Reject::order_expired: return "order_expired";
-  }
-  return "reject?" + std::to_string(static_cast<std::uint32_t>(r));
-}
-
-template <class... A>
-std::string cat(const A&... a) {
-  std::ostringstream os;
-  (os << ... << a);
-  return os.str();
-}
-
-std::string describe(const matching::OrderAccepted& e) {
-  return cat("OrderAccepted{id ", e.id, ", account ", e.account, ", price ", e.price, ", quantity ",
-             e.quantity, ", instrument ", e.instrument, ", ", name(e.side), ", ", name(e.type),
-             "}");
-}
-std::string describe(const matching::Trade& e) {
-  return cat("Trade{maker ", e.maker_order, ", taker ", e.taker_order, ", maker_account ",
-             e.maker_account, ", taker_account ", e.taker_account, ", price ", e.price,
-             ", quantity ", e.quantity, ", instrument ", e.instrument, ", taker_side ",
-             name(e.taker_side), "}");
-}
-std::string describe(const matching::OrderRested& e) {
-  return cat("OrderRested{id ", e.id, ", quantity ", e.quantity, ", priority ", e.priority, "}");
-}
-std::string describe(const matching::OrderCancelled& e) {
-  return cat("OrderCancelled{id ", e.id, ", quantity ", e.quantity, ", ", name(e.reason), "}");
-}
-std::string describe(const matching::OrderReplaced& e) {
-  return cat("OrderReplaced{id ", e.id, ", price ", e.old_price, " -> ", e.new_price, ", quantity ",
-             e.old_quantity, " -> ", e.new_quantity,
-             e.kept_priority ? ", kept priority}" : ", new priority}");
-}
-std::string describe(const matching::OrderExpired& e) {
-  return cat("OrderExpired{id ", e.id, ", quantity ", e.quantity, "}");
-}
-std::string describe(const Event& e) {
-  return std::visit([](const auto& x) { return describe(x); }, e);
-}
-std::vector<std::string> describe_all(const std::vector<Event>& events) {
-  std::vector<std::string> v;
-  for (const Event& e : events) v.push_back(describe(e));
-  return v;
-}
+// Descriptions of commands, for messages (events: matching_support.h).
 
 std::string describe(const Command& c) {
   return std::visit(
@@ -227,17 +149,6 @@ std::string describe(const Command& c) {
           [](const matching::ExpireOrders& x) { return cat("ExpireOrders{limit ", x.limit, "}"); },
       },
       c);
-}
-
-// An event's bytes as the engine should write them (the generated structs zero their
-// padding).
-std::vector<std::byte> bytes_of(const Event& e) {
-  return std::visit(
-      [](const auto& x) {
-        const auto* p = reinterpret_cast<const std::byte*>(&x);
-        return std::vector<std::byte>(p, p + sizeof x);
-      },
-      e);
 }
 
 // Events, built field by field.
@@ -348,28 +259,6 @@ struct Result {
   std::size_t writes = 0;
 };
 
-Event decode_event(const lockstep::TxEventView& e) {
-  const auto as = [&]<class E>(E out) -> Event {
-    if (e.bytes.size() != sizeof out) {
-      ADD_FAILURE() << "event kind " << e.kind << " of " << e.bytes.size() << " bytes";
-      return out;
-    }
-    std::memcpy(static_cast<void*>(&out), e.bytes.data(), sizeof out);
-    return out;
-  };
-  switch (e.kind) {
-    case matching::OrderAccepted::kKind: return as(matching::OrderAccepted{});
-    case matching::Trade::kKind: return as(matching::Trade{});
-    case matching::OrderRested::kKind: return as(matching::OrderRested{});
-    case matching::OrderCancelled::kKind: return as(matching::OrderCancelled{});
-    case matching::OrderReplaced::kKind: return as(matching::OrderReplaced{});
-    case matching::OrderExpired::kKind: return as(matching::OrderExpired{});
-    default: break;
-  }
-  ADD_FAILURE() << "unknown event kind " << e.kind;
-  return matching::OrderRested{.id = kU64Max};
-}
-
 class Engine {
  public:
   static lockstep::EngineOptions default_options() {
@@ -423,14 +312,7 @@ class Engine {
   }
 
   // Every resting order, by id.
-  std::vector<matching::Order> orders() const {
-    std::vector<matching::Order> v;
-    std::get<1>(exec_->tables()).for_each([&](std::uint32_t, const matching::Order& o) {
-      v.push_back(o);
-    });
-    std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
-    return v;
-  }
+  std::vector<matching::Order> orders() const { return orders_of(*exec_); }
   // One side of one book, best first: ascending (level, priority).
   std::vector<matching::Order> book(std::uint32_t instrument, Side side) const {
     std::vector<matching::Order> v;
@@ -447,14 +329,8 @@ class Engine {
     for (const matching::Order& o : book(instrument, side)) v.push_back(o.id);
     return v;
   }
-  std::vector<matching::Instrument> instruments() const {
-    std::vector<matching::Instrument> v;
-    std::get<0>(exec_->tables()).for_each([&](std::uint32_t, const matching::Instrument& i) {
-      v.push_back(i);
-    });
-    std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
-    return v;
-  }
+  // Every instrument, by id.
+  std::vector<matching::Instrument> instruments() const { return instruments_of(*exec_); }
   // Every Expiry record, by order.
   std::vector<ExpiryState> expiries() const {
     std::vector<ExpiryState> v;

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <limits>
-#include <span>
 
 namespace ledger {
 
@@ -313,13 +312,7 @@ lockstep::Outcome expire_pending(const ExpirePending& c, Tx& tx) {
 }  // namespace
 
 lockstep::TimerCommand expiry_timer(std::chrono::nanoseconds every, std::uint32_t limit) {
-  const ExpirePending c{.limit = limit};
-  lockstep::TimerCommand t;
-  t.kind = ExpirePending::kKind;
-  const auto bytes = std::as_bytes(std::span(&c, 1));
-  t.payload.assign(bytes.begin(), bytes.end());
-  t.interval = every;
-  return t;
+  return lockstep::timer_command(ExpirePending{.limit = limit}, every);
 }
 
 Handlers handlers() {

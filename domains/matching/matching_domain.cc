@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <limits>
-#include <span>
 
 namespace matching {
 
@@ -331,13 +330,7 @@ Handlers handlers() {
 }
 
 lockstep::TimerCommand expiry_timer(std::chrono::nanoseconds every, std::uint32_t limit) {
-  const ExpireOrders c{.limit = limit};
-  lockstep::TimerCommand t;
-  t.kind = ExpireOrders::kKind;
-  const auto bytes = std::as_bytes(std::span(&c, 1));
-  t.payload.assign(bytes.begin(), bytes.end());
-  t.interval = every;
-  return t;
+  return lockstep::timer_command(ExpireOrders{.limit = limit}, every);
 }
 
 }  // namespace matching
