@@ -760,6 +760,7 @@ void check_events(const std::vector<matching::Order>& before, const Command& c, 
               EXPECT_EQ(e.instrument, t.instrument);
               EXPECT_NE(e.maker_account, e.taker_account) << "a trade within one account";
               EXPECT_EQ(e.price, m.price) << "not at the maker's price";
+              EXPECT_FALSE(is_expired(m.expires_at, now)) << "a trade with an expired maker";
               EXPECT_TRUE(t.market || crosses_limit(t.side, t.price, m.price)) << "no cross";
               EXPECT_GT(e.quantity, 0u);
               EXPECT_LE(e.quantity, m.quantity) << "more than the maker has";
@@ -779,6 +780,7 @@ void check_events(const std::vector<matching::Order>& before, const Command& c, 
                 ASSERT_NE(b, nullptr);
                 EXPECT_EQ(e.id, b->id) << "not the best resting order";
                 EXPECT_EQ(b->account, t.account) << "a self-trade cancel of another account";
+                EXPECT_FALSE(is_expired(b->expires_at, now)) << "an expired maker cancelled";
                 EXPECT_EQ(e.quantity, b->quantity);
                 EXPECT_TRUE(t.market || crosses_limit(t.side, t.price, b->price));
                 book.erase(b->id);
@@ -1531,10 +1533,17 @@ TEST_F(MatchingTest, AnExpiryIsRefusedUnlessItIsAfterNowOnALimitOrPostOnlyOrder)
   for (const OrderType t : {OrderType::market, OrderType::ioc, OrderType::fok}) {
     SCOPED_TRACE(name(t));
     const std::int64_t p = t == OrderType::market ? 0 : 100;
-    for (const std::int64_t at :
-         {now() + 1, now() + 1000, now() + 1'000'000, kI64Max, now(), std::int64_t{-1}, kI64Min}) {
+    // Times after now, taken from each command's own now (every command, refused too,
+    // takes a sequence and so a later time).
+    for (const std::int64_t after : {1, 1000, 1'000'000}) {
+      const std::int64_t at = now() + after;
       EXPECT_TRUE(refused(gtt(2, kA, Side::sell, t, p, 1, at), Reject::bad_expiry)) << at;
     }
+    for (const std::int64_t at : {kI64Max, std::int64_t{-1}, kI64Min}) {
+      EXPECT_TRUE(refused(gtt(2, kA, Side::sell, t, p, 1, at), Reject::bad_expiry)) << at;
+    }
+    const std::int64_t at_now = now();
+    EXPECT_TRUE(refused(gtt(2, kA, Side::sell, t, p, 1, at_now), Reject::bad_expiry));
   }
   // Just after now, on a limit and a post-only order, and the end of time: they rest.
   const auto l = gtt(2, kA, Side::buy, OrderType::limit, 90, 2, now() + 1);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "pipeline/assert.h"
+
 namespace matching {
 
 namespace {
@@ -29,11 +31,12 @@ struct Taker {
 // taker, or ExpireOrders) removes it.
 bool expired(const Order& o, std::int64_t now) { return o.expires_at != 0 && o.expires_at <= now; }
 
-// Removes a resting order and its expiry record (if it has one). False if the engine has
-// refused the command meanwhile (then nothing changes any more).
+// Removes a resting order and its expiry record (if it has one). False only if the engine
+// has refused the command meanwhile (then nothing changes any more).
 bool remove_order(const Order& o, Tx& tx) {
-  if (!tx.orders.erase(o.id)) return false;
-  return o.expires_at == 0 || tx.expiries.erase(o.id);
+  const bool removed = tx.orders.erase(o.id) && (o.expires_at == 0 || tx.expiries.erase(o.id));
+  LS_ASSERT(removed || tx.refused());
+  return removed;
 }
 
 // The batch after one of `n` resting orders (see kFirstBookBatch).
@@ -46,10 +49,10 @@ bool crosses(const Taker& t, const Order& m) {
 }
 
 // Fills the taker against the other side, best level first, earliest first within a
-// level; a resting order of the taker's own account is cancelled instead (self-trade
-// prevention). Stops when the taker is filled, the best order no longer crosses, or the
-// engine has refused the command (a per-command limit reached: then nothing changes any
-// more, and the same orders would come back in every batch).
+// level; a resting order past its expiry is expired instead, and one of the taker's own
+// account cancelled (self-trade prevention). Stops when the taker is filled, the best order no
+// longer crosses, or the engine has refused the command (a per-command limit reached: then nothing
+// changes any more, and the same orders would come back in every batch).
 void match(Taker& t, Tx& tx) {
   const Side other = opposite(t.side);
   std::uint32_t batch = kFirstBookBatch;
@@ -294,24 +297,24 @@ lockstep::Outcome replace_order(const ReplaceOrder& c, Tx& tx) {
 }
 
 // Resting orders whose expiry has come (expires_at <= now), soonest first, up to the
-// limit. Expiries are in [1, now + 1): at the end of time, [1, now) and then now itself.
+// limit: expiries in [min, now + 1), or at the end of time [min, now) and then now.
 lockstep::Outcome expire_orders(const ExpireOrders& c, Tx& tx) {
   const std::uint32_t limit = std::min(c.limit, kMaxExpiriesPerCommand);
   std::uint32_t done = 0;
   const auto expire = [&](const Expiry& e) {
     const Order* o = tx.orders.find(e.order);
-    if (o == nullptr) return false;  // (an Expiry is always its order's: not reached)
+    LS_ASSERT(o != nullptr);  // an Expiry is removed with its order, always
     const Order was = *o;
     tx.emit(OrderExpired{.id = was.id, .quantity = was.quantity});
     ++done;
     return remove_order(was, tx);
   };
+  constexpr std::int64_t kBegin = std::numeric_limits<std::int64_t>::min();
   const std::int64_t now = tx.now_ns();
-  if (now < 1) return ok();
   if (now < std::numeric_limits<std::int64_t>::max()) {
-    tx.expiries.range_by_time(lockstep::Limit{limit}, std::int64_t{1}, now + 1, expire);
+    tx.expiries.range_by_time(lockstep::Limit{limit}, kBegin, now + 1, expire);
   } else {
-    tx.expiries.range_by_time(lockstep::Limit{limit}, std::int64_t{1}, now, expire);
+    tx.expiries.range_by_time(lockstep::Limit{limit}, kBegin, now, expire);
     tx.expiries.scan_by_time(lockstep::Limit{limit - done}, now, expire);
   }
   return ok();
