@@ -50,9 +50,10 @@ bool crosses(const Taker& t, const Order& m) {
 
 // Fills the taker against the other side, best level first, earliest first within a
 // level; a resting order past its expiry is expired instead, and one of the taker's own
-// account cancelled (self-trade prevention). Stops when the taker is filled, the best order no
-// longer crosses, or the engine has refused the command (a per-command limit reached: then nothing
-// changes any more, and the same orders would come back in every batch).
+// account cancelled (self-trade prevention). Stops when the taker is filled, the best
+// order no longer crosses, or the engine has refused the command (a per-command limit
+// reached: then nothing changes any more, and the same orders would come back in every
+// batch).
 void match(Taker& t, Tx& tx) {
   const Side other = opposite(t.side);
   std::uint32_t batch = kFirstBookBatch;
