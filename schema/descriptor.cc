@@ -14,9 +14,6 @@ namespace {
 
 constexpr std::array<std::byte, 4> kMagic = {std::byte{'L'}, std::byte{'S'}, std::byte{'S'},
                                              std::byte{'D'}};
-constexpr std::size_t kNameBytesMax = 255;
-constexpr std::uint32_t kEnumValuesMax = 65536;
-constexpr std::uint32_t kListMax = 65536;
 
 class Writer {
  public:
@@ -29,7 +26,12 @@ class Writer {
   void u32(std::uint32_t v) { le(v, 4); }
   void u64(std::uint64_t v) { le(v, 8); }
   void str(const std::string& s) {
-    if (s.size() > kNameBytesMax) throw std::invalid_argument("descriptor name too long: " + s);
+    // The parser refuses longer names (model.h); a hand-built Domain must too.
+    if (s.size() > kNameBytesMax) {
+      throw std::invalid_argument("descriptor name of " + std::to_string(s.size()) +
+                                  " bytes (at most " + std::to_string(kNameBytesMax) +
+                                  "): " + s.substr(0, 32) + "...");
+    }
     u16(static_cast<std::uint16_t>(s.size()));
     bytes(s.data(), s.size());
   }
@@ -210,7 +212,7 @@ class Decoder {
 
   bool run(Domain* out, std::string* error) {
     read_header();
-    const std::uint32_t enums = r_.count("enum count", kListMax);
+    const std::uint32_t enums = r_.count("enum count", kEnumsMax);
     for (std::uint32_t i = 0; i < enums && r_.ok(); ++i) read_enum(d_.enums.emplace_back());
     for (std::size_t k = 0; k < kStructKinds.size() && r_.ok(); ++k) read_structs(k);
     read_rejects();
@@ -326,7 +328,7 @@ class Decoder {
     }
     if (!r_.ok() || kind != StructKind::kRecord) return;
     read_keys(s);
-    const std::uint32_t invariants = r_.count("invariant count", kListMax);
+    const std::uint32_t invariants = r_.count("invariant count", kInvariantsPerRecordMax);
     std::set<std::string> invariant_names;
     for (std::uint32_t i = 0; i < invariants && r_.ok(); ++i) {
       s.invariants.push_back({r_.str("invariant name"), {}});
@@ -456,7 +458,7 @@ class Decoder {
       }
       sm.initial.push_back(v);
     }
-    const std::uint32_t transitions = r_.count("transition count", kListMax);
+    const std::uint32_t transitions = r_.count("transition count", kTransitionsPerRecordMax);
     for (std::uint32_t i = 0; i < transitions && r_.ok(); ++i) {
       const std::size_t start = r_.offset();
       Transition t;

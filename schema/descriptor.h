@@ -22,6 +22,8 @@ inline constexpr std::size_t kDescriptorHashBytes = 32;
 using DescriptorHash = std::array<std::byte, kDescriptorHashBytes>;
 
 // The canonical bytes of a laid-out domain. Source locations are not part of them.
+// REQUIRES: the domain holds to model.h's limits, as every domain parse() accepts does; a
+// name longer than kNameBytesMax throws std::invalid_argument (it has no encoding).
 std::vector<std::byte> encode_descriptor(const Domain& domain);
 
 // Reads descriptor bytes. Refuses (false, with `error` saying what and at which byte

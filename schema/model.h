@@ -161,6 +161,17 @@ inline constexpr std::uint32_t kKindMax = 65535;        // command and event kin
 // Reject codes a domain may use: 1 .. kDomainRejectMax. The engine's own refusals
 // (engine/outcome.h) use codes above it.
 inline constexpr std::uint32_t kDomainRejectMax = 0xFFFF;
+// Limits of the descriptor's byte format (descriptor.h, docs/schema.md "Descriptor"): every
+// name (domain, enum, enum value, record, command, event, field, key, index, invariant,
+// reject) is a u16 length and at most kNameBytesMax bytes, and the reader refuses longer
+// lists than these. The parser refuses a schema over them, so that every schema it accepts
+// can be encoded and its descriptor read back.
+inline constexpr std::uint32_t kNameBytesMax = 255;
+inline constexpr std::uint32_t kEnumsMax = 65536;
+inline constexpr std::uint32_t kEnumValuesMax = 65536;  // in one enum
+inline constexpr std::uint32_t kInvariantsPerRecordMax = 65536;
+inline constexpr std::uint32_t kTransitionsPerRecordMax = 65536;  // distinct edges
+static_assert(kNameBytesMax <= 0xFFFF, "a name's length is a u16 in the descriptor");
 
 // Names the generated code derives (docs/schema.md, "Generated names"):
 // snake_case("OpenAccount") == "open_account" (a handler's name);

@@ -1,13 +1,20 @@
 #include "schema/parser.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
-#include <fstream>
-#include <map>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 namespace lockstep::schema {
@@ -21,6 +28,11 @@ std::string Diagnostic::to_string() const {
 std::string ParseResult::error_text() const {
   std::string text;
   for (const Diagnostic& d : diagnostics) text += d.to_string() + "\n";
+  if (diagnostics_not_shown != 0) {
+    text += "... " + std::to_string(diagnostics_not_shown) + " more error" +
+            (diagnostics_not_shown == 1 ? "" : "s") + " not shown (at most " +
+            std::to_string(kDiagnosticsMax) + " are reported)\n";
+  }
   return text;
 }
 
@@ -222,20 +234,35 @@ class Parser {
     }
     // Semantic errors do not stop the checks that follow: each is reported.
     if (parsed && check_domain()) lay_out_and_check_sizes();
-    std::stable_sort(
-        diagnostics_.begin(), diagnostics_.end(), [](const Diagnostic& a, const Diagnostic& b) {
-          return std::pair(a.loc.line, a.loc.column) < std::pair(b.loc.line, b.loc.column);
-        });
+    keep_first_diagnostics();
     result.diagnostics = std::move(diagnostics_);
+    result.diagnostics_not_shown = diagnostics_not_shown_;
     if (result.ok()) result.domain = std::move(domain_);
     return result;
   }
 
  private:
-  // -- Token helpers
+  // -- Diagnostics
   void error(const SourceLoc& loc, std::string message) {
     diagnostics_.push_back({file_, loc, std::move(message)});
+    // Bounded memory however many errors a file has: at twice the limit, drop all but
+    // the first kDiagnosticsMax (which later ones cannot displace: see below).
+    if (diagnostics_.size() >= 2 * kDiagnosticsMax) keep_first_diagnostics();
   }
+  // Sorts the diagnostics into file order and keeps the first kDiagnosticsMax, counting
+  // the others. A stable sort: of two at one position the earlier found comes first, so
+  // one dropped here would also be dropped if all were sorted at the end.
+  void keep_first_diagnostics() {
+    std::stable_sort(
+        diagnostics_.begin(), diagnostics_.end(), [](const Diagnostic& a, const Diagnostic& b) {
+          return std::pair(a.loc.line, a.loc.column) < std::pair(b.loc.line, b.loc.column);
+        });
+    if (diagnostics_.size() <= kDiagnosticsMax) return;
+    diagnostics_not_shown_ += diagnostics_.size() - kDiagnosticsMax;
+    diagnostics_.resize(kDiagnosticsMax);
+  }
+
+  // -- Token helpers
   [[noreturn]] void syntax(const std::string& message) {
     error(tok_.loc, message);
     throw SyntaxError{};
@@ -273,7 +300,12 @@ class Parser {
     if (tok_.kind != Tok::kIdent)
       syntax(std::string("expected ") + what + ", found " + describe(tok_));
     std::pair<std::string, SourceLoc> n{tok_.text, tok_.loc};
-    if (is_cpp_keyword(n.first)) {
+    if (n.first.size() > kNameBytesMax) {
+      // The descriptor cannot encode it (model.h). Quoted in part: it may be huge.
+      error(n.second, std::string(what) + " '" + n.first.substr(0, 32) + "...' is " +
+                          std::to_string(n.first.size()) + " bytes long; at most " +
+                          std::to_string(kNameBytesMax));
+    } else if (is_cpp_keyword(n.first)) {
       error(n.second, std::string(what) + " '" + n.first + "' is a C++ keyword or reserved name");
     } else if (n.first.front() == '_' || n.first.back() == '_' ||
                n.first.find("__") != std::string::npos) {
@@ -378,6 +410,9 @@ class Parser {
                               : e.underlying == FieldType::kU16 ? 0xFFFF
                                                                 : 0xFFFFFFFF;
     expect_punct('{', "to open the enum");
+    // The first value of each name and of each number, by index in e.values.
+    std::unordered_map<std::string, std::size_t> by_name;
+    std::unordered_map<std::uint64_t, std::size_t> by_value;
     while (!is_punct('}')) {
       EnumValue v;
       std::tie(v.name, v.loc) = name("enum value name");
@@ -385,20 +420,32 @@ class Parser {
       // Out of range: reported; kept above `max`, so it cannot clash with a valid value.
       v.value = integer("enum value", max).value_or(max + 1);
       expect_punct(';', "after the enum value");
-      for (const EnumValue& other : e.values) {
-        if (other.name == v.name) {
-          error(v.loc, "duplicate value name '" + v.name + "' in enum '" + e.name + "' (first at " +
-                           at(other.loc) + ")");
-        } else if (other.value == v.value && v.value <= max) {
+      const std::size_t index = e.values.size();
+      const auto [named, new_name] = by_name.emplace(v.name, index);
+      if (!new_name) {
+        error(v.loc, "duplicate value name '" + v.name + "' in enum '" + e.name + "' (first at " +
+                         at(e.values[named->second].loc) + ")");
+      }
+      if (v.value <= max) {
+        const auto [numbered, new_value] = by_value.emplace(v.value, index);
+        // "a = 1; a = 1;" is one error: the name's, against the same first value.
+        if (!new_value && (new_name || numbered->second != named->second)) {
+          const EnumValue& first = e.values[numbered->second];
           error(v.loc, "value " + std::to_string(v.value) + " of '" + v.name +
-                           "' is already used by '" + other.name + "' in enum '" + e.name + "'");
+                           "' is already used by '" + first.name + "' in enum '" + e.name +
+                           "' (at " + at(first.loc) + ")");
         }
       }
       e.values.push_back(std::move(v));
     }
     if (e.values.empty()) error(e.loc, "enum '" + e.name + "' has no values");
+    if (e.values.size() > kEnumValuesMax) {
+      error(e.loc, "enum '" + e.name + "' has " + std::to_string(e.values.size()) +
+                       " values; at most " + std::to_string(kEnumValuesMax));
+    }
     shift();
     domain_.enums.push_back(std::move(e));
+    enum_values_by_name_.push_back(std::move(by_name));
   }
 
   // Returns the type's name and position when it names an enum, for check_domain().
@@ -537,7 +584,8 @@ class Parser {
     expect_punct('{', "to open the declaration");
     std::vector<PendingKey> keys;
     std::optional<PendingTransitions> transitions;
-    std::map<std::string, SourceLoc> field_locs;
+    std::unordered_map<std::string, std::uint32_t> field_index;  // the first of each name
+    std::unordered_map<std::string, std::size_t> invariant_index;
     while (!is_punct('}')) {
       if (tok_.kind == Tok::kIdent && peek_.kind == Tok::kPunct && peek_.text == ":") {
         Field f;
@@ -545,10 +593,11 @@ class Parser {
         shift();  // ':'
         const auto type_name = parse_type(f);
         expect_punct(';', "after the field");
-        auto [it, fresh] = field_locs.emplace(f.name, f.loc);
+        const auto [it, fresh] =
+            field_index.emplace(f.name, static_cast<std::uint32_t>(s.fields.size()));
         if (!fresh) {
           error(f.loc, "duplicate field '" + f.name + "' in " + to_string(kind) + " '" + s.name +
-                           "' (first at " + at(it->second) + ")");
+                           "' (first at " + at(s.fields[it->second].loc) + ")");
         }
         if (type_name.has_value()) {
           enum_fields_.push_back(
@@ -584,11 +633,10 @@ class Parser {
         Invariant inv;
         std::tie(inv.name, inv.loc) = name("invariant name");
         expect_punct(';', "after the invariant name");
-        for (const Invariant& other : s.invariants) {
-          if (other.name == inv.name) {
-            error(inv.loc, "duplicate invariant '" + inv.name + "' in record '" + s.name +
-                               "' (first at " + at(other.loc) + ")");
-          }
+        const auto [it, fresh] = invariant_index.emplace(inv.name, s.invariants.size());
+        if (!fresh) {
+          error(inv.loc, "duplicate invariant '" + inv.name + "' in record '" + s.name +
+                             "' (first at " + at(s.invariants[it->second].loc) + ")");
         }
         s.invariants.push_back(std::move(inv));
       } else if (is_word("transitions")) {
@@ -613,26 +661,36 @@ class Parser {
                        std::to_string(s.fields.size()) + " fields; at most " +
                        std::to_string(kFieldsMax));
     }
+    if (s.invariants.size() > kInvariantsPerRecordMax) {
+      error(s.loc, "record '" + s.name + "' has " + std::to_string(s.invariants.size()) +
+                       " invariants; at most " + std::to_string(kInvariantsPerRecordMax));
+    }
     if (kind == StructKind::kRecord) {
       s.number = static_cast<std::uint32_t>(domain_.records.size());
-      resolve_keys(s, keys);
+      resolve_keys(s, keys, field_index);
       pending_transitions_.push_back({domain_.records.size(), std::move(transitions)});
       domain_.records.push_back(std::move(s));
     } else {
-      auto& list = kind == StructKind::kCommand ? domain_.commands : domain_.events;
-      for (const Struct& other : list) {
-        if (other.number == s.number && s.number != 0) {
+      auto& list = structs(kind);
+      auto& kinds = kind == StructKind::kCommand ? command_kinds_ : event_kinds_;
+      if (s.number != 0) {
+        const auto [it, fresh] = kinds.emplace(s.number, list.size());
+        if (!fresh) {
+          const Struct& first = list[it->second];
           error(number_loc, std::string(to_string(kind)) + " kind " + std::to_string(s.number) +
-                                " is already used by '" + other.name + "'");
+                                " is already used by '" + first.name + "' (at " + at(first.loc) +
+                                ")");
         }
       }
       list.push_back(std::move(s));
     }
   }
 
-  void resolve_keys(Struct& s, const std::vector<PendingKey>& keys) {
+  // `field_index`: the index in s.fields of the first field of each name.
+  void resolve_keys(Struct& s, const std::vector<PendingKey>& keys,
+                    const std::unordered_map<std::string, std::uint32_t>& field_index) {
     std::optional<SourceLoc> primary_loc;  // the first primary key, valid or not
-    std::map<std::string, SourceLoc> key_names;
+    std::unordered_map<std::string, SourceLoc> key_names;
     std::size_t secondary = 0;
     for (const PendingKey& pk : keys) {
       Key k;
@@ -662,23 +720,24 @@ class Parser {
         }
       }
       bool ok = true;
+      std::vector<bool> in_key(s.fields.size(), false);
       for (const auto& named : pk.fields) {
         const std::string& fname = named.first;
         const SourceLoc& floc = named.second;
-        const auto it = std::find_if(s.fields.begin(), s.fields.end(),
-                                     [&](const Field& f) { return f.name == fname; });
-        if (it == s.fields.end()) {
+        const auto it = field_index.find(fname);
+        if (it == field_index.end()) {
           error(floc, "key '" + pk.name + "' names field '" + fname + "', which record '" + s.name +
                           "' does not have");
           ok = false;
           continue;
         }
-        const auto index = static_cast<std::uint32_t>(it - s.fields.begin());
-        if (std::find(k.fields.begin(), k.fields.end(), index) != k.fields.end()) {
+        const std::uint32_t index = it->second;
+        if (in_key[index]) {
           error(floc, "field '" + fname + "' appears twice in key '" + pk.name + "'");
           ok = false;
           continue;
         }
+        in_key[index] = true;
         k.fields.push_back(index);
       }
       if (!ok) continue;
@@ -708,12 +767,19 @@ class Parser {
       if (r.code == 0) error(cloc, "reject code 0 means success; codes start at 1");
     }
     expect_punct(';', "after the reject code");
-    for (const Reject& other : domain_.rejects) {
-      if (other.name == r.name) {
-        error(r.loc, "duplicate reject '" + r.name + "' (first at " + at(other.loc) + ")");
-      } else if (other.code == r.code && r.code != 0) {
-        error(cloc,
-              "reject code " + std::to_string(r.code) + " is already used by '" + other.name + "'");
+    const std::size_t index = domain_.rejects.size();
+    const auto [named, new_name] = reject_names_.emplace(r.name, index);
+    if (!new_name) {
+      error(r.loc, "duplicate reject '" + r.name + "' (first at " +
+                       at(domain_.rejects[named->second].loc) + ")");
+    }
+    if (r.code != 0) {
+      const auto [coded, new_code] = reject_codes_.emplace(r.code, index);
+      // "a = 1; a = 1;" is one error: the name's, against the same first reject.
+      if (!new_code && (new_name || coded->second != named->second)) {
+        const Reject& first = domain_.rejects[coded->second];
+        error(cloc, "reject code " + std::to_string(r.code) + " is already used by '" + first.name +
+                        "' (at " + at(first.loc) + ")");
       }
     }
     domain_.rejects.push_back(std::move(r));
@@ -723,7 +789,7 @@ class Parser {
   // Returns whether every field's type is resolved, so that the domain can be laid out.
   bool check_domain() {
     // The first enum of a name (a second one is reported as declared twice).
-    std::map<std::string, std::uint32_t> enum_index;
+    std::unordered_map<std::string, std::uint32_t> enum_index;
     for (std::uint32_t i = 0; i < domain_.enums.size(); ++i) {
       enum_index.emplace(domain_.enums[i].name, i);
     }
@@ -749,6 +815,10 @@ class Parser {
     if (domain_.records.size() > kRecordsMax) {
       error(domain_loc_, "the domain has " + std::to_string(domain_.records.size()) +
                              " records; at most " + std::to_string(kRecordsMax));
+    }
+    if (domain_.enums.size() > kEnumsMax) {
+      error(domain_loc_, "the domain has " + std::to_string(domain_.enums.size()) +
+                             " enums; at most " + std::to_string(kEnumsMax));
     }
     check_generated_names();
     for (auto& [record_index, pending] : pending_transitions_) {
@@ -778,7 +848,7 @@ class Parser {
         }
       }
     }
-    std::map<std::string, const Struct*> accessors = {
+    std::unordered_map<std::string, const Struct*> accessors = {
         {"now_ns", nullptr}, {"emit", nullptr}, {"refused", nullptr}};
     for (const Struct& r : domain_.records) {
       const std::string n = table_accessor_name(r.name);
@@ -795,7 +865,7 @@ class Parser {
                                                 : "record '" + it->second->name + "' has"));
       }
     }
-    std::map<std::string, const Struct*> handlers;
+    std::unordered_map<std::string, const Struct*> handlers;
     for (const Struct& c : domain_.commands) {
       const std::string n = snake_case(c.name);
       if (is_cpp_keyword(n)) {
@@ -833,57 +903,62 @@ class Parser {
     }
     if (it->enum_index == kUnresolved) return;  // its unknown type is reported
     const Enum& e = domain_.enums[it->enum_index];
+    const auto& by_name = enum_values_by_name_[it->enum_index];
     StateMachine sm;
     sm.field = static_cast<std::uint32_t>(it - s.fields.begin());
     sm.loc = t.loc;
     const auto value =
         [&](const std::pair<std::string, SourceLoc>& v) -> std::optional<std::uint64_t> {
-      const EnumValue* ev = e.find(v.first);
-      if (ev == nullptr) {
+      const auto found = by_name.find(v.first);
+      if (found == by_name.end()) {
         error(v.second, "'" + v.first + "' is not a value of enum '" + e.name + "'");
         return std::nullopt;
       }
-      return ev->value;
+      return e.values[found->second].value;
     };
     for (const auto& v : t.initial) {
       if (auto x = value(v)) sm.initial.push_back(*x);
     }
-    // Each listed value is resolved (and an unknown one reported) once, then paired.
+    // Each listed name is resolved (and an unknown one reported) once; a value listed
+    // again on its side of the arrow adds nothing, so each side is paired without them.
+    struct Listed {
+      std::uint64_t value;
+      const std::pair<std::string, SourceLoc>* name;
+    };
     const auto values = [&](const std::vector<std::pair<std::string, SourceLoc>>& names) {
-      std::vector<std::optional<std::uint64_t>> out;
-      for (const auto& v : names) out.push_back(value(v));
+      std::vector<Listed> out;
+      std::unordered_set<std::uint64_t> seen;
+      for (const auto& v : names) {
+        if (const auto x = value(v); x && seen.insert(*x).second) out.push_back({*x, &v});
+      }
       return out;
     };
+    // Sorted and distinct; counted as they come, so that an edge list whose pairs would
+    // number millions (A1, ..., An -> B1, ..., Bn) stops at the limit.
+    std::set<std::pair<std::uint64_t, std::uint64_t>> edges;
     for (const auto& edge : t.edges) {
-      const auto froms = values(edge.from);
-      const auto tos = values(edge.to);
-      for (std::size_t i = 0; i < froms.size(); ++i) {
-        for (std::size_t j = 0; j < tos.size(); ++j) {
-          const auto& f = froms[i];
-          const auto& g = tos[j];
-          const auto& from = edge.from[i];
-          const auto& to = edge.to[j];
-          if (!f || !g) continue;
-          if (*f == *g) {
-            error(to.second, "transition " + from.first + " -> " + to.first +
-                                 " goes nowhere (staying in a state is always allowed)");
+      const std::vector<Listed> froms = values(edge.from);
+      const std::vector<Listed> tos = values(edge.to);
+      for (const Listed& from : froms) {
+        for (const Listed& to : tos) {
+          if (from.value == to.value) {
+            error(to.name->second, "transition " + from.name->first + " -> " + to.name->first +
+                                       " goes nowhere (staying in a state is always allowed)");
             continue;
           }
-          sm.transitions.push_back({*f, *g});
+          edges.emplace(from.value, to.value);
+          if (edges.size() > kTransitionsPerRecordMax) {
+            error(t.loc, "record '" + s.name + "' has more than " +
+                             std::to_string(kTransitionsPerRecordMax) + " transitions");
+            return;
+          }
         }
       }
     }
     std::sort(sm.initial.begin(), sm.initial.end());
     sm.initial.erase(std::unique(sm.initial.begin(), sm.initial.end()), sm.initial.end());
-    const auto edge_less = [](const Transition& a, const Transition& b) {
-      return std::pair(a.from, a.to) < std::pair(b.from, b.to);
-    };
-    const auto edge_eq = [](const Transition& a, const Transition& b) {
-      return a.from == b.from && a.to == b.to;
-    };
-    std::sort(sm.transitions.begin(), sm.transitions.end(), edge_less);
-    sm.transitions.erase(std::unique(sm.transitions.begin(), sm.transitions.end(), edge_eq),
-                         sm.transitions.end());
+    sm.transitions.reserve(edges.size());
+    for (const auto& [from, to] : edges) sm.transitions.push_back({from, to});
     s.state_machine = std::move(sm);
   }
 
@@ -929,7 +1004,16 @@ class Parser {
   Domain domain_;
   SourceLoc domain_loc_;  // of 'domain'
   std::vector<Diagnostic> diagnostics_;
-  std::map<std::string, SourceLoc> type_locs_;
+  std::size_t diagnostics_not_shown_ = 0;
+  std::unordered_map<std::string, SourceLoc> type_locs_;
+  // Per enum (parallel to domain_.enums): each value name's first index in Enum::values.
+  std::vector<std::unordered_map<std::string, std::size_t>> enum_values_by_name_;
+  // Commands' and events' kinds: the index in structs(kind) of the first of each kind.
+  std::unordered_map<std::uint32_t, std::size_t> command_kinds_;
+  std::unordered_map<std::uint32_t, std::size_t> event_kinds_;
+  // Rejects' names and codes: the index in domain_.rejects of the first of each.
+  std::unordered_map<std::string, std::size_t> reject_names_;
+  std::unordered_map<std::uint32_t, std::size_t> reject_codes_;
   // A field whose type names an enum; by index, as struct names may be declared twice.
   struct EnumFieldRef {
     StructKind kind;
@@ -946,16 +1030,47 @@ class Parser {
 
 ParseResult parse(std::string_view text, std::string_view file) { return Parser(text, file).run(); }
 
+namespace {
+
+// The whole of the file at `path`, or nullopt with `why` set to the reason.
+std::optional<std::string> read_file(const std::string& path, std::string* why) {
+  const auto close = [](std::FILE* f) { std::fclose(f); };
+  const std::unique_ptr<std::FILE, decltype(close)> file(std::fopen(path.c_str(), "rb"), close);
+  if (file == nullptr) {
+    *why = std::strerror(errno);
+    return std::nullopt;
+  }
+  // A directory opens for reading on Linux; only its read fails (EISDIR): say so first.
+  struct stat st {};
+  if (::fstat(::fileno(file.get()), &st) == 0 && S_ISDIR(st.st_mode)) {
+    *why = std::strerror(EISDIR);
+    return std::nullopt;
+  }
+  std::string text;
+  char buf[1 << 16];
+  for (;;) {
+    const std::size_t n = std::fread(buf, 1, sizeof buf, file.get());
+    text.append(buf, n);
+    if (n < sizeof buf) break;
+  }
+  if (std::ferror(file.get()) != 0) {
+    *why = std::strerror(errno);
+    return std::nullopt;
+  }
+  return text;
+}
+
+}  // namespace
+
 ParseResult parse_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  std::string why;
+  const std::optional<std::string> text = read_file(path, &why);
+  if (!text.has_value()) {
     ParseResult r;
-    r.diagnostics.push_back({path, {0, 0}, "cannot read the schema file"});
+    r.diagnostics.push_back({path, {0, 0}, "cannot read the schema file: " + why});
     return r;
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse(text.str(), path);
+  return parse(*text, path);
 }
 
 }  // namespace lockstep::schema

@@ -7,11 +7,13 @@
 #   1. --input FILE --results OUT: OUT is exactly tests/data/ledger_commands.expected
 #      (one {"seq":N,"outcome":NAME} line per command, in input order, ledger.lss names).
 #   2. Bad input files (the bad line is never the first): a non-zero exit status, stderr
-#      names FILE:LINE: and the reason, no report, no results, and nothing executed.
+#      names FILE:LINE: and the reason, no report, no results, and nothing executed; a
+#      directory or a missing file as --input: exit status 1, the path and why.
 #   3. --json on a small generated run: one JSON object with the documented keys.
 #   4. Determinism: --clock sequence and the same seed give the same state hash.
 #   5. Usage errors: exit status 2 and a message.
-#   6. --hgrm DIR: ack.hgrm and one .hgrm per stage.
+#   6. --hgrm DIR: ack.hgrm and one .hgrm per stage; --hgrm naming a file and --results
+#      naming a directory: exit status 1, the path and why.
 #   7. Open loop (--rate): completes, and takes as long as the rate says.
 # PART=rerun:
 #   8. A second --input run on a --journal directory that already holds commands must
@@ -574,6 +576,27 @@ foreach(case IN LISTS bad_cases)
   endif()
 endforeach()
 
+# expect_file_error(<message> ARGS...): the loadgen run with ARGS exits with status 1 (an
+# operating error, not a usage error) and stderr holds "lockstep-loadgen: <message>".
+function(expect_file_error message)
+  run(f ${ARGN})
+  string(FIND "${f_err}" "lockstep-loadgen: ${message}" at)
+  if(NOT f_status STREQUAL "1" OR at EQUAL -1)
+    fail("'${f_cmd}': exit status '${f_status}' (expected 1), stderr (expected to hold "
+      "'lockstep-loadgen: ${message}'):\n${f_err}")
+  endif()
+endfunction()
+# A directory or a missing file as --input: the path and why, and nothing executed.
+expect_file_error("${DATA}: cannot read: Is a directory"
+  ledger --input "${DATA}" --journal "${shared_journal}")
+expect_file_error("${DATA}/missing.jsonl: cannot read: No such file or directory"
+  ledger --input "${DATA}/missing.jsonl" --journal "${shared_journal}")
+journal_entries(entries "${shared_journal}")
+if(entries)
+  fail("--input naming a directory or a missing file: the --journal directory is no longer "
+    "empty: ${entries}")
+endif()
+
 # ---- 1. --input and --results -----------------------------------------------------------
 set(results "${WORK}/ledger_commands.results")
 run_ok(good ledger --input "${DATA}/ledger_commands.jsonl" --results "${results}"
@@ -736,6 +759,17 @@ if(hg_ok)
     endif()
   endforeach()
 endif()
+
+# Output paths that cannot be written: the path and why (the run itself completes first).
+file(WRITE "${WORK}/not_a_directory" "")
+expect_file_error("cannot create the directory ${WORK}/not_a_directory: Not a directory"
+  ledger --journal "${WORK}/journal_bad_hgrm" --accounts 10 --transfers 100 --durability none
+  --hgrm "${WORK}/not_a_directory")
+file(REMOVE_RECURSE "${WORK}/journal_bad_hgrm")
+expect_file_error("cannot write ${WORK}: Is a directory"
+  ledger --journal "${WORK}/journal_bad_results" --input "${DATA}/ledger_commands.jsonl"
+  --results "${WORK}" --durability none)
+file(REMOVE_RECURSE "${WORK}/journal_bad_results")
 
 # ---- 7. Open loop -------------------------------------------------------------------------
 run_generated(o open --rate 20000 --transfers 4000 --accounts 100 --durability none --json)

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <random>
 #include <set>
 #include <stdexcept>
@@ -53,6 +54,11 @@ Domain good(std::string_view body) {
   schema::ParseResult r = parse_body(body);
   EXPECT_TRUE(r.ok()) << r.error_text();
   return std::move(r.domain);
+}
+
+// A name of `bytes` bytes: `first`, then x's.
+std::string long_name(std::size_t bytes, char first = 'n') {
+  return first + std::string(bytes - 1, 'x');
 }
 
 std::uint64_t seed_from_env(std::uint64_t fallback) {
@@ -484,6 +490,80 @@ TEST(SchemaLimits, SixteenSecondaryKeysAreAccepted) {
   EXPECT_EQ(d.records[0].indexes.size(), schema::kKeysPerRecordMax);
 }
 
+// An enum named `name` of `count` u32 values, `prefix`0 = 0 and up.
+std::string enum_of(std::string_view name, int count, std::string_view prefix = "v") {
+  std::string body = "\nenum " + std::string(name) + " : u32 {\n";
+  for (int i = 0; i < count; ++i) {
+    body += "  " + std::string(prefix) + std::to_string(i) + " = " + std::to_string(i) + ";\n";
+  }
+  return body + "}\n";
+}
+
+TEST(SchemaLimits, OneHundredThousandEnumValuesParse) {
+  // Each value's name and number are checked against the enum's others by hash lookup:
+  // checked pairwise, this took 10 s. Two enums, as one holds at most 65,536 values.
+  const Domain d = good(enum_of("A", 50'000) + enum_of("B", 50'000) +
+                        "record R { id: u64; a: A; b: B; primary key (id);\n"
+                        "  transitions b { initial v49999; v0, v1, v49999 -> v2, v49998; } }\n");
+  ASSERT_EQ(d.enums.size(), 2u);
+  EXPECT_EQ(d.enums[0].values.size() + d.enums[1].values.size(), 100'000u);
+  EXPECT_EQ(d.enums[1].values.back().value, 49'999u);
+  EXPECT_EQ(d.records[0].state_machine.value().transitions.size(), 6u);
+}
+
+TEST(SchemaLimits, AnEnumOf65536ValuesParsesAndRoundTripsThroughTheDescriptor) {
+  const Domain d = good(enum_of("E", 65'536) + "record R { id: u64; e: E; primary key (id); }\n");
+  ASSERT_EQ(d.enums[0].values.size(), schema::kEnumValuesMax);
+  const std::vector<std::byte> bytes = schema::encode_descriptor(d);
+  Domain back;
+  std::string error;
+  ASSERT_TRUE(schema::decode_descriptor(bytes, &back, &error)) << error;
+  EXPECT_EQ(schema::encode_descriptor(back), bytes);
+}
+
+TEST(SchemaLimits, NamesOf255BytesParseAndRoundTripThroughTheDescriptor) {
+  // One of each kind of name; types share a namespace, so each starts with its own letter.
+  const std::string domain = long_name(255, 'd');
+  const std::string enum_name = long_name(255, 'e');
+  const std::string value = long_name(255, 'v');
+  const std::string record = long_name(255, 'r');
+  const std::string field = long_name(255, 'f');
+  const std::string unique = long_name(255, 'u');
+  const std::string index = long_name(255, 'i');
+  const std::string invariant = long_name(255, 'p');
+  const std::string command = long_name(255, 'c');
+  const std::string event = long_name(255, 'o');
+  const std::string reject = long_name(255, 'j');
+  const std::string text = "domain " + domain + " version 1;\n" +                      //
+                           "enum " + enum_name + " : u8 { " + value + " = 1; }\n" +    //
+                           "record " + record + " {\n  " + field + ": " + enum_name +  //
+                           ";\n  id: u64;\n  primary key (id);\n  unique " + unique +  //
+                           " (" + field + ");\n  index " + index + " (" + field +      //
+                           ");\n  invariant " + invariant + ";\n}\n" +                 //
+                           "command " + command + " = 1 { " + field + ": u8; }\n" +    //
+                           "event " + event + " = 1 { " + field + ": u8; }\n" +        //
+                           "reject " + reject + " = 1;\n";
+  const schema::ParseResult r = schema::parse(text, "t.lss");
+  ASSERT_TRUE(r.ok()) << r.error_text();
+  const std::vector<std::byte> bytes = schema::encode_descriptor(r.domain);
+  Domain d;
+  std::string error;
+  ASSERT_TRUE(schema::decode_descriptor(bytes, &d, &error)) << error;
+  EXPECT_EQ(schema::encode_descriptor(d), bytes);
+  EXPECT_EQ(d.name, domain);
+  EXPECT_EQ(d.enums.at(0).name, enum_name);
+  EXPECT_EQ(d.enums[0].values.at(0).name, value);
+  const Struct& rec = d.records.at(0);
+  EXPECT_EQ(rec.name, record);
+  EXPECT_EQ(rec.fields.at(0).name, field);
+  EXPECT_EQ(rec.uniques.at(0).name, unique);
+  EXPECT_EQ(rec.indexes.at(0).name, index);
+  EXPECT_EQ(rec.invariants.at(0).name, invariant);
+  EXPECT_EQ(d.commands.at(0).name, command);
+  EXPECT_EQ(d.events.at(0).name, event);
+  EXPECT_EQ(d.rejects.at(0).name, reject);
+}
+
 TEST(SchemaComments, LineAndBlockCommentsAreSkipped) {
   const Domain d = good(R"(
 // a line comment
@@ -499,9 +579,17 @@ record /* inside */ R {
   EXPECT_EQ(d.records[0].loc.column, 21u);
 }
 
-TEST(SchemaFiles, AnUnreadableFileIsOneDiagnosticAtZeroZero) {
+TEST(SchemaFiles, AnUnreadableFileIsOneDiagnosticAtZeroZeroWithTheReason) {
   const auto r = schema::parse_file("/nonexistent/t.lss");
-  EXPECT_EQ(r.error_text(), "/nonexistent/t.lss:0:0: error: cannot read the schema file\n");
+  EXPECT_EQ(r.error_text(),
+            "/nonexistent/t.lss:0:0: error: cannot read the schema file: No such file or "
+            "directory\n");
+}
+
+TEST(SchemaFiles, ADirectoryGivenAsTheSchemaFileIsReportedAsADirectory) {
+  const std::string dir = std::filesystem::temp_directory_path().string();
+  EXPECT_EQ(schema::parse_file(dir).error_text(),
+            dir + ":0:0: error: cannot read the schema file: Is a directory\n");
 }
 
 // ---- Diagnostics: declarations --------------------------------------------------
@@ -565,7 +653,7 @@ TEST(SchemaErrors, ACommandKindUsedTwiceIsReportedAtTheSecondKind) {
 command A = 1 { x: u64; }
 command B = 1 { x: u64; }
 )"),
-            "t.lss:3:13: error: command kind 1 is already used by 'A'\n");
+            "t.lss:3:13: error: command kind 1 is already used by 'A' (at 2:9)\n");
 }
 
 TEST(SchemaErrors, AnEventKindUsedTwiceIsReportedAtTheSecondKind) {
@@ -573,7 +661,7 @@ TEST(SchemaErrors, AnEventKindUsedTwiceIsReportedAtTheSecondKind) {
 event A = 2 { x: u64; }
 event B = 2 { x: u64; }
 )"),
-            "t.lss:3:11: error: event kind 2 is already used by 'A'\n");
+            "t.lss:3:11: error: event kind 2 is already used by 'A' (at 2:7)\n");
 }
 
 TEST(SchemaErrors, CommandKindZeroIsReserved) {
@@ -611,7 +699,7 @@ TEST(SchemaErrors, ARejectCodeUsedTwiceIsReportedAtTheSecondCode) {
 reject a = 1;
 reject b = 1;
 )"),
-            "t.lss:3:12: error: reject code 1 is already used by 'a'\n");
+            "t.lss:3:12: error: reject code 1 is already used by 'a' (at 2:8)\n");
 }
 
 TEST(SchemaErrors, ARejectNameUsedTwiceIsReportedAtTheSecondName) {
@@ -761,6 +849,40 @@ TEST(SchemaErrors, MoreThan1024RecordsAreReportedAtTheDomainHeader) {
             "t.lss:2:1: error: the domain has 1025 records; at most 1024\n");
 }
 
+TEST(SchemaErrors, AnEnumOfMoreThan65536ValuesIsReportedAtItsName) {
+  EXPECT_EQ(errors(enum_of("E", 65'537)),
+            "t.lss:2:6: error: enum 'E' has 65537 values; at most 65536\n");
+}
+
+TEST(SchemaErrors, MoreThan65536EnumsAreReportedAtTheDomainHeader) {
+  std::string text = "domain t version 1;\n";
+  for (int i = 0; i < 65'537; ++i) text += "enum E" + std::to_string(i) + " : u8 { a = 1; }\n";
+  EXPECT_EQ(schema::parse(text, "t.lss").error_text(),
+            "t.lss:1:1: error: the domain has 65537 enums; at most 65536\n");
+}
+
+TEST(SchemaErrors, ARecordOfMoreThan65536InvariantsIsReportedAtItsName) {
+  std::string body = "\nrecord R {\n  id: u64;\n  primary key (id);\n";
+  for (int i = 0; i < 65'537; ++i) body += "  invariant i" + std::to_string(i) + ";\n";
+  EXPECT_EQ(errors(body + "}\n"),
+            "t.lss:2:8: error: record 'R' has 65537 invariants; at most 65536\n");
+}
+
+TEST(SchemaErrors, TransitionsOfMoreThan65536EdgesAreReportedAtTheBlock) {
+  // 300 values on each side of one arrow: 300 * 299 edges (the 300 self-edges are errors
+  // too, but only those before the limit is reached).
+  std::string values;
+  for (int i = 0; i < 300; ++i) values += (i == 0 ? "v" : ", v") + std::to_string(i);
+  const std::string body = enum_of("S", 300) + "record R {\n  id: u64;\n  s: S;\n" +
+                           "  primary key (id);\n  transitions s {\n    " + values + " -> " +
+                           values + ";\n  }\n}\n";
+  const schema::ParseResult r = parse_body(body);
+  // The enum takes lines 2..303; the record starts on line 304, its transitions on 308.
+  ASSERT_FALSE(r.diagnostics.empty());
+  EXPECT_EQ(r.diagnostics.front().to_string(),
+            "t.lss:308:3: error: record 'R' has more than 65536 transitions");
+}
+
 TEST(SchemaErrors, AnIndexLongerThan128BytesWithThePrimaryKeyIsRefused) {
   EXPECT_EQ(errors(R"(
 record R {
@@ -833,7 +955,7 @@ enum E : u8 {
   b = 0x01;
 }
 )"),
-            "t.lss:4:3: error: value 1 of 'b' is already used by 'a' in enum 'E'\n");
+            "t.lss:4:3: error: value 1 of 'b' is already used by 'a' in enum 'E' (at 3:3)\n");
 }
 
 TEST(SchemaErrors, AnEmptyEnumIsReportedAtItsName) {
@@ -1107,6 +1229,79 @@ command Delete = 1 { x: u64; }
             "keyword or reserved name\n");
 }
 
+// ---- Diagnostics: name lengths ---------------------------------------------------
+// A name is a u16 length and at most 255 bytes in the descriptor (model.h, kNameBytesMax):
+// a longer one is refused where it is declared, quoted by its first 32 bytes.
+
+// The message for a name of `what` that is long_name(bytes).
+std::string too_long(std::string_view what, std::size_t bytes) {
+  return std::string(what) + " '" + long_name(bytes).substr(0, 32) + "...' is " +
+         std::to_string(bytes) + " bytes long; at most 255\n";
+}
+
+TEST(SchemaErrors, ADomainNameOf256BytesIsRefused) {
+  EXPECT_EQ(schema::parse("domain " + long_name(256) + " version 1;", "t.lss").error_text(),
+            "t.lss:1:8: error: " + too_long("domain name", 256));
+}
+
+TEST(SchemaErrors, AnEnumNameOf256BytesIsRefused) {
+  EXPECT_EQ(errors("\nenum " + long_name(256) + " : u8 { a = 1; }\n"),
+            "t.lss:2:6: error: " + too_long("enum name", 256));
+}
+
+TEST(SchemaErrors, AnEnumValueNameOf256BytesIsRefused) {
+  EXPECT_EQ(errors("\nenum E : u8 {\n  " + long_name(256) + " = 1;\n}\n"),
+            "t.lss:3:3: error: " + too_long("enum value name", 256));
+}
+
+TEST(SchemaErrors, ARecordNameOf256BytesIsRefused) {
+  EXPECT_EQ(errors("\nrecord " + long_name(256) + " { id: u64; primary key (id); }\n"),
+            "t.lss:2:8: error: " + too_long("record name", 256));
+}
+
+TEST(SchemaErrors, ACommandNameOf256BytesIsRefused) {
+  EXPECT_EQ(errors("\ncommand " + long_name(256) + " = 1 { a: u8; }\n"),
+            "t.lss:2:9: error: " + too_long("command name", 256));
+}
+
+TEST(SchemaErrors, AnEventNameOf256BytesIsRefused) {
+  EXPECT_EQ(errors("\nevent " + long_name(256) + " = 1 { a: u8; }\n"),
+            "t.lss:2:7: error: " + too_long("event name", 256));
+}
+
+TEST(SchemaErrors, AFieldNameOf256BytesIsRefused) {
+  EXPECT_EQ(errors("\ncommand C = 1 {\n  " + long_name(256) + ": u8;\n}\n"),
+            "t.lss:3:3: error: " + too_long("field name", 256));
+}
+
+TEST(SchemaErrors, AUniqueKeyNameOf256BytesIsRefused) {
+  EXPECT_EQ(errors("\nrecord R {\n  id: u64;\n  primary key (id);\n  unique " + long_name(256) +
+                   " (id);\n}\n"),
+            "t.lss:5:10: error: " + too_long("unique key name", 256));
+}
+
+TEST(SchemaErrors, AnIndexNameOf256BytesIsRefused) {
+  EXPECT_EQ(errors("\nrecord R {\n  id: u64;\n  primary key (id);\n  index " + long_name(256) +
+                   " (id);\n}\n"),
+            "t.lss:5:9: error: " + too_long("index name", 256));
+}
+
+TEST(SchemaErrors, AnInvariantNameOf256BytesIsRefused) {
+  EXPECT_EQ(errors("\nrecord R {\n  id: u64;\n  primary key (id);\n  invariant " + long_name(256) +
+                   ";\n}\n"),
+            "t.lss:5:13: error: " + too_long("invariant name", 256));
+}
+
+TEST(SchemaErrors, ARejectNameOf256BytesIsRefused) {
+  EXPECT_EQ(errors("\nreject " + long_name(256) + " = 1;\n"),
+            "t.lss:2:8: error: " + too_long("reject name", 256));
+}
+
+TEST(SchemaErrors, ANameOfAMillionBytesIsReportedOnceWithItsLength) {
+  EXPECT_EQ(errors("\nreject " + long_name(1'000'000) + " = 1;\n"),
+            "t.lss:2:8: error: " + too_long("reject name", 1'000'000));
+}
+
 // ---- Diagnostics: syntax ----------------------------------------------------------
 
 TEST(SchemaErrors, ASchemaWithoutTheDomainHeaderIsRefused) {
@@ -1264,6 +1459,107 @@ record R {
 }
 )"),
             "t.lss:4:8: error: 'R' is already declared (at 3:8)\n");
+}
+
+// ---- Diagnostics: repetitions and the cap ------------------------------------------
+// A repeated name or number is reported once per repetition, against the first
+// declaration (not against every earlier one), and at most 100 diagnostics are kept.
+
+TEST(SchemaErrors, ThreeThousandRepeatsOfAnEnumValueAreEachReportedOnceAgainstTheFirst) {
+  std::string body = "\nenum E : u32 {\n";
+  for (int i = 0; i < 3'000; ++i) body += "  a = 1;\n";
+  const schema::ParseResult r = parse_body(body + "}\n");
+  // The first 'a' is on line 3; the 2,999 repetitions on lines 4 to 3002.
+  ASSERT_EQ(r.diagnostics.size(), schema::kDiagnosticsMax);
+  EXPECT_EQ(r.diagnostics_not_shown, 2'999 - schema::kDiagnosticsMax);
+  for (std::size_t i = 0; i < r.diagnostics.size(); ++i) {
+    EXPECT_EQ(r.diagnostics[i].loc.line, 4 + i);
+    EXPECT_EQ(r.diagnostics[i].message, "duplicate value name 'a' in enum 'E' (first at 3:3)");
+  }
+}
+
+TEST(SchemaErrors, ThreeThousandEnumValuesOfOneNumberNameTheFirstOnly) {
+  std::string body = "\nenum E : u32 {\n";
+  for (int i = 0; i < 3'000; ++i) body += "  a" + std::to_string(i) + " = 1;\n";
+  const schema::ParseResult r = parse_body(body + "}\n");
+  ASSERT_EQ(r.diagnostics.size(), schema::kDiagnosticsMax);
+  EXPECT_EQ(r.diagnostics_not_shown, 2'999 - schema::kDiagnosticsMax);
+  EXPECT_EQ(r.diagnostics.back().to_string(),
+            "t.lss:103:3: error: value 1 of 'a100' is already used by 'a0' in enum 'E' (at 3:3)");
+}
+
+TEST(SchemaErrors, TheErrorTextEndsWithHowManyErrorsWereNotShown) {
+  std::string body = "\nenum E : u32 {\n";
+  for (int i = 0; i < 3'000; ++i) body += "  a = 1;\n";
+  const std::string text = errors(body + "}\n");
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 101);
+  const std::string last =
+      "t.lss:103:3: error: duplicate value name 'a' in enum 'E' (first at 3:3)\n"
+      "... 2899 more errors not shown (at most 100 are reported)\n";
+  ASSERT_GE(text.size(), last.size());
+  EXPECT_EQ(text.substr(text.size() - last.size()), last);
+}
+
+TEST(SchemaErrors, TheFirstErrorsInFileOrderAreKeptWhenALaterCheckFindsAnEarlierOne) {
+  // An unknown field type on line 2, found after the parse, and 299 repeated rejects on
+  // lines 4..302, found (and cut to the first 100) while parsing.
+  std::string body = "\ncommand C = 1 { x: Unknown; }\n";
+  for (int i = 0; i < 300; ++i) body += "reject a = 1;\n";
+  const schema::ParseResult r = parse_body(body);
+  ASSERT_EQ(r.diagnostics.size(), schema::kDiagnosticsMax);
+  EXPECT_EQ(r.diagnostics[0].to_string(),
+            "t.lss:2:20: error: unknown type 'Unknown' for field 'x'");
+  EXPECT_EQ(r.diagnostics[1].loc.line, 4u);
+  EXPECT_EQ(r.diagnostics.back().loc.line, 102u);
+  EXPECT_EQ(r.diagnostics_not_shown, 200u);
+}
+
+TEST(SchemaErrors, AThirdRejectOfACodeNamesTheFirst) {
+  EXPECT_EQ(errors(R"(
+reject a = 1;
+reject b = 1;
+reject c = 1;
+)"),
+            "t.lss:3:12: error: reject code 1 is already used by 'a' (at 2:8)\n"
+            "t.lss:4:12: error: reject code 1 is already used by 'a' (at 2:8)\n");
+}
+
+TEST(SchemaErrors, AThirdCommandOfAKindNamesTheFirst) {
+  EXPECT_EQ(errors(R"(
+command A = 1 { x: u64; }
+command B = 1 { x: u64; }
+command C = 1 { x: u64; }
+)"),
+            "t.lss:3:13: error: command kind 1 is already used by 'A' (at 2:9)\n"
+            "t.lss:4:13: error: command kind 1 is already used by 'A' (at 2:9)\n");
+}
+
+TEST(SchemaErrors, AThirdInvariantOfANameNamesTheFirst) {
+  EXPECT_EQ(errors(R"(
+record R {
+  a: u64;
+  primary key (a);
+  invariant p;
+  invariant p;
+  invariant p;
+}
+)"),
+            "t.lss:6:13: error: duplicate invariant 'p' in record 'R' (first at 5:13)\n"
+            "t.lss:7:13: error: duplicate invariant 'p' in record 'R' (first at 5:13)\n");
+}
+
+TEST(SchemaErrors, AnEnumValueRepeatingBothNameAndNumberIsOneError) {
+  EXPECT_EQ(errors(R"(
+enum E : u8 {
+  a = 1;
+  b = 2;
+  a = 1;
+  a = 2;
+}
+)"),
+            "t.lss:5:3: error: duplicate value name 'a' in enum 'E' (first at 3:3)\n"
+            "t.lss:6:3: error: duplicate value name 'a' in enum 'E' (first at 3:3)\n"
+            "t.lss:6:3: error: value 2 of 'a' is already used by 'b' in enum 'E' (at 4:3)\n");
 }
 
 // ---- Descriptor -------------------------------------------------------------------

@@ -643,9 +643,52 @@ void on_input(void* context, const Completion& c) {
   g_tally->count(c, 0);
 }
 
-std::vector<InputCommand> read_input(const std::string& path, const lockstep::schema::Domain& d) {
+// ---- Files ---------------------------------------------------------------------------
+// Every file error names the path and why: errno's text, or "Is a directory", which
+// opening a directory for reading does not report (only its reads fail).
+
+bool is_directory(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::is_directory(path, ec);
+}
+
+// Why the file operation on `path` that just failed with `err` (errno) failed.
+std::string file_error(const std::string& path, int err) {
+  return std::strerror(is_directory(path) ? EISDIR : err);
+}
+
+std::ifstream open_input(const std::string& path) {
+  if (is_directory(path)) {
+    throw std::runtime_error(path + ": cannot read: " + std::strerror(EISDIR));
+  }
   std::ifstream in(path);
-  if (!in) throw std::runtime_error(path + ": cannot open: " + std::strerror(errno));
+  if (!in) throw std::runtime_error(path + ": cannot read: " + file_error(path, errno));
+  return in;
+}
+
+std::ofstream open_output(const std::string& path) {
+  std::ofstream out(path);
+  if (!out) throw std::runtime_error("cannot write " + path + ": " + file_error(path, errno));
+  return out;
+}
+
+// Flushes and closes what open_output() opened; throws if any write failed.
+void close_output(std::ofstream& out, const std::string& path) {
+  out.close();
+  if (!out) throw std::runtime_error("cannot write " + path + ": " + file_error(path, errno));
+}
+
+// Creates `dir` (and its parents) unless it is a directory already.
+void make_output_directory(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  // A file of that name: "Not a directory" (ENOTDIR), from create_directories or here.
+  if (!ec && !is_directory(dir)) ec = std::make_error_code(std::errc::not_a_directory);
+  if (ec) throw std::runtime_error("cannot create the directory " + dir + ": " + ec.message());
+}
+
+std::vector<InputCommand> read_input(const std::string& path, const lockstep::schema::Domain& d) {
+  std::ifstream in = open_input(path);
   std::vector<InputCommand> commands;
   std::string line;
   std::size_t number = 0;
@@ -659,7 +702,7 @@ std::vector<InputCommand> read_input(const std::string& path, const lockstep::sc
     }
     commands.push_back(std::move(c));
   }
-  if (in.bad()) throw std::runtime_error(path + ": read error");
+  if (in.bad()) throw std::runtime_error(path + ": read error: " + file_error(path, errno));
   return commands;
 }
 
@@ -716,13 +759,13 @@ struct RunResult {
 
 void write_hgrm(const std::string& dir, const lockstep::EngineStats& stats,
                 const lockstep::HistogramSnapshot& ack) {
-  std::filesystem::create_directories(dir);
+  make_output_directory(dir);
   const auto write = [&](const std::string& name, const lockstep::HistogramSnapshot& h) {
     if (h.total_count() == 0) return;
-    const auto path = std::filesystem::path(dir) / (name + ".hgrm");
-    std::ofstream out(path);
+    const std::string path = (std::filesystem::path(dir) / (name + ".hgrm")).string();
+    std::ofstream out = open_output(path);
     h.write_hgrm(out, 1000.0);
-    if (!out) throw std::runtime_error("cannot write " + path.string());
+    close_output(out, path);
   };
   for (const auto& s : stats.stages) write(s.name, s.command_latency_ns);
   write("ack", ack);
@@ -730,9 +773,20 @@ void write_hgrm(const std::string& dir, const lockstep::EngineStats& stats,
 
 void plot(const std::string& png, const lockstep::EngineStats& stats,
           const lockstep::HistogramSnapshot& ack) {
+  // gnuplot would fail on these with only "is it installed?" to say.
+  if (is_directory(png)) {
+    throw std::runtime_error("--plot: cannot write " + png + ": " + std::strerror(EISDIR));
+  }
   const std::filesystem::path dir =
       std::filesystem::temp_directory_path() / ("lockstep-plot-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
+  make_output_directory(dir.string());
+  struct RemoveDir {  // also when a write fails
+    std::filesystem::path dir;
+    ~RemoveDir() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } remove_dir{dir};
   // One data file per curve: percentile and latency, from the histogram's .hgrm rows.
   std::string cmd = "set terminal pngcairo size 1000,600\nset output '" + png +
                     "'\nset logscale x\nset logscale y\nset xlabel 'percentile'\n"
@@ -743,11 +797,12 @@ void plot(const std::string& png, const lockstep::EngineStats& stats,
   const auto curve = [&](const std::string& name, const lockstep::HistogramSnapshot& h) {
     if (h.total_count() == 0) return;
     const auto path = dir / (name + ".dat");
-    std::ofstream out(path);
+    std::ofstream out = open_output(path.string());
     for (double p = 0; p < 99.999; p = 100.0 - (100.0 - p) * 0.9) {
       out << 100.0 / (100.0 - p) << " " << static_cast<double>(h.value_at_percentile(p)) / 1000.0
           << "\n";
     }
+    close_output(out, path.string());
     cmd += (first ? "" : ", ") + std::string("'") + path.string() +
            "' using 1:2 with lines title '" + name + "'";
     first = false;
@@ -756,12 +811,12 @@ void plot(const std::string& png, const lockstep::EngineStats& stats,
   curve("acknowledged", ack);
   const auto script = dir / "plot.gp";
   {
-    std::ofstream out(script);
+    std::ofstream out = open_output(script.string());
     out << cmd << "\n";
+    close_output(out, script.string());
   }
   const std::string run = "gnuplot '" + script.string() + "'";
   const int rc = std::system(run.c_str());
-  std::filesystem::remove_all(dir);
   if (rc != 0) {
     throw std::runtime_error(
         "--plot: gnuplot failed (is it installed? apt-get install gnuplot-nox)");
@@ -1154,7 +1209,7 @@ RunResult run_input(lockstep::Engine<D>& engine, const Options& o, Tally& tally,
 // The generated workload as CSV, for other systems (bench/peers): a header line, the
 // accounts (id,flags), then the transfers in submission order (id,debit,credit,amount).
 void emit_workload(const Options& o) {
-  std::ofstream out(o.emit_workload);
+  std::ofstream out = open_output(o.emit_workload);
   out << "# lockstep-loadgen ledger workload: accounts " << o.accounts << ", transfers "
       << o.transfers << ", seed " << o.seed << ", distribution " << o.distribution
       << ", limit-every " << o.limit_every << "\n";
@@ -1166,7 +1221,7 @@ void emit_workload(const Options& o) {
     const TransferSpec t = next_transfer(pick);
     out << "T," << 1 + i << "," << t.debit << "," << t.credit << "," << t.amount << "\n";
   }
-  if (!out) throw std::runtime_error("cannot write " + o.emit_workload);
+  close_output(out, o.emit_workload);
 }
 
 // Every account's posted balances, by id.
@@ -1183,12 +1238,12 @@ void write_balances(const std::string& path, const lockstep::Executor<ledger::Do
   std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
     return a.id.hi != b.id.hi ? a.id.hi < b.id.hi : a.id.lo < b.id.lo;
   });
-  std::ofstream out(path);
+  std::ofstream out = open_output(path);
   for (const Row& r : rows) {
     if (r.id.hi != 0) throw std::runtime_error("--balances: an account id above 2^64");
     out << r.id.lo << "," << r.debits << "," << r.credits << "\n";
   }
-  if (!out) throw std::runtime_error("cannot write " + path);
+  close_output(out, path);
 }
 
 // The baseline for the full pipeline: the same setup and timed commands (one producer's
@@ -1371,7 +1426,7 @@ int run_domain(const Options& o, typename D::Handlers handlers) {
   const lockstep::HistogramSnapshot ack = tally.ack_ns.snapshot();
   report(o, schema, tally, r, engine, stats, ack);
   if (!o.results.empty()) {
-    std::ofstream out(o.results);
+    std::ofstream out = open_output(o.results);
     for (const InputCommand& c : input) {
       out << "{\"seq\":";
       if (c.sequence == lockstep::kNoSequence) {
@@ -1387,7 +1442,7 @@ int run_domain(const Options& o, typename D::Handlers handlers) {
       }
       out << "\"}\n";
     }
-    if (!out) throw std::runtime_error("cannot write " + o.results);
+    close_output(out, o.results);
   }
   if (o.snapshot_every > 0 && !o.json) {
     const lockstep::SnapshotterStatus st = engine.snapshotter_status();
