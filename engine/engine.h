@@ -238,7 +238,9 @@ class Engine {
     const std::uint64_t accepted = accepted_.load(std::memory_order_seq_cst);
     (void)wait_.wait_until([&] { return completed() == accepted; }, kNoDeadline);
     pipeline_.stop();
-    (void)writer_->flush();  // nothing is left in flight; a failure is already reported
+    // Nothing is left in flight; a failure is already reported. The closing marker says
+    // the journal was stopped cleanly: its next open repairs nothing.
+    (void)writer_->close();
     if (snapshotter_) snapshotter_->stop();
     stopped_ = true;
   }

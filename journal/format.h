@@ -9,7 +9,7 @@
 
 namespace lockstep::journal {
 
-inline constexpr std::uint32_t kFormatVersion = 1;
+inline constexpr std::uint32_t kFormatVersion = 2;
 
 // ---- Segment header -----------------------------------------------------------------
 inline constexpr std::array<std::byte, 8> kSegmentMagic = {
@@ -32,7 +32,7 @@ inline constexpr std::size_t kSegmentBytes = 40;
 inline constexpr std::size_t kPrevChainHash = 48;
 inline constexpr std::size_t kSchemaHash = 80;
 inline constexpr std::size_t kWritesInFlight = 112;
-inline constexpr std::size_t kReserved = 116;
+inline constexpr std::size_t kFrameBytesMax = 116;
 inline constexpr std::size_t kHeaderChecksum = 120;
 }  // namespace segment_field
 
@@ -49,28 +49,44 @@ inline constexpr std::size_t kFrameHeaderBytes = 64;
 inline constexpr std::size_t kChainHashBytes = 32;
 inline constexpr std::size_t kEntryLengthBytes = 4;
 
-// Field offsets within a frame header.
+// Field offsets within a record header (an entry frame's or a marker's).
 namespace frame_field {
 inline constexpr std::size_t kMagic = 0;
 inline constexpr std::size_t kFrameBytes = 4;
 inline constexpr std::size_t kPayloadBytes = 8;
 inline constexpr std::size_t kEntryCount = 12;
 inline constexpr std::size_t kFirstSequence = 16;
-inline constexpr std::size_t kLastSequence = 24;
-inline constexpr std::size_t kSegmentFirstSequence = 32;
-inline constexpr std::size_t kSegmentOffset = 40;
-inline constexpr std::size_t kPaddingBytes = 48;
-inline constexpr std::size_t kReserved = 52;
+inline constexpr std::size_t kSegmentFirstSequence = 24;
+inline constexpr std::size_t kSegmentOffset = 32;
+inline constexpr std::size_t kDurableThrough = 40;
+inline constexpr std::size_t kKind = 48;
+inline constexpr std::size_t kFlags = 50;
+inline constexpr std::size_t kHeaderChecksum = 52;
 inline constexpr std::size_t kChecksum = 56;
 }  // namespace frame_field
 
-// Frame alignment: buffered segments align frames to 8 bytes, direct-I/O segments to
-// the 4096-byte block O_DIRECT requires.
-inline constexpr std::size_t kFrameAlignBuffered = 8;
+// Record kinds. Markers carry no entries and do not advance the hash chain.
+enum class RecordKind : std::uint16_t {
+  kEntries = 1,      // an entry frame: one group-committed batch
+  kIdleMarker = 2,   // the journal went idle: everything before it is durable
+  kCloseMarker = 3,  // a clean stop
+};
+// Record flags.
+inline constexpr std::uint16_t kRecordFlagDense = 1u << 0;  // every sector holds a non-zero byte
+inline constexpr std::uint16_t kRecordFlagsKnown = kRecordFlagDense;
+
+// The unit a crash keeps or loses whole (docs/journal-format.md, "the fault model"):
+// the dense flag and recovery's sector rule count in these, at absolute file offsets.
+inline constexpr std::size_t kSectorBytes = 512;
+
+// Record alignment: buffered segments align records to 64 bytes (so a record header never
+// straddles two sectors), direct-I/O segments to the 4096-byte block O_DIRECT requires.
+inline constexpr std::size_t kFrameAlignBuffered = 64;
 inline constexpr std::size_t kFrameAlignDirect = 4096;
 
-// The smallest frame: a header, no payload, no padding, the chain hash.
-inline constexpr std::size_t kFrameBytesMin = kFrameHeaderBytes + kChainHashBytes;
+// The smallest record: a header, no payload, the chain hash, padded to the alignment
+// (a marker in a buffered segment).
+inline constexpr std::size_t kFrameBytesMin = 128;
 inline constexpr std::size_t kFrameBytesMax = std::size_t{64} << 20;
 inline constexpr std::size_t kEntryBytesMax = std::size_t{16} << 20;
 inline constexpr std::size_t kDescriptorBytesMax = std::size_t{1} << 20;
@@ -83,13 +99,23 @@ inline constexpr std::uint64_t kSegmentBytesMax = std::uint64_t{4} << 30;
 static_assert(segment_field::kHeaderChecksum + 8 == kSegmentHeaderFixedBytes);
 static_assert(segment_field::kPrevChainHash + kChainHashBytes == segment_field::kSchemaHash);
 static_assert(segment_field::kSchemaHash + 32 == segment_field::kWritesInFlight);
-static_assert(segment_field::kWritesInFlight + 4 == segment_field::kReserved);
-static_assert(segment_field::kReserved + 4 == segment_field::kHeaderChecksum);
+static_assert(segment_field::kWritesInFlight + 4 == segment_field::kFrameBytesMax);
+static_assert(segment_field::kFrameBytesMax + 4 == segment_field::kHeaderChecksum);
 static_assert(kSegmentHeaderFixedBytes <= kSegmentHeaderAlignBytes);
 static_assert(frame_field::kChecksum + 8 == kFrameHeaderBytes);
+static_assert(frame_field::kHeaderChecksum + 4 == frame_field::kChecksum);
+static_assert(frame_field::kKind + 2 == frame_field::kFlags);
+static_assert(kFrameBytesMin == kFrameAlignBuffered * 2 &&
+                  kFrameBytesMin >= kFrameHeaderBytes + kChainHashBytes,
+              "a marker: header and chain hash, padded to the buffered alignment");
+static_assert(kSectorBytes % kFrameAlignBuffered == 0 && kFrameAlignDirect % kSectorBytes == 0,
+              "a record header (64 bytes, 64-aligned) lies within one sector");
+static_assert(kFrameHeaderBytes == kFrameAlignBuffered);
 static_assert(kFrameHeaderBytes % kFrameAlignBuffered == 0);
-static_assert(kChainHashBytes % kFrameAlignBuffered == 0);
+static_assert(kChainHashBytes % 8 == 0 && kFrameAlignBuffered % kChainHashBytes == 0,
+              "the chain hash ends a 64-aligned record and never straddles a sector");
 static_assert(kFrameBytesMin % kFrameAlignBuffered == 0);
+static_assert(kFrameBytesMax <= UINT32_MAX, "frame_bytes_max is a 32-bit header field");
 static_assert(kFrameAlignDirect % kFrameAlignBuffered == 0);
 static_assert(kSegmentHeaderAlignBytes % kFrameAlignDirect == 0,
               "the first frame of a direct-I/O segment starts aligned");

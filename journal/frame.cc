@@ -28,19 +28,35 @@ FrameHeader read_header(std::span<const std::byte> h) noexcept {
   header.frame_bytes = load_le<std::uint32_t>(h, f::kFrameBytes);
   header.payload_bytes = load_le<std::uint32_t>(h, f::kPayloadBytes);
   header.entry_count = load_le<std::uint32_t>(h, f::kEntryCount);
-  header.padding_bytes = load_le<std::uint32_t>(h, f::kPaddingBytes);
   header.first_sequence = load_le<std::uint64_t>(h, f::kFirstSequence);
-  header.last_sequence = load_le<std::uint64_t>(h, f::kLastSequence);
+  header.last_sequence = header.first_sequence + header.entry_count - 1;  // a marker: first - 1
   header.segment_first_sequence = load_le<std::uint64_t>(h, f::kSegmentFirstSequence);
   header.segment_offset = load_le<std::uint64_t>(h, f::kSegmentOffset);
+  header.durable_through = load_le<std::uint64_t>(h, f::kDurableThrough);
+  header.kind = static_cast<RecordKind>(load_le<std::uint16_t>(h, f::kKind));
+  header.flags = load_le<std::uint16_t>(h, f::kFlags);
   return header;
 }
 
-bool length_is_consistent(const FrameHeader& h, std::size_t alignment) noexcept {
-  const std::uint64_t parts =
-      std::uint64_t{kFrameHeaderBytes} + h.payload_bytes + h.padding_bytes + kChainHashBytes;
-  return h.frame_bytes >= kFrameBytesMin && h.frame_bytes <= kFrameBytesMax &&
-         h.frame_bytes % alignment == 0 && parts == h.frame_bytes;
+bool length_is_consistent(FrameHeader& h, std::size_t alignment) noexcept {
+  const std::uint64_t least = std::uint64_t{kFrameHeaderBytes} + h.payload_bytes + kChainHashBytes;
+  if (h.frame_bytes < kFrameBytesMin || h.frame_bytes > kFrameBytesMax ||
+      h.frame_bytes % alignment != 0 || h.frame_bytes < least) {
+    return false;
+  }
+  h.padding_bytes = static_cast<std::uint32_t>(h.frame_bytes - least);
+  // Padding only to the alignment: a record is the shortest that holds its payload.
+  return h.padding_bytes < alignment;
+}
+
+bool fields_are_consistent(const FrameHeader& h) noexcept {
+  const bool known_kind = h.kind == RecordKind::kEntries || h.kind == RecordKind::kIdleMarker ||
+                          h.kind == RecordKind::kCloseMarker;
+  if (!known_kind || (h.flags & ~kRecordFlagsKnown) != 0) return false;
+  if (h.durable_through > h.first_sequence) return false;
+  if (h.is_marker()) return h.entry_count == 0 && h.payload_bytes == 0;
+  // An entry frame: at least one entry, and its last sequence representable.
+  return h.entry_count >= 1 && h.first_sequence + (h.entry_count - 1) >= h.first_sequence;
 }
 
 // The entries fill the payload exactly, each within the size limit, entry_count of them.
@@ -54,6 +70,22 @@ bool entries_fill(std::span<const std::byte> payload, std::uint32_t entry_count)
     offset += length;
   }
   return offset == payload.size();
+}
+
+// Writes a record's header fields (everything but the checksum), and its header checksum.
+void store_header(std::span<std::byte> out, std::uint32_t frame_bytes, RecordKind kind,
+                  std::uint16_t flags, const FrameSeal& seal) noexcept {
+  std::memcpy(out.data() + f::kMagic, kFrameMagic.data(), kFrameMagic.size());
+  store_le<std::uint32_t>(out, f::kFrameBytes, frame_bytes);
+  store_le<std::uint32_t>(out, f::kPayloadBytes, seal.payload_bytes);
+  store_le<std::uint32_t>(out, f::kEntryCount, seal.entry_count);
+  store_le<std::uint64_t>(out, f::kFirstSequence, seal.first_sequence);
+  store_le<std::uint64_t>(out, f::kSegmentFirstSequence, seal.segment_first_sequence);
+  store_le<std::uint64_t>(out, f::kSegmentOffset, seal.segment_offset);
+  store_le<std::uint64_t>(out, f::kDurableThrough, seal.durable_through);
+  store_le<std::uint16_t>(out, f::kKind, static_cast<std::uint16_t>(kind));
+  store_le<std::uint16_t>(out, f::kFlags, flags);
+  store_le<std::uint32_t>(out, f::kHeaderChecksum, record_header_checksum(out));
 }
 
 }  // namespace
@@ -83,34 +115,74 @@ std::uint64_t frame_checksum(std::span<const std::byte> frame) noexcept {
   return XXH3_64bits_digest(&state);
 }
 
+std::uint32_t record_header_checksum(std::span<const std::byte> header) noexcept {
+  LS_DASSERT(header.size() >= f::kHeaderChecksum);
+  return static_cast<std::uint32_t>(XXH3_64bits(header.data(), f::kHeaderChecksum));
+}
+
+bool sectors_all_nonzero(std::span<const std::byte> record, std::uint64_t segment_offset,
+                         std::size_t pad_begin, std::size_t pad_end) noexcept {
+  LS_DASSERT(pad_begin <= pad_end && pad_end <= record.size());
+  std::size_t begin = 0;
+  while (begin < record.size()) {
+    // This sector's part of the record: [begin, end).
+    const std::uint64_t absolute = segment_offset + begin;
+    const std::size_t end = std::min<std::size_t>(
+        record.size(), begin + (kSectorBytes - static_cast<std::size_t>(absolute % kSectorBytes)));
+    const bool inside_padding = begin >= pad_begin && end <= pad_end;
+    if (!inside_padding && all_zero(record.subspan(begin, end - begin))) return false;
+    begin = end;
+  }
+  return true;
+}
+
 std::size_t seal_frame(std::span<std::byte> frame, const FrameSeal& seal, ChainHasher& hasher,
                        ChainHash& chain) noexcept {
   LS_ASSERT(seal.entry_count >= 1);
+  LS_ASSERT(seal.durable_through <= seal.first_sequence);
   const std::size_t frame_bytes = frame_bytes_for(seal.payload_bytes, seal.alignment);
   LS_ASSERT(frame.size() >= frame_bytes && frame_bytes <= kFrameBytesMax);
-  const std::size_t padding =
-      frame_bytes - kFrameHeaderBytes - seal.payload_bytes - kChainHashBytes;
+  const std::size_t pad_begin = kFrameHeaderBytes + seal.payload_bytes;
+  const std::size_t body_end = frame_bytes - kChainHashBytes;
   const std::span<std::byte> out = frame.first(frame_bytes);
   LS_DASSERT(entries_fill(out.subspan(kFrameHeaderBytes, seal.payload_bytes), seal.entry_count));
+  std::memset(out.data() + pad_begin, 0, body_end - pad_begin);
 
+  // The dense flag is decided on the header as it will be (non-zero: it has the magic)
+  // and the payload; the chain hash that ends the record is non-zero but for a 2^-256
+  // chance, so it is set first, over a header whose dense bit may still change: the
+  // flag is hashed into the chain, so compute it before the chain.
   std::memcpy(out.data() + f::kMagic, kFrameMagic.data(), kFrameMagic.size());
-  store_le<std::uint32_t>(out, f::kFrameBytes, static_cast<std::uint32_t>(frame_bytes));
-  store_le<std::uint32_t>(out, f::kPayloadBytes, seal.payload_bytes);
-  store_le<std::uint32_t>(out, f::kEntryCount, seal.entry_count);
-  store_le<std::uint64_t>(out, f::kFirstSequence, seal.first_sequence);
-  store_le<std::uint64_t>(out, f::kLastSequence, seal.first_sequence + seal.entry_count - 1);
-  store_le<std::uint64_t>(out, f::kSegmentFirstSequence, seal.segment_first_sequence);
-  store_le<std::uint64_t>(out, f::kSegmentOffset, seal.segment_offset);
-  store_le<std::uint32_t>(out, f::kPaddingBytes, static_cast<std::uint32_t>(padding));
-  store_le<std::uint32_t>(out, f::kReserved, 0);
-  std::memset(out.data() + kFrameHeaderBytes + seal.payload_bytes, 0, padding);
-
-  const std::size_t body_end = frame_bytes - kChainHashBytes;
+  std::memset(out.data() + body_end, 0xff, kChainHashBytes);  // stands in for the hash
+  const bool dense = sectors_all_nonzero(out, seal.segment_offset, pad_begin, body_end);
+  store_header(out, static_cast<std::uint32_t>(frame_bytes), RecordKind::kEntries,
+               dense ? kRecordFlagDense : 0, seal);
   chain = hasher.next(chain, out.first(f::kChecksum),
                       out.subspan(kFrameHeaderBytes, body_end - kFrameHeaderBytes));
   std::memcpy(out.data() + body_end, chain.data(), kChainHashBytes);
   store_le<std::uint64_t>(out, f::kChecksum, frame_checksum(out));
+  LS_DASSERT(!dense || sectors_all_nonzero(out, seal.segment_offset, pad_begin, body_end));
   return frame_bytes;
+}
+
+std::size_t seal_marker(std::span<std::byte> out, RecordKind kind, const FrameSeal& seal,
+                        const ChainHash& chain) noexcept {
+  LS_ASSERT(kind == RecordKind::kIdleMarker || kind == RecordKind::kCloseMarker);
+  LS_ASSERT(seal.payload_bytes == 0 && seal.entry_count == 0);
+  LS_ASSERT(seal.durable_through <= seal.first_sequence);
+  const std::size_t bytes = frame_bytes_for(0, seal.alignment);
+  LS_ASSERT(out.size() >= bytes);
+  const std::span<std::byte> m = out.first(bytes);
+  std::memset(m.data(), 0, bytes);
+  const std::size_t body_end = bytes - kChainHashBytes;
+  std::memcpy(m.data() + body_end, chain.data(), kChainHashBytes);
+  // Dense unless the chain is zeros (the start of a journal) or the padding leaves a
+  // sector of its own between the header and the trailer (never: see the sector rule).
+  std::memcpy(m.data() + f::kMagic, kFrameMagic.data(), kFrameMagic.size());
+  const bool dense = sectors_all_nonzero(m, seal.segment_offset, kFrameHeaderBytes, body_end);
+  store_header(m, static_cast<std::uint32_t>(bytes), kind, dense ? kRecordFlagDense : 0, seal);
+  store_le<std::uint64_t>(m, f::kChecksum, frame_checksum(m));
+  return bytes;
 }
 
 std::string_view to_string(FrameStatus status) noexcept {
@@ -118,12 +190,13 @@ std::string_view to_string(FrameStatus status) noexcept {
     case FrameStatus::kOk: return "ok";
     case FrameStatus::kEnd: return "end of data";
     case FrameStatus::kBadMagic: return "bad magic";
+    case FrameStatus::kBadHeader: return "bad record header checksum";
     case FrameStatus::kBadLength: return "bad length";
-    case FrameStatus::kTruncated: return "truncated frame";
-    case FrameStatus::kBadChecksum: return "bad checksum";
-    case FrameStatus::kMisplaced: return "frame of another segment or offset";
+    case FrameStatus::kBadHeaderFields: return "inconsistent record header fields";
+    case FrameStatus::kMisplaced: return "record of another segment or offset";
     case FrameStatus::kSequenceGap: return "sequence gap";
-    case FrameStatus::kBadEntryCount: return "bad entry count";
+    case FrameStatus::kTruncated: return "truncated record";
+    case FrameStatus::kBadChecksum: return "bad checksum";
     case FrameStatus::kBadEntries: return "entries do not fill the payload";
     case FrameStatus::kBadPadding: return "non-zero padding";
     case FrameStatus::kBadChain: return "broken hash chain";
@@ -131,32 +204,52 @@ std::string_view to_string(FrameStatus status) noexcept {
   return "?";
 }
 
-DecodedFrame decode_frame(std::span<const std::byte> available, const FrameExpectation& expect,
-                          ChainHasher& hasher) {
+DecodedFrame decode_record_header(std::span<const std::byte> available, std::size_t alignment) {
   DecodedFrame d;
-  const std::span<const std::byte> magic =
-      available.first(std::min(available.size(), kFrameMagic.size()));
-  if (all_zero(magic)) {
-    d.status = magic.size() == kFrameMagic.size() || available.empty() ? FrameStatus::kEnd
-                                                                       : FrameStatus::kTruncated;
+  const std::span<const std::byte> head =
+      available.first(std::min(available.size(), kFrameHeaderBytes));
+  if (all_zero(head)) {  // (also fewer than 64 zero bytes at the end of what was read)
+    d.status = FrameStatus::kEnd;
     return d;
   }
-  if (magic.size() < kFrameMagic.size()) {
-    d.status = FrameStatus::kTruncated;
-    return d;
-  }
-  if (std::memcmp(magic.data(), kFrameMagic.data(), kFrameMagic.size()) != 0) {
+  if (std::memcmp(head.data(), kFrameMagic.data(), std::min(head.size(), kFrameMagic.size())) !=
+      0) {
     d.status = FrameStatus::kBadMagic;
     return d;
   }
-  if (available.size() < kFrameHeaderBytes) {
+  if (head.size() < kFrameHeaderBytes) {
     d.status = FrameStatus::kTruncated;
     return d;
   }
-  d.header = read_header(available);
-  const FrameHeader& h = d.header;
-  if (!length_is_consistent(h, expect.alignment)) {
+  if (load_le<std::uint32_t>(head, f::kHeaderChecksum) != record_header_checksum(head)) {
+    d.status = FrameStatus::kBadHeader;
+    return d;
+  }
+  d.header = read_header(head);
+  if (!length_is_consistent(d.header, alignment)) {
     d.status = FrameStatus::kBadLength;
+    return d;
+  }
+  if (!fields_are_consistent(d.header)) {
+    d.status = FrameStatus::kBadHeaderFields;
+    return d;
+  }
+  d.status = FrameStatus::kOk;
+  return d;
+}
+
+DecodedFrame decode_frame(std::span<const std::byte> available, const FrameExpectation& expect,
+                          ChainHasher& hasher) {
+  DecodedFrame d = decode_record_header(available, expect.alignment);
+  if (d.status != FrameStatus::kOk) return d;
+  const FrameHeader& h = d.header;
+  if (h.segment_first_sequence != expect.segment_first_sequence ||
+      h.segment_offset != expect.segment_offset) {
+    d.status = FrameStatus::kMisplaced;
+    return d;
+  }
+  if (h.first_sequence != expect.next_sequence) {
+    d.status = FrameStatus::kSequenceGap;
     return d;
   }
   if (available.size() < h.frame_bytes) {
@@ -168,33 +261,20 @@ DecodedFrame decode_frame(std::span<const std::byte> available, const FrameExpec
     d.status = FrameStatus::kBadChecksum;
     return d;
   }
-  if (h.segment_first_sequence != expect.segment_first_sequence ||
-      h.segment_offset != expect.segment_offset) {
-    d.status = FrameStatus::kMisplaced;
-    return d;
-  }
-  if (h.first_sequence != expect.next_sequence) {
-    d.status = FrameStatus::kSequenceGap;
-    return d;
-  }
-  if (h.entry_count == 0 || h.last_sequence < h.first_sequence ||
-      h.last_sequence - h.first_sequence + 1 != h.entry_count) {
-    d.status = FrameStatus::kBadEntryCount;
-    return d;
-  }
   const std::span<const std::byte> payload = frame.subspan(kFrameHeaderBytes, h.payload_bytes);
   if (!entries_fill(payload, h.entry_count)) {
     d.status = FrameStatus::kBadEntries;
     return d;
   }
   const std::size_t body_end = h.frame_bytes - kChainHashBytes;
-  if (load_le<std::uint32_t>(frame, f::kReserved) != 0 ||
-      !all_zero(frame.subspan(kFrameHeaderBytes + h.payload_bytes, h.padding_bytes))) {
+  if (!all_zero(frame.subspan(kFrameHeaderBytes + h.payload_bytes, h.padding_bytes))) {
     d.status = FrameStatus::kBadPadding;
     return d;
   }
   ChainHash chain;
-  if (expect.verify_chain) {
+  if (h.is_marker()) {
+    chain = expect.prev_chain;  // a marker repeats the chain so far
+  } else if (expect.verify_chain) {
     chain = hasher.next(expect.prev_chain, frame.first(f::kChecksum),
                         frame.subspan(kFrameHeaderBytes, body_end - kFrameHeaderBytes));
   } else {

@@ -131,9 +131,9 @@ RecoveryStatus JournalReader::next(DecodedFrame* frame, bool* end) {
     std::size_t got = 0;
     if (IoStatus s = io_.read(file_, at_.offset, buffer_, &got); !s)
       return RecoveryStatus::from_io(std::move(s));
-    const bool zeros = got < kFrameMagic.size() ||
-                       std::all_of(buffer_.begin(), buffer_.begin() + kFrameMagic.size(),
-                                   [](std::byte b) { return b == std::byte{0}; });
+    const bool zeros =
+        std::all_of(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(got),
+                    [](std::byte b) { return b == std::byte{0}; });
     if (zeros) {  // the end of this segment's frames: on to the next segment, if any
       if (segment_ + 1 == segments_.size()) {
         *end = true;
@@ -162,6 +162,10 @@ RecoveryStatus JournalReader::next(DecodedFrame* frame, bool* end) {
     *frame = decode_frame(std::span<const std::byte>(buffer_.data(), got), expect, *hasher_);
     if (frame->status != FrameStatus::kOk)
       return fail(at_.offset, std::string(to_string(frame->status)));
+    if (frame->header.is_marker()) {  // checked, and skipped: it holds no entry
+      at_.offset += frame->header.frame_bytes;
+      continue;
+    }
     at_ = Position{at_.offset + frame->header.frame_bytes, frame->header.last_sequence + 1,
                    frame->chain};
     if (++frames_in_segment_ % kIndexEveryFrames == 0) {

@@ -46,6 +46,13 @@ void MemoryDisk::crash_at(std::uint64_t io_number, std::size_t torn_bytes) {
   torn_bytes_ = torn_bytes;
 }
 
+void MemoryDisk::crash_keeping_sectors_at(std::uint64_t io_number, std::uint64_t seed) {
+  LS_ASSERT(io_number >= 1);
+  crash_at_ = io_number;
+  crash_keeps_sectors_ = true;
+  crash_seed_ = seed;
+}
+
 void MemoryDisk::flip_bit(const std::string& name, std::uint64_t offset, int bit) {
   File& f = *dir_.files.at(name);
   const auto mask = std::byte{static_cast<unsigned char>(1u << bit)};
@@ -57,6 +64,16 @@ MemoryDisk MemoryDisk::restarted() const {
   MemoryDisk disk(depth_);
   for (const auto& [name, file] : dir_.durable) {
     auto copy = std::make_shared<File>(File{file->durable, file->durable});
+    disk.dir_.files[name] = copy;
+    disk.dir_.durable[name] = std::move(copy);
+  }
+  return disk;
+}
+
+MemoryDisk MemoryDisk::killed() const {
+  MemoryDisk disk(depth_);
+  for (const auto& [name, file] : dir_.files) {
+    auto copy = std::make_shared<File>(File{file->current, file->current});
     disk.dir_.files[name] = copy;
     disk.dir_.durable[name] = std::move(copy);
   }
@@ -87,7 +104,10 @@ IoStatus MemoryDisk::next_call(Op op, const std::string& name, std::uint64_t off
   if (crashed_) return IoStatus::error(EIO, what, name, offset);
   if (crash_at_ != 0 && io_count_ == crash_at_) {
     crashed_ = true;
-    if (op == Op::kWrite && file != nullptr) {
+    if (crash_keeps_sectors_) {
+      lose_power_keeping_sectors(
+          offset, op == Op::kWrite ? torn_source : std::span<const std::byte>{}, file);
+    } else if (op == Op::kWrite && file != nullptr) {
       const std::size_t torn = std::min(torn_bytes_, torn_source.size());
       if (file->durable.size() < offset + torn) file->durable.resize(offset + torn);
       if (torn > 0) std::memcpy(file->durable.data() + offset, torn_source.data(), torn);
@@ -100,6 +120,37 @@ IoStatus MemoryDisk::next_call(Op op, const std::string& name, std::uint64_t off
     }
   }
   return IoStatus::ok();
+}
+
+void MemoryDisk::lose_power_keeping_sectors(std::uint64_t offset, std::span<const std::byte> write,
+                                            File* file) {
+  constexpr std::size_t kSector = 512;
+  // The write being made when power failed reached the page cache, as far as anyone knows.
+  if (file != nullptr && !write.empty()) {
+    if (file->current.size() < offset + write.size()) file->current.resize(offset + write.size());
+    std::memcpy(file->current.data() + offset, write.data(), write.size());
+  }
+  std::uint64_t state = crash_seed_ * 0x9e3779b97f4a7c15ull + 1;
+  const auto coin = [&state] {  // splitmix64
+    std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return ((z ^ (z >> 31)) & 1) != 0;
+  };
+  std::vector<File*> files;  // each file once, in name order: the same seed, the same disk
+  for (const auto& [name, f] : dir_.files) {
+    if (std::find(files.begin(), files.end(), f.get()) == files.end()) files.push_back(f.get());
+  }
+  for (File* f : files) {
+    for (std::size_t at = 0; at < f->current.size(); at += kSector) {
+      const std::size_t n = std::min(kSector, f->current.size() - at);
+      const bool same = at + n <= f->durable.size() &&
+                        std::memcmp(f->current.data() + at, f->durable.data() + at, n) == 0;
+      if (same || !coin()) continue;
+      if (f->durable.size() < at + n) f->durable.resize(at + n);
+      std::memcpy(f->durable.data() + at, f->current.data() + at, n);
+    }
+  }
 }
 
 IoStatus MemoryDisk::sys_write(FileHandle handle, std::uint64_t offset,
@@ -246,14 +297,26 @@ IoStatus MemoryDisk::sync_directory() {
 }
 
 IoStatus MemoryDisk::submit(const DurableWrite& write) {
-  LS_ASSERT(completions_.size() < depth_);
+  LS_ASSERT(in_flight() < depth_);
   IoStatus status = write_all(write.file, write.offset, write.bytes);
+  if (defer_syncs_) {
+    deferred_.push_back({write.file, write.offset, write.tag, std::move(status), write.sync});
+    return IoStatus::ok();
+  }
   if (status && write.sync) status = sys_sync(write.file, write.offset);
   completions_.push(write.tag, std::move(status));
   return IoStatus::ok();
 }
 
 IoStatus MemoryDisk::reap(std::size_t min, std::vector<Completion>* out) {
+  // Deferred syncs are made now, in submission order, each as its completion is handed
+  // back (after the completions already queued).
+  while (!deferred_.empty()) {
+    Deferred d = std::move(deferred_.front());
+    deferred_.pop_front();
+    if (d.status && d.sync) d.status = sys_sync(d.file, d.offset);
+    completions_.push(d.tag, std::move(d.status));
+  }
   completions_.reap(min, out);
   return IoStatus::ok();
 }

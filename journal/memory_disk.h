@@ -20,14 +20,24 @@
 //   a write, its first `torn_bytes` bytes reach the disk (a torn write); that call and
 //   every later one (and every later removal or rename) fail with EIO, and nothing
 //   unsynced survives;
+// - crash_keeping_sectors_at(io_number, seed): power fails during system call
+//   `io_number`, and of every byte not yet synced (that call's write included), each
+//   512-byte sector survives whole or not at all, at random (seeded): page-cache
+//   writeback in any order, the fault model of docs/journal-format.md;
 // - flip_bit(file, offset, bit): a bit rots, in what reads see and in what survives.
-// restarted() returns the disk a machine would find after the crash.
+// restarted() returns the disk a machine would find after the power loss; killed() the
+// one a restarted process finds after its own crash (kill -9: the page cache, and so
+// every write made, survives).
 //
-// Durable writes complete synchronously inside submit(); reap() hands them back in order.
+// Durable writes complete synchronously inside submit(), and reap() hands them back in
+// order; with defer_syncs(true), submit() makes only the write, and each fdatasync is
+// made when reap() hands its completion back, so writes in flight are in the page cache,
+// not synced, until then (what a crash in the middle of group commit sees).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -48,6 +58,8 @@ class MemoryDisk final : public IoBackend {
   void fail(Op op, std::uint64_t nth, int error_code, bool forever = false);
   void short_write(std::uint64_t nth, std::size_t bytes);
   void crash_at(std::uint64_t io_number, std::size_t torn_bytes);
+  void crash_keeping_sectors_at(std::uint64_t io_number, std::uint64_t seed);
+  void defer_syncs(bool defer) noexcept { defer_syncs_ = defer; }
   void flip_bit(const std::string& name, std::uint64_t offset, int bit);
 
   // System calls made so far (writes, syncs, directory syncs, renames).
@@ -55,6 +67,8 @@ class MemoryDisk final : public IoBackend {
   bool crashed() const noexcept { return crashed_; }
   // The disk as a restarted machine finds it: durable bytes and names only.
   MemoryDisk restarted() const;
+  // The disk as a process restarted after kill -9 finds it: every write made, every name.
+  MemoryDisk killed() const;
   // What reads of `name` see now (test inspection); empty if there is no such file.
   std::vector<std::byte> contents(const std::string& name) const;
 
@@ -76,7 +90,7 @@ class MemoryDisk final : public IoBackend {
   std::size_t depth() const noexcept override { return depth_; }
   IoStatus submit(const DurableWrite& write) override;
   IoStatus reap(std::size_t min, std::vector<Completion>* out) override;
-  std::size_t in_flight() const noexcept override { return completions_.size(); }
+  std::size_t in_flight() const noexcept override { return completions_.size() + deferred_.size(); }
 
  private:
   // A file (an inode): names refer to it, from the current and the durable directory.
@@ -104,6 +118,14 @@ class MemoryDisk final : public IoBackend {
     Directory& operator=(Directory&&) = default;
     ~Directory() = default;
   };
+  // A durable write whose fdatasync is deferred to reap() (defer_syncs).
+  struct Deferred {
+    FileHandle file;
+    std::uint64_t offset;
+    std::uint64_t tag;
+    IoStatus status;  // of the write
+    bool sync;
+  };
   struct Fault {
     Op op;
     std::uint64_t nth;
@@ -120,10 +142,15 @@ class MemoryDisk final : public IoBackend {
   // Counts a system call of kind `op`; returns the planned failure, if any.
   IoStatus next_call(Op op, const std::string& name, std::uint64_t offset,
                      std::span<const std::byte> torn_source, File* file);
+  // The power loss of crash_keeping_sectors_at: unsynced sectors survive at random.
+  void lose_power_keeping_sectors(std::uint64_t offset, std::span<const std::byte> write,
+                                  File* file);
 
   std::size_t depth_;
   Directory dir_;
   CompletionQueue completions_;
+  std::deque<Deferred> deferred_;
+  bool defer_syncs_ = false;
   std::vector<Fault> faults_;
   std::map<std::uint64_t, std::size_t> short_writes_;  // nth write -> bytes
   std::uint64_t io_count_ = 0;
@@ -132,6 +159,8 @@ class MemoryDisk final : public IoBackend {
   std::uint64_t renames_ = 0;
   std::uint64_t crash_at_ = 0;  // 0: no crash planned
   std::size_t torn_bytes_ = 0;
+  bool crash_keeps_sectors_ = false;
+  std::uint64_t crash_seed_ = 0;
   bool crashed_ = false;
 };
 

@@ -28,51 +28,119 @@ RecoveryStatus corrupt(RecoveryError error, const std::string& segment, std::uin
   return s;
 }
 
-// How many frames whose checksum holds start after `offset` (counting stops past `limit`).
-// A crash leaves at most writes_in_flight - 1 such frames after a bad one: frames written
-// together may reach the disk in any order (page-cache writeback has none), but a frame is
-// acknowledged only after every earlier one. More than that means something valid was
-// written after the bad frame had been acknowledged: corruption.
-std::size_t checksummed_frames_after(std::span<const std::byte> data, std::size_t offset,
-                                     std::size_t alignment, std::size_t limit) {
-  std::size_t count = 0;
-  for (std::size_t o = offset + alignment; o + kFrameBytesMin <= data.size() && count <= limit;) {
-    if (std::memcmp(data.data() + o, kFrameMagic.data(), kFrameMagic.size()) == 0) {
-      const auto frame_bytes = load_le<std::uint32_t>(data, o + frame_field::kFrameBytes);
-      if (frame_bytes >= kFrameBytesMin && frame_bytes <= data.size() - o &&
-          frame_bytes % alignment == 0) {
-        const std::span<const std::byte> frame = data.subspan(o, frame_bytes);
-        if (load_le<std::uint64_t>(frame, frame_field::kChecksum) == frame_checksum(frame)) {
-          ++count;
-          o += frame_bytes;
-          continue;
-        }
-      }
-    }
-    o += alignment;
-  }
-  return count;
+bool all_zero(std::span<const std::byte> bytes) noexcept {
+  return std::all_of(bytes.begin(), bytes.end(), [](std::byte b) { return b == std::byte{0}; });
 }
 
-// One past the last non-zero byte at or after `offset`, or `offset` if all are zero.
-std::size_t end_of_data(std::span<const std::byte> data, std::size_t offset) {
-  std::size_t end = data.size();
+// One past the last non-zero byte of `bytes`, or 0.
+std::size_t last_nonzero_end(std::span<const std::byte> bytes) noexcept {
+  std::size_t end = bytes.size();
+  while (end > 0 && (end & 7) != 0 && bytes[end - 1] == std::byte{0}) --end;
   // Eight bytes at a time over the (usually long) zeros of a preallocated segment.
-  while (end >= offset + 8 && (end & 7) != 0 && data[end - 1] == std::byte{0}) --end;
-  while (end >= offset + 8) {
+  while (end >= 8) {
     std::uint64_t word = 0;
-    std::memcpy(&word, data.data() + end - 8, 8);
+    std::memcpy(&word, bytes.data() + end - 8, 8);
     if (word != 0) break;
     end -= 8;
   }
-  while (end > offset && data[end - 1] == std::byte{0}) --end;
+  while (end > 0 && bytes[end - 1] == std::byte{0}) --end;
   return end;
 }
 
-bool tearable(FrameStatus status) {
-  return status == FrameStatus::kTruncated || status == FrameStatus::kBadChecksum ||
-         status == FrameStatus::kBadMagic || status == FrameStatus::kBadLength;
-}
+// A window over one segment file, read in chunks of kReadChunkBytes (or one record, if
+// larger): recovery's memory follows the largest record, not the segment's size.
+class SegmentFile {
+ public:
+  explicit SegmentFile(IoBackend& io) : io_(io) {}
+  ~SegmentFile() { (void)close(); }
+  SegmentFile(const SegmentFile&) = delete;
+  SegmentFile& operator=(const SegmentFile&) = delete;
+
+  IoStatus open(const std::string& name) {
+    if (IoStatus s = close(); !s) return s;
+    if (IoStatus s = io_.open(name, {}, &file_); !s) return s;
+    open_ = true;
+    base_ = 0;
+    length_ = 0;
+    return io_.size(file_, &size_);
+  }
+
+  IoStatus close() {
+    if (!open_) return IoStatus::ok();
+    open_ = false;
+    return io_.close(file_);
+  }
+
+  FileHandle handle() const noexcept { return file_; }
+  std::uint64_t size() const noexcept { return size_; }
+
+  // The bytes [offset, offset + n), cut short at the end of the file. Valid until the next
+  // call of view() or end_of_data().
+  IoStatus view(std::uint64_t offset, std::size_t n, std::span<const std::byte>* out) {
+    if (offset >= size_) {
+      *out = {};
+      return IoStatus::ok();
+    }
+    n = static_cast<std::size_t>(std::min<std::uint64_t>(n, size_ - offset));
+    if (offset < base_ || offset + n > base_ + length_) {
+      const auto want = static_cast<std::size_t>(
+          std::min<std::uint64_t>(std::max(n, kReadChunkBytes), size_ - offset));
+      if (capacity_ < want) {
+        buffer_.reset();  // before the new one: never two large buffers at once
+        buffer_.reset(new std::byte[want]);
+        capacity_ = want;
+      }
+      std::size_t got = 0;
+      if (IoStatus s = io_.read(file_, offset, {buffer_.get(), want}, &got); !s) {
+        length_ = 0;
+        return s;
+      }
+      base_ = offset;
+      length_ = got;
+      n = std::min(n, got);
+    }
+    *out = {buffer_.get() + (offset - base_), n};
+    return IoStatus::ok();
+  }
+
+  // One past the last non-zero byte in [offset, limit) of the file, or `offset` if there
+  // is none. Reads backwards from `limit`, so it stops at the end of the data.
+  IoStatus end_of_data(std::uint64_t offset, std::uint64_t limit, std::uint64_t* end) {
+    std::uint64_t hi = std::min(limit, size_);
+    while (hi > offset) {
+      const std::uint64_t lo = hi - std::min<std::uint64_t>(hi - offset, kReadChunkBytes);
+      std::span<const std::byte> bytes;
+      if (IoStatus s = view(lo, static_cast<std::size_t>(hi - lo), &bytes); !s) return s;
+      if (bytes.size() < hi - lo) return IoStatus::error(EIO, "read (file shrank)", "", lo);
+      if (const std::size_t n = last_nonzero_end(bytes); n > 0) {
+        *end = lo + n;
+        return IoStatus::ok();
+      }
+      hi = lo;
+    }
+    *end = offset;
+    return IoStatus::ok();
+  }
+
+ private:
+  IoBackend& io_;
+  FileHandle file_ = 0;
+  bool open_ = false;
+  std::uint64_t size_ = 0;
+  std::unique_ptr<std::byte[]> buffer_;
+  std::size_t capacity_ = 0;
+  std::uint64_t base_ = 0;  // file offset of buffer_[0]
+  std::size_t length_ = 0;  // bytes of the file in buffer_
+};
+
+// What follows a bad record: the intact, well-placed records recovery finds after it.
+struct Followers {
+  std::uint64_t records = 0;
+  std::uint64_t entries = 0;
+  std::uint64_t durable_through = 0;  // the largest among them
+  std::uint64_t durable_offset = 0;   // the record that says so
+  std::uint64_t durable_sequence = 0;
+};
 
 class Recovery {
  public:
@@ -83,154 +151,372 @@ class Recovery {
         salvage_(mode == RecoveryMode::kSalvage),
         report_(*report),
         visit_(visit),
-        from_(from_sequence) {}
+        from_(from_sequence),
+        file_(io) {}
 
   RecoveryStatus run() {
-    std::vector<Segment> segments;
-    if (RecoveryStatus s = list(&segments); !s.is_ok()) return s;
-    if (segments.empty()) return {};
+    if (RecoveryStatus s = list(); !s.is_ok()) return s;
+    if (segments_.empty()) return {};
     std::size_t start = 0;
     if (from_ > 0) {
-      if (segments[0].first_sequence > from_) {
-        return corrupt(RecoveryError::kBadSegment, segments[0].name, 0, from_,
+      if (segments_[0].first_sequence > from_) {
+        return corrupt(RecoveryError::kBadSegment, segments_[0].name, 0, from_,
                        "the journal begins at sequence " +
-                           std::to_string(segments[0].first_sequence) +
+                           std::to_string(segments_[0].first_sequence) +
                            ", after the sequence recovery starts from");
       }
       // The segment holding from - 1 (so the link into the next segment is checked, and a
       // segment that starts at from_ but whose header never became durable is not the
       // only one read); or the first, if it starts at from_.
-      while (start + 1 < segments.size() && segments[start + 1].first_sequence < from_) ++start;
+      while (start + 1 < segments_.size() && segments_[start + 1].first_sequence < from_) ++start;
       report_.skipped_segments = start;
     }
-    for (std::size_t i = start; i < segments.size(); ++i) {
-      const bool last = i + 1 == segments.size();
-      if (RecoveryStatus s = segment(segments[i], i == start, last); !s.is_ok()) return s;
-      if (stop_) {
-        if (cut_before_segment_) {
-          if (RecoveryStatus s = remove_after(segments, i - 1); !s.is_ok()) return s;
-        } else if (salvaged_here_) {
-          if (RecoveryStatus s = remove_after(segments, i); !s.is_ok()) return s;
-        }
-        break;
-      }
+    for (std::size_t i = start; i < segments_.size(); ++i) {
+      if (RecoveryStatus s = segment(i, i == start); !s.is_ok()) return s;
+      if (stop_) break;
     }
+    if (IoStatus s = file_.close(); !s) return RecoveryStatus::from_io(std::move(s));
+    tail_.proven_through = std::min(proven_, tail_.next_sequence);
+    tail_.closed = closed_ && !report_.torn_tail && !report_.salvaged;
     report_.tail = tail_;
+    report_.proven_through = tail_.proven_through;
+    report_.closed_cleanly = tail_.closed;
     return {};
   }
 
  private:
-  RecoveryStatus list(std::vector<Segment>* segments) {
+  RecoveryStatus list() {
     std::vector<std::string> names;
     if (IoStatus s = io_.list(&names); !s) return RecoveryStatus::from_io(std::move(s));
     for (const std::string& name : names) {
-      if (const auto first = parse_segment_file_name(name)) segments->push_back({*first, name});
+      if (const auto first = parse_segment_file_name(name)) segments_.push_back({*first, name});
     }
-    std::sort(segments->begin(), segments->end(), [](const Segment& a, const Segment& b) {
+    std::sort(segments_.begin(), segments_.end(), [](const Segment& a, const Segment& b) {
       return a.first_sequence < b.first_sequence;
     });
     return {};
   }
 
-  RecoveryStatus read_file(const std::string& name, FileHandle* file) {
-    if (IoStatus s = io_.open(name, {}, file); !s) return RecoveryStatus::from_io(std::move(s));
-    std::uint64_t size = 0;
-    if (IoStatus s = io_.size(*file, &size); !s) return RecoveryStatus::from_io(std::move(s));
-    if (size > kSegmentBytesMax) {
-      return corrupt(RecoveryError::kBadSegment, name, 0, next_sequence_,
-                     "file of " + std::to_string(size) + " bytes is larger than any segment");
-    }
-    // Grown, never shrunk, and not zeroed first: the read fills it (a segment is hundreds
-    // of MiB; zeroing it before reading would double the cost of opening).
-    if (capacity_ < size) {
-      buffer_.reset(new std::byte[static_cast<std::size_t>(size)]);
-      capacity_ = static_cast<std::size_t>(size);
-    }
-    data_ = std::span<std::byte>(buffer_.get(), static_cast<std::size_t>(size));
-    std::size_t got = 0;
-    if (IoStatus s = io_.read(*file, 0, data_, &got); !s)
+  // Reads and decodes the segment header of the open file.
+  RecoveryStatus read_header(DecodedSegmentHeader* d) {
+    std::span<const std::byte> bytes;
+    if (IoStatus s = file_.view(0, kSegmentHeaderFixedBytes, &bytes); !s)
       return RecoveryStatus::from_io(std::move(s));
-    data_ = data_.first(got);
+    std::size_t header_bytes = kSegmentHeaderAlignBytes;
+    if (bytes.size() == kSegmentHeaderFixedBytes) {
+      header_bytes = std::clamp<std::size_t>(
+          load_le<std::uint32_t>(bytes, segment_field::kHeaderBytes), kSegmentHeaderAlignBytes,
+          segment_header_bytes(kDescriptorBytesMax));
+    }
+    if (IoStatus s = file_.view(0, header_bytes, &bytes); !s)
+      return RecoveryStatus::from_io(std::move(s));
+    *d = decode_segment_header(bytes);
     return {};
   }
 
-  // A crash while rolling leaves a last segment whose header never became durable and
-  // that holds nothing else: the roll did not happen. Remove it.
-  RecoveryStatus drop_incomplete_segment(const Segment& seg, FileHandle file) {
+  RecoveryStatus segment(std::size_t index, bool first) {
+    const Segment& seg = segments_[index];
+    const bool last = index + 1 == segments_.size();
+    if (IoStatus s = file_.open(seg.name); !s) return RecoveryStatus::from_io(std::move(s));
+    if (file_.size() > kSegmentBytesMax) {
+      return cut_before(
+          index, first,
+          corrupt(RecoveryError::kBadSegment, seg.name, 0, next_sequence_,
+                  "file of " + std::to_string(file_.size()) + " bytes is larger than any segment"));
+    }
+    DecodedSegmentHeader d;
+    if (RecoveryStatus s = read_header(&d); !s.is_ok()) return s;
+    if (d.status != SegmentHeaderStatus::kOk) return bad_header(index, first, last, d);
+    const SegmentHeader& h = d.header;
+    if (RecoveryStatus s = check_place(seg, h, first); !s.is_ok()) {
+      return cut_before(index, first, std::move(s));
+    }
+    ++report_.segments;
+    if (!hasher_) hasher_.emplace(h.chain_kind());
+    // Rolled only after everything before it was durable.
+    proven_ = std::max(proven_, h.first_sequence);
+
+    // A segment has its full size from the moment its header is durable.
+    bool size_ok = true;
+    if (file_.size() != h.segment_bytes) {
+      RecoveryStatus bad = corrupt(RecoveryError::kBadSegment, seg.name,
+                                   std::min(file_.size(), h.segment_bytes), next_sequence_,
+                                   "the file is " + std::to_string(file_.size()) +
+                                       " bytes, but its header says the segment was created with " +
+                                       std::to_string(h.segment_bytes) + ": it was " +
+                                       (file_.size() < h.segment_bytes ? "truncated" : "extended") +
+                                       " after it was written (committed entries may be missing)");
+      if (!salvage_) return bad;
+      size_ok = false;
+    }
+
+    std::uint64_t offset = d.header_bytes;
+    const std::uint64_t end = std::min(file_.size(), h.segment_bytes);
+    bool clean = true;  // the records end in zeros, nothing bad read
+    while (offset < end) {
+      DecodedFrame frame;
+      if (RecoveryStatus s = read_record(h, offset, &frame); !s.is_ok()) return s;
+      if (frame.status == FrameStatus::kOk) {
+        accept(frame);
+        offset += frame.header.frame_bytes;
+        continue;
+      }
+      if (frame.status == FrameStatus::kEnd) {
+        std::uint64_t data_end = 0;
+        if (IoStatus s = file_.end_of_data(offset, end, &data_end); !s)
+          return RecoveryStatus::from_io(std::move(s));
+        if (data_end == offset) break;  // the end of the segment's records
+      }
+      clean = false;
+      if (RecoveryStatus s = bad_region(index, h, offset, frame, size_ok); !s.is_ok()) return s;
+      break;
+    }
+    if (clean && !size_ok) {
+      // Salvage of a segment whose records are whole but whose file is not: the bytes
+      // past its size go aside; a short file is given its size back, and the journal
+      // ends here (what was cut off is gone).
+      const bool extended = file_.size() > h.segment_bytes;
+      if (RecoveryStatus s = salvage_cut(seg, h, offset, size_error(seg, h), !extended);
+          !s.is_ok()) {
+        return s;
+      }
+    }
+    tail_ = JournalTail{next_sequence_, chain_, h.first_sequence, h.segment_index, offset,
+                        proven_,        false};
+    if (!last && stop_ && salvaged_) {
+      // Everything after the cut goes aside.
+      if (RecoveryStatus s = set_aside_from(index + 1); !s.is_ok()) return s;
+    }
+    return {};
+  }
+
+  RecoveryStatus size_error(const Segment& seg, const SegmentHeader& h) const {
+    return corrupt(RecoveryError::kBadSegment, seg.name, std::min(file_.size(), h.segment_bytes),
+                   next_sequence_,
+                   "the file is " + std::to_string(file_.size()) + " bytes, its header says " +
+                       std::to_string(h.segment_bytes));
+  }
+
+  // Decodes the record at `offset`: its header first, then (if the header holds) the
+  // whole record.
+  RecoveryStatus read_record(const SegmentHeader& h, std::uint64_t offset, DecodedFrame* out) {
+    const FrameExpectation expect{h.first_sequence, offset, next_sequence_, h.frame_alignment(),
+                                  chain_};
+    std::span<const std::byte> bytes;
+    if (IoStatus s = file_.view(offset, kFrameHeaderBytes, &bytes); !s)
+      return RecoveryStatus::from_io(std::move(s));
+    if (bytes.size() < kFrameHeaderBytes && all_zero(bytes)) {
+      out->status = FrameStatus::kEnd;  // a short file ends here: nothing more to read
+      return {};
+    }
+    const DecodedFrame head = decode_record_header(bytes, h.frame_alignment());
+    if (head.status == FrameStatus::kOk) {
+      if (IoStatus s = file_.view(offset, head.header.frame_bytes, &bytes); !s)
+        return RecoveryStatus::from_io(std::move(s));
+    }
+    *out = decode_frame(bytes, expect, *hasher_);
+    return {};
+  }
+
+  void accept(const DecodedFrame& frame) {
+    const FrameHeader& h = frame.header;
+    proven_ = std::max(proven_, h.durable_through);
+    if (h.is_marker()) {
+      ++report_.markers;
+      closed_ = h.kind == RecordKind::kCloseMarker;
+      return;
+    }
+    if (visit_) visit_(frame);
+    chain_ = frame.chain;
+    next_sequence_ = h.last_sequence + 1;
+    note_boundary();
+    ++report_.frames;
+    report_.entries += h.entry_count;
+    closed_ = false;
+  }
+
+  // The first record at `offset` that does not read as good: a torn tail, or corruption.
+  RecoveryStatus bad_region(std::size_t index, const SegmentHeader& h, std::uint64_t offset,
+                            const DecodedFrame& frame, bool size_ok) {
+    const Segment& seg = segments_[index];
+    const bool last = index + 1 == segments_.size();
+    const std::string found = frame.status == FrameStatus::kEnd
+                                  ? std::string("data after the end of the segment's records")
+                                  : std::string(to_string(frame.status));
+    std::string evidence;
+    Followers followers;
+    std::uint64_t data_end = offset;
+    if (!last) {
+      evidence = "a later segment exists, so everything in this one was durable";
+    } else if (!size_ok) {
+      evidence = "the segment file does not have its full size";
+    } else if (RecoveryStatus s = tail_evidence(h, offset, frame, &evidence, &followers, &data_end);
+               !s.is_ok()) {
+      return s;
+    }
+    if (evidence.empty()) return drop_torn_tail(seg, offset, frame, followers, data_end, found);
+    RecoveryStatus bad = corrupt(RecoveryError::kCorruptFrame, seg.name, offset, next_sequence_,
+                                 found + ", and it is not a torn tail: " + evidence);
+    if (!salvage_) return bad;
+    return salvage_cut(seg, h, offset, bad);
+  }
+
+  // Why the bad record at `offset` of the last segment cannot be what a crash left
+  // (docs/journal-format.md, rules 3 to 8), or "" if it can. Also counts what follows it.
+  RecoveryStatus tail_evidence(const SegmentHeader& h, std::uint64_t offset,
+                               const DecodedFrame& frame, std::string* evidence,
+                               Followers* followers, std::uint64_t* data_end) {
+    const std::uint64_t s = next_sequence_;
+    const std::size_t alignment = h.frame_alignment();
+    const std::uint64_t end = std::min(file_.size(), h.segment_bytes);
+    // Rule 6 and 8: the header at `offset` is zeros, or good with a failing checksum.
+    const bool header_good =
+        frame.status == FrameStatus::kBadChecksum || frame.status == FrameStatus::kTruncated;
+    if (frame.status != FrameStatus::kEnd && !header_good) {
+      *evidence = frame.status == FrameStatus::kBadEntries ||
+                          frame.status == FrameStatus::kBadPadding ||
+                          frame.status == FrameStatus::kBadChain
+                      ? "its checksum holds, so its bytes are the ones written, yet they are wrong"
+                      : "a crash leaves a record's header (one sector) whole or not at all";
+      return {};
+    }
+    if (frame.status == FrameStatus::kTruncated) {
+      *evidence =
+          "its header says it runs past the end of the segment, where the writer "
+          "never writes";
+      return {};
+    }
+    if (header_good && frame.header.frame_bytes > h.frame_bytes_max) {
+      *evidence = "it is larger than the writer's largest record (" +
+                  std::to_string(h.frame_bytes_max) + " bytes)";
+      return {};
+    }
+    // Rule 7: a complete record whose bytes changed.
+    if (header_good && frame.header.dense()) {
+      std::span<const std::byte> bytes;
+      if (IoStatus st = file_.view(offset, frame.header.frame_bytes, &bytes); !st)
+        return RecoveryStatus::from_io(std::move(st));
+      const std::size_t pad_begin = kFrameHeaderBytes + frame.header.payload_bytes;
+      if (sectors_all_nonzero(bytes, offset, pad_begin, pad_begin + frame.header.padding_bytes)) {
+        *evidence =
+            "every sector of it was written (none reads as zeros), yet its checksum fails: its "
+            "bytes changed after they were written";
+        return {};
+      }
+    }
+    // Rule 5: nothing beyond what can have been in flight.
+    if (IoStatus st = file_.end_of_data(offset, end, data_end); !st)
+      return RecoveryStatus::from_io(std::move(st));
+    const std::uint64_t reach = std::uint64_t{h.writes_in_flight} * h.frame_bytes_max;
+    if (*data_end - offset > reach) {
+      *evidence = "there is data up to offset " + std::to_string(*data_end) +
+                  ", further past it than the " + std::to_string(h.writes_in_flight) +
+                  " records the writer keeps in flight can reach (" + std::to_string(reach) +
+                  " bytes)";
+      return {};
+    }
+    // Rules 3 and 4: the intact records after it.
+    std::uint64_t q = header_good ? offset + frame.header.frame_bytes : offset + alignment;
+    while (q + kFrameHeaderBytes <= *data_end) {
+      std::span<const std::byte> bytes;
+      if (IoStatus st = file_.view(q, kFrameHeaderBytes, &bytes); !st)
+        return RecoveryStatus::from_io(std::move(st));
+      const DecodedFrame head = decode_record_header(bytes, alignment);
+      if (head.status != FrameStatus::kOk ||
+          head.header.segment_first_sequence != h.first_sequence ||
+          head.header.segment_offset != q) {
+        q += alignment;
+        continue;
+      }
+      if (IoStatus st = file_.view(q, head.header.frame_bytes, &bytes); !st)
+        return RecoveryStatus::from_io(std::move(st));
+      if (bytes.size() < head.header.frame_bytes ||
+          load_le<std::uint64_t>(bytes, frame_field::kChecksum) != frame_checksum(bytes)) {
+        q += alignment;
+        continue;
+      }
+      const FrameHeader& r = head.header;
+      ++followers->records;
+      followers->entries += r.entry_count;
+      if (r.durable_through > followers->durable_through) {
+        followers->durable_through = r.durable_through;
+        followers->durable_offset = q;
+        followers->durable_sequence = r.first_sequence;
+      }
+      if (r.first_sequence < s) {
+        *evidence = "the intact record at offset " + std::to_string(q) + " starts at sequence " +
+                    std::to_string(r.first_sequence) + ", which an earlier record already holds";
+        return {};
+      }
+      q += r.frame_bytes;
+    }
+    if (followers->durable_through > s) {
+      *evidence = "the intact record at offset " + std::to_string(followers->durable_offset) +
+                  " (sequence " + std::to_string(followers->durable_sequence) +
+                  ") says every sequence below " + std::to_string(followers->durable_through) +
+                  " was durable when it was written, so sequence " + std::to_string(s) +
+                  " was durable and may have been acknowledged";
+      return {};
+    }
+    if (followers->records >= h.writes_in_flight) {
+      *evidence = std::to_string(followers->records) +
+                  " intact records follow it; a crash leaves at most " +
+                  std::to_string(h.writes_in_flight - 1) +
+                  " (writes in flight: " + std::to_string(h.writes_in_flight) + ")";
+      return {};
+    }
+    return {};
+  }
+
+  RecoveryStatus drop_torn_tail(const Segment& seg, std::uint64_t offset, const DecodedFrame& frame,
+                                const Followers& followers, std::uint64_t data_end,
+                                const std::string& found) {
+    const bool header_good = frame.status != FrameStatus::kEnd;
     report_.torn_tail = true;
-    report_.torn_detail = "incomplete segment " + seg.name + " (crash while rolling) removed";
-    if (IoStatus s = io_.close(file); !s) return RecoveryStatus::from_io(std::move(s));
-    if (repair_) {
-      if (IoStatus s = io_.remove(seg.name); !s) return RecoveryStatus::from_io(std::move(s));
-      if (IoStatus s = io_.sync_directory(); !s) return RecoveryStatus::from_io(std::move(s));
+    report_.torn_offset = offset;
+    report_.dropped_bytes = data_end - offset;
+    report_.dropped_records = followers.records;
+    report_.dropped_entries =
+        followers.entries + (header_good ? frame.header.entry_count : std::uint64_t{0});
+    report_.dropped_entries_exact = header_good || data_end == offset;
+    report_.dropped_from_sequence = next_sequence_;
+    const std::uint64_t proven = std::max(proven_, followers.durable_through);
+    report_.torn_detail =
+        seg.name + " at offset " + std::to_string(offset) + " (sequence " +
+        std::to_string(next_sequence_) + "): " + found + "; " + std::to_string(data_end - offset) +
+        " bytes " + (repair_ ? "dropped" : "to be dropped on the next open") + ", holding " +
+        (report_.dropped_entries_exact ? "" : "at least ") +
+        std::to_string(report_.dropped_entries) + " commands; none was acknowledged: the last " +
+        "durable point on record is sequence " + std::to_string(proven);
+    if (repair_ && data_end > offset) {
+      if (RecoveryStatus s = zero(offset, data_end); !s.is_ok()) return s;
+      report_.repaired = true;
     }
     stop_ = true;
     return {};
   }
 
-  RecoveryStatus segment(const Segment& seg, bool first, bool last) {
-    FileHandle file = 0;
-    if (RecoveryStatus s = read_file(seg.name, &file); !s.is_ok()) return s;
-    const DecodedSegmentHeader d = decode_segment_header(data_);
-    if (d.status != SegmentHeaderStatus::kOk) {
-      // (Any header size: no data past the largest possible header, and no frame anywhere.)
-      if (last && end_of_data(data_, 0) <= segment_header_bytes(kDescriptorBytesMax) &&
-          checksummed_frames_after(data_, 0, kFrameAlignBuffered, 0) == 0) {
-        return drop_incomplete_segment(seg, file);
-      }
-      return cut_before(seg, file, first,
-                        corrupt(RecoveryError::kBadSegment, seg.name, 0, next_sequence_,
-                                std::string(to_string(d.status))));
+  // Zeroes [from, to) of the open file, in chunks, and syncs it.
+  RecoveryStatus zero(std::uint64_t from, std::uint64_t to) {
+    const std::vector<std::byte> zeros(
+        static_cast<std::size_t>(std::min<std::uint64_t>(to - from, kReadChunkBytes)),
+        std::byte{0});
+    for (std::uint64_t at = from; at < to;) {
+      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(to - at, zeros.size()));
+      if (IoStatus s = io_.write_and_sync(file_.handle(), at, {zeros.data(), n}); !s)
+        return RecoveryStatus::from_io(std::move(s));
+      at += n;
     }
-    const SegmentHeader& h = d.header;
-    if (RecoveryStatus s = check_place(seg, h, first); !s.is_ok()) {
-      return cut_before(seg, file, first, std::move(s));
-    }
-    ++report_.segments;
-    if (!hasher_) hasher_.emplace(h.chain_kind());
-
-    std::size_t offset = d.header_bytes;
-    for (;;) {
-      const FrameExpectation expect{h.first_sequence, offset, next_sequence_, h.frame_alignment(),
-                                    chain_};
-      const DecodedFrame frame =
-          decode_frame(std::span<const std::byte>(data_).subspan(offset), expect, *hasher_);
-      if (frame.status == FrameStatus::kOk) {
-        if (visit_) visit_(frame);
-        chain_ = frame.chain;
-        next_sequence_ = frame.header.last_sequence + 1;
-        note_boundary();
-        offset += frame.header.frame_bytes;
-        ++report_.frames;
-        report_.entries += frame.header.entry_count;
-        continue;
-      }
-      const bool garbage_follows = end_of_data(data_, offset) > offset;
-      if (frame.status == FrameStatus::kEnd && !garbage_follows) break;
-      const bool torn = last && (frame.status == FrameStatus::kEnd || tearable(frame.status)) &&
-                        checksummed_frames_after(data_, offset, h.frame_alignment(),
-                                                 h.writes_in_flight) < h.writes_in_flight;
-      if (!torn) {
-        RecoveryStatus bad =
-            corrupt(RecoveryError::kCorruptFrame, seg.name, offset, next_sequence_,
-                    frame.status == FrameStatus::kEnd ? "data after the end of the segment's frames"
-                                                      : std::string(to_string(frame.status)));
-        if (!salvage_) return bad;
-        if (RecoveryStatus s = salvage(seg, file, offset, bad); !s.is_ok()) return s;
-        break;
-      }
-      if (RecoveryStatus s = drop_torn_tail(seg, file, offset, frame.status); !s.is_ok()) return s;
-      break;
-    }
-    tail_ = JournalTail{next_sequence_, chain_, h.first_sequence, h.segment_index, offset};
-    if (IoStatus s = io_.close(file); !s) return RecoveryStatus::from_io(std::move(s));
     return {};
   }
 
   RecoveryStatus check_place(const Segment& seg, const SegmentHeader& h, bool first) {
     if (h.first_sequence != seg.first_sequence) {
       return corrupt(RecoveryError::kBadSegment, seg.name, 0, next_sequence_,
-                     "header says first sequence " + std::to_string(h.first_sequence));
+                     "the file is named for sequence " + std::to_string(seg.first_sequence) +
+                         ", but its header says the segment starts at sequence " +
+                         std::to_string(h.first_sequence) + " (a renamed or copied segment; its " +
+                         "name would be " + segment_file_name(h.first_sequence) + ")");
     }
     if (first) {
       report_.flags = h.flags;
@@ -246,11 +532,14 @@ class Recovery {
       return corrupt(RecoveryError::kBadSegment, seg.name, 0, next_sequence_,
                      "segment " + std::to_string(h.segment_index) + " starting at sequence " +
                          std::to_string(h.first_sequence) + " follows segment " +
-                         std::to_string(segment_index_ - 1) + ": a segment is missing");
+                         std::to_string(segment_index_ - 1) + ", which ends before sequence " +
+                         std::to_string(next_sequence_) +
+                         ": a segment is missing, or this one is not the journal's");
     }
     if (h.prev_chain_hash != chain_) {
       return corrupt(RecoveryError::kBadSegment, seg.name, 0, next_sequence_,
-                     "the chain hash carried into the segment differs");
+                     "the chain hash carried into the segment differs from the previous "
+                     "segment's last (another history)");
     }
     if (h.flags != report_.flags || h.descriptor != report_.descriptor) {
       return corrupt(RecoveryError::kBadSegment, seg.name, 0, next_sequence_,
@@ -259,59 +548,221 @@ class Recovery {
     return {};
   }
 
-  RecoveryStatus drop_torn_tail(const Segment& seg, FileHandle file, std::size_t offset,
-                                FrameStatus status) {
-    const std::size_t end = end_of_data(data_, offset);
-    report_.torn_tail = true;
-    report_.torn_offset = offset;
-    report_.dropped_bytes = end - offset;
-    report_.torn_detail = seg.name + " at offset " + std::to_string(offset) + " (sequence " +
-                          std::to_string(next_sequence_) + "): " + std::string(to_string(status)) +
-                          ", " + std::to_string(end - offset) + " bytes dropped";
-    if (repair_ && end > offset) {
-      const std::vector<std::byte> zeros(end - offset, std::byte{0});
-      if (IoStatus s = io_.write_and_sync(file, offset, zeros); !s)
+  // A segment whose header does not decode: the journal's own incomplete next segment
+  // (removed), or a file that is not the journal's (refused by name).
+  RecoveryStatus bad_header(std::size_t index, bool first, bool last,
+                            const DecodedSegmentHeader& d) {
+    const Segment& seg = segments_[index];
+    if (last) {
+      bool ours = false;
+      if (RecoveryStatus s = incomplete_segment(seg, first, &ours); !s.is_ok()) return s;
+      if (ours) return drop_incomplete_segment(seg);
+    }
+    std::string what(to_string(d.status));
+    if (d.status == SegmentHeaderStatus::kBadVersion) {
+      what = "journal format version " + std::to_string(d.format_version) +
+             "; this build reads version " + std::to_string(kFormatVersion) +
+             (d.format_version < kFormatVersion
+                  ? " (written by an older lockstep: read it with the lockstep-replay of that "
+                    "version)"
+                  : " (written by a newer lockstep)");
+    } else if (last && !first) {
+      what = "named like a segment of this journal, but it is not one (" + what +
+             "); the journal ends at sequence " + std::to_string(next_sequence_) +
+             ". It was left as it is: move it out of the directory if it does not belong there";
+    } else {
+      what = "not a segment of this journal (" + what +
+             "); it was left as it is: move it out of the directory if it does not belong there";
+    }
+    return cut_before(index, first,
+                      corrupt(RecoveryError::kBadSegment, seg.name, 0, next_sequence_, what));
+  }
+
+  // Whether the open file is provably the journal's own next segment, left incomplete by
+  // a crash while rolling: named with the journal's next sequence, nothing past the
+  // header, every sector of the header zeros or what the writer writes there.
+  RecoveryStatus incomplete_segment(const Segment& seg, bool first, bool* ours) {
+    *ours = false;
+    std::span<const std::byte> bytes;
+    if (first) {
+      // No segment before it to say what it should hold: only a file with nothing in it
+      // but (part of) a header naming itself, at the start of a journal.
+      if (IoStatus s = file_.view(0, kSegmentHeaderFixedBytes, &bytes); !s)
         return RecoveryStatus::from_io(std::move(s));
+      std::uint64_t header_end = 0;
+      if (!all_zero(bytes)) {
+        if (bytes.size() < kSegmentHeaderFixedBytes ||
+            std::memcmp(bytes.data(), kSegmentMagic.data(), kSegmentMagic.size()) != 0 ||
+            load_le<std::uint32_t>(bytes, segment_field::kFormatVersion) != kFormatVersion ||
+            load_le<std::uint64_t>(bytes, segment_field::kFirstSequence) != seg.first_sequence) {
+          return {};
+        }
+        const auto descriptor_bytes =
+            load_le<std::uint32_t>(bytes, segment_field::kDescriptorBytes);
+        if (descriptor_bytes > kDescriptorBytesMax ||
+            load_le<std::uint32_t>(bytes, segment_field::kHeaderBytes) !=
+                segment_header_bytes(descriptor_bytes)) {
+          return {};
+        }
+        header_end = segment_header_bytes(descriptor_bytes);
+      }
+      std::uint64_t data_end = 0;
+      if (IoStatus s = file_.end_of_data(header_end, file_.size(), &data_end); !s)
+        return RecoveryStatus::from_io(std::move(s));
+      *ours = data_end == header_end;
+      return {};
+    }
+    if (seg.first_sequence != next_sequence_) return {};
+    SegmentHeader h;
+    h.flags = report_.flags;
+    h.segment_index = segment_index_ + 1;
+    h.first_sequence = next_sequence_;
+    h.prev_chain_hash = chain_;
+    h.descriptor = report_.descriptor;
+    h.frame_bytes_max = static_cast<std::uint32_t>(kFrameAlignDirect);
+    std::vector<std::byte> expected(segment_header_bytes(h.descriptor.size()));
+    (void)encode_segment_header(h, expected);
+    // Fields the writer's options decide, and the checksum over them: not predictable.
+    const auto predictable = [](std::size_t at) {
+      using namespace segment_field;
+      return !(at >= kSegmentBytes && at < kSegmentBytes + 8) &&
+             !(at >= kWritesInFlight && at < kHeaderChecksum + 8);
+    };
+    for (std::size_t sector = 0; sector < expected.size(); sector += kSectorBytes) {
+      if (IoStatus s = file_.view(sector, kSectorBytes, &bytes); !s)
+        return RecoveryStatus::from_io(std::move(s));
+      if (all_zero(bytes)) continue;
+      for (std::size_t i = 0; i < bytes.size(); ++i) {
+        if (predictable(sector + i) && bytes[i] != expected[sector + i]) return {};
+      }
+    }
+    std::uint64_t data_end = 0;
+    if (IoStatus s = file_.end_of_data(expected.size(), file_.size(), &data_end); !s)
+      return RecoveryStatus::from_io(std::move(s));
+    *ours = data_end == expected.size();
+    return {};
+  }
+
+  RecoveryStatus drop_incomplete_segment(const Segment& seg) {
+    report_.torn_tail = true;
+    report_.dropped_from_sequence = next_sequence_;
+    report_.torn_detail = "incomplete segment " + seg.name +
+                          " (a crash while rolling to it; it holds no record) " +
+                          (repair_ ? "removed" : "to be removed on the next open");
+    if (IoStatus s = file_.close(); !s) return RecoveryStatus::from_io(std::move(s));
+    if (repair_) {
+      if (IoStatus s = io_.remove(seg.name); !s) return RecoveryStatus::from_io(std::move(s));
+      if (IoStatus s = io_.sync_directory(); !s) return RecoveryStatus::from_io(std::move(s));
+      report_.removed.push_back(seg.name);
+      report_.repaired = true;
+    }
+    stop_ = true;
+    return {};
+  }
+
+  // A name in the directory for a file set aside by salvage: `base`, or base.1, base.2...
+  // if that is taken.
+  RecoveryStatus free_name(const std::string& base, std::string* name) {
+    std::vector<std::string> names;
+    if (IoStatus s = io_.list(&names); !s) return RecoveryStatus::from_io(std::move(s));
+    *name = base;
+    for (int i = 1; std::find(names.begin(), names.end(), *name) != names.end(); ++i) {
+      *name = base + "." + std::to_string(i);
     }
     return {};
   }
 
-  // Cuts the journal at `offset` of `seg`: zeroes the rest of the segment; run() then
-  // removes every later segment.
-  RecoveryStatus salvage(const Segment& seg, FileHandle file, std::size_t offset,
-                         const RecoveryStatus& why) {
-    const std::size_t end = end_of_data(data_, offset);
+  // Salvage: cuts the journal at `offset` of the open segment. The bytes from there to
+  // the end of the data are copied to a side file first (synced); then they are zeroed,
+  // and the file is given its full size again.
+  // With `stop` false (an extended file whose records are whole) the journal goes on.
+  RecoveryStatus salvage_cut(const Segment& seg, const SegmentHeader& h, std::uint64_t offset,
+                             const RecoveryStatus& why, bool stop = true) {
+    std::uint64_t data_end = 0;
+    if (IoStatus s = file_.end_of_data(offset, file_.size(), &data_end); !s)
+      return RecoveryStatus::from_io(std::move(s));
+    std::uint64_t zero_end = offset;  // the non-zero bytes below the segment's size
+    if (IoStatus s = file_.end_of_data(offset, std::min(data_end, h.segment_bytes), &zero_end); !s)
+      return RecoveryStatus::from_io(std::move(s));
     report_.salvaged = true;
-    report_.salvage_detail = "salvaged at " +
-                             why.message().substr(std::string("corrupt journal: ").size()) + "; " +
-                             std::to_string(end - offset) + " bytes zeroed in " + seg.name;
-    const std::vector<std::byte> zeros(end - offset, std::byte{0});
-    if (!zeros.empty()) {
-      if (IoStatus s = io_.write_and_sync(file, offset, zeros); !s)
+    if (!report_.salvage_detail.empty()) report_.salvage_detail += "; ";
+    report_.salvage_detail += "salvaged at " + why.message().substr(why.message().find(": ") + 2);
+    if (data_end > offset) {
+      std::string side;
+      if (RecoveryStatus s = free_name(seg.name + ".discarded-at-" + std::to_string(offset), &side);
+          !s.is_ok()) {
+        return s;
+      }
+      if (RecoveryStatus s = copy_aside(offset, data_end, side); !s.is_ok()) return s;
+      report_.discarded.push_back(side);
+      report_.salvage_detail += "; " + std::to_string(data_end - offset) + " bytes of " + seg.name +
+                                " from offset " + std::to_string(offset) + " set aside in " + side;
+    }
+    if (file_.size() > h.segment_bytes) {
+      if (IoStatus s = io_.truncate(file_.handle(), h.segment_bytes); !s)
+        return RecoveryStatus::from_io(std::move(s));
+    } else if (file_.size() < h.segment_bytes) {
+      if (IoStatus s = io_.allocate(file_.handle(), h.segment_bytes); !s)
         return RecoveryStatus::from_io(std::move(s));
     }
-    salvaged_here_ = true;
-    stop_ = true;
+    if (zero_end > offset) {
+      if (RecoveryStatus s = zero(offset, zero_end); !s.is_ok()) return s;
+    } else if (IoStatus s = io_.write_and_sync(file_.handle(), offset, {}); !s) {
+      return RecoveryStatus::from_io(std::move(s));  // the size change, made durable
+    }
+    salvaged_ = stop;
+    stop_ = stop;
+    return {};
+  }
+
+  RecoveryStatus copy_aside(std::uint64_t from, std::uint64_t to, const std::string& side) {
+    FileHandle out = 0;
+    if (IoStatus s = io_.open(side, {.create = true}, &out); !s)
+      return RecoveryStatus::from_io(std::move(s));
+    RecoveryStatus result;
+    for (std::uint64_t at = from; at < to && result.is_ok();) {
+      std::span<const std::byte> bytes;
+      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(to - at, kReadChunkBytes));
+      if (IoStatus s = file_.view(at, n, &bytes); !s) {
+        result = RecoveryStatus::from_io(std::move(s));
+        break;
+      }
+      // Copied through a buffer of our own: the file's view may be replaced by the write.
+      const std::vector<std::byte> chunk(bytes.begin(), bytes.end());
+      if (IoStatus s = io_.write_and_sync(out, at - from, chunk); !s) {
+        result = RecoveryStatus::from_io(std::move(s));
+      }
+      at += n;
+    }
+    if (IoStatus s = io_.close(out); !s && result.is_ok())
+      result = RecoveryStatus::from_io(std::move(s));
+    if (!result.is_ok()) return result;
+    if (IoStatus s = io_.sync_directory(); !s) return RecoveryStatus::from_io(std::move(s));
     return {};
   }
 
   // A bad or out-of-place segment: refused, or with salvage, the journal ends before it
-  // (never before the first segment: there would be nothing left to trust).
-  RecoveryStatus cut_before(const Segment& seg, FileHandle file, bool first, RecoveryStatus why) {
+  // (never before the first segment: there would be nothing left to trust), and it and
+  // every later segment are renamed aside.
+  RecoveryStatus cut_before(std::size_t index, bool first, RecoveryStatus why) {
     if (!salvage_ || first) return why;
-    if (IoStatus s = io_.close(file); !s) return RecoveryStatus::from_io(std::move(s));
+    if (IoStatus s = file_.close(); !s) return RecoveryStatus::from_io(std::move(s));
     report_.salvaged = true;
-    report_.salvage_detail = "salvaged before " + seg.name + ": " + why.what;
-    cut_before_segment_ = true;
+    report_.salvage_detail = "salvaged before " + segments_[index].name + ": " + why.what;
     stop_ = true;
-    return {};
+    return set_aside_from(index);
   }
 
-  RecoveryStatus remove_after(const std::vector<Segment>& segments, std::size_t index) {
-    for (std::size_t j = index + 1; j < segments.size(); ++j) {
-      if (IoStatus s = io_.remove(segments[j].name); !s)
+  RecoveryStatus set_aside_from(std::size_t index) {
+    if (IoStatus s = file_.close(); !s) return RecoveryStatus::from_io(std::move(s));
+    for (std::size_t j = index; j < segments_.size(); ++j) {
+      std::string side;
+      if (RecoveryStatus s = free_name(segments_[j].name + ".discarded", &side); !s.is_ok())
+        return s;
+      if (IoStatus s = io_.rename(segments_[j].name, side); !s)
         return RecoveryStatus::from_io(std::move(s));
-      report_.salvage_detail += "; removed " + segments[j].name;
+      report_.discarded.push_back(side);
+      report_.salvage_detail += "; " + segments_[j].name + " set aside as " + side;
     }
     if (IoStatus s = io_.sync_directory(); !s) return RecoveryStatus::from_io(std::move(s));
     return {};
@@ -328,19 +779,19 @@ class Recovery {
   IoBackend& io_;
   const bool repair_;
   const bool salvage_;
-  bool salvaged_here_ = false;
-  bool cut_before_segment_ = false;
   RecoveryReport& report_;
   const FrameVisitor& visit_;
   const std::uint64_t from_;
+  SegmentFile file_;
+  std::vector<Segment> segments_;
   std::optional<ChainHasher> hasher_;
-  std::unique_ptr<std::byte[]> buffer_;
-  std::size_t capacity_ = 0;
-  std::span<std::byte> data_;  // the segment being read, in buffer_
   std::uint64_t next_sequence_ = 0;
   std::uint64_t segment_index_ = 0;
+  std::uint64_t proven_ = 0;  // the largest durable_through read
+  bool closed_ = false;       // the last record read is a closing marker
   ChainHash chain_{};
   JournalTail tail_;
+  bool salvaged_ = false;
   bool stop_ = false;
 };
 

@@ -2,19 +2,31 @@
 // everything docs/journal-format.md says a reader checks, and finds where appending
 // resumes.
 //
-// It tells a torn tail from corruption:
-// - a torn tail (the last segment ends in a frame that is truncated or fails its
-//   checksum, and nothing valid follows it in that segment) is what a crash leaves: its
-//   bytes are zeroed and synced, the report says what was dropped, and recovery succeeds;
-// - anything else (a bad frame followed by a valid one, a broken chain, a misplaced frame,
-//   a sequence gap, a bad segment header, a missing or out-of-place segment) is
-//   corruption: recovery refuses, naming segment file, byte offset and sequence.
+// It tells a torn tail from corruption (docs/journal-format.md, "Recovery: what a crash
+// can leave, and what it cannot"):
+// - a torn tail is what a crash leaves of the records in flight: it is dropped (zeroed
+//   and synced) only when nothing on disk says any of it was durable: no later record's
+//   durable_through reaches it, fewer records follow it than can be in flight, nothing
+//   lies beyond their reach, its header is zeros or good, and it is not a complete record
+//   whose bytes changed. The report says what was dropped and why none of it was
+//   acknowledged;
+// - anything else (a bad record an intact later record proves durable, a complete record
+//   whose checksum fails, a truncated or extended segment file, a broken chain, a
+//   misplaced record, a sequence gap, a bad segment header, a missing segment, a file
+//   named like a segment that is not the journal's) is corruption: recovery refuses,
+//   naming segment file, byte offset, sequence and the evidence.
 //
-// Salvage, only when asked for, keeps what precedes the first bad frame and discards the
-// rest: that frame and everything after it in its segment are zeroed, later segments are
-// removed, and the report says exactly what was dropped.
+// It removes a file only when it can prove it is the journal's own incomplete next
+// segment (a crash while rolling); any other file is refused by name and left alone.
 //
-// A visitor, if given, sees every good frame in order (replay, tools, tests).
+// Salvage, only when asked for, keeps what precedes the first bad record and discards the
+// rest without destroying it: the bytes cut from a segment are copied to
+// NAME.discarded-at-OFFSET first, later segments are renamed NAME.discarded, and the
+// report lists them.
+//
+// Memory: each segment is read in chunks (kReadChunkBytes, more for a larger record),
+// not whole. A visitor, if given, sees every good entry frame in order (replay, tools,
+// tests); markers are checked and counted, not visited.
 #pragma once
 
 #include <cstdint>
@@ -29,11 +41,14 @@
 
 namespace lockstep::journal {
 
+// How much of a segment recovery reads at a time.
+inline constexpr std::size_t kReadChunkBytes = std::size_t{8} << 20;
+
 enum class RecoveryError : std::uint8_t {
   kNone,
   kIo,            // an I/O call failed (io holds which)
-  kBadSegment,    // a segment header is invalid, or segments do not follow one another
-  kCorruptFrame,  // a frame is wrong somewhere other than a torn tail
+  kBadSegment,    // a segment header or file is invalid, or segments do not follow one another
+  kCorruptFrame,  // a record is wrong somewhere a crash could not have left it
 };
 
 struct RecoveryStatus {
@@ -42,7 +57,7 @@ struct RecoveryStatus {
   std::string segment;         // file name
   std::uint64_t offset = 0;    // byte offset in that segment
   std::uint64_t sequence = 0;  // the sequence expected there
-  std::string what;            // the check that failed
+  std::string what;            // the check that failed, and the evidence
   bool is_ok() const noexcept { return error == RecoveryError::kNone; }
   // An I/O failure (kIo), keeping the file and offset it names.
   static RecoveryStatus from_io(IoStatus io);
@@ -53,22 +68,40 @@ struct RecoveryStatus {
 enum class RecoveryMode : std::uint8_t {
   kVerifyOnly,      // write nothing: a torn tail is reported, not repaired (read-only tools)
   kRepairTornTail,  // the default on open: zero a torn tail, remove an incomplete segment
-  kSalvage,         // also cut the journal at the first bad frame instead of refusing
+  kSalvage,         // also cut the journal at the first bad record instead of refusing
 };
 
 struct RecoveryReport {
   JournalTail tail;  // where a JournalWriter resumes
   std::uint64_t segments = 0;
-  std::uint64_t frames = 0;
+  std::uint64_t frames = 0;   // entry frames
+  std::uint64_t markers = 0;  // idle and closing markers
   std::uint64_t entries = 0;
   std::uint32_t flags = 0;  // of the segments (chain kind, direct I/O)
   std::vector<std::byte> descriptor;
+  // Every sequence below this is proven durable by a record on disk (the largest
+  // durable_through read); the tail's entries from here on are not (after a crash).
+  std::uint64_t proven_through = 0;
+  // The journal's last record is a closing marker: it was stopped cleanly.
+  bool closed_cleanly = false;
+
+  // A torn tail, or an incomplete segment: what a crash left, dropped (or, in
+  // kVerifyOnly, to be dropped by the next open).
   bool torn_tail = false;
-  std::uint64_t torn_offset = 0;    // where the torn frame started, if any
-  std::uint64_t dropped_bytes = 0;  // bytes zeroed there
-  std::string torn_detail;          // why the tail frame was dropped
-  bool salvaged = false;            // kSalvage cut the journal short
-  std::string salvage_detail;       // where, why, and what was discarded
+  bool repaired = false;                    // it was dropped (not kVerifyOnly)
+  std::uint64_t torn_offset = 0;            // where the torn record started, if any
+  std::uint64_t dropped_bytes = 0;          // bytes zeroed there
+  std::uint64_t dropped_records = 0;        // intact records among them (in flight with it)
+  std::uint64_t dropped_entries = 0;        // entries known to be among them
+  bool dropped_entries_exact = true;        // false: the torn record's own count is unknown
+  std::uint64_t dropped_from_sequence = 0;  // the first sequence dropped
+  std::string torn_detail;                  // what, where, and why none was acknowledged
+
+  bool salvaged = false;               // kSalvage cut the journal short
+  std::string salvage_detail;          // where, why, and what was set aside
+  std::vector<std::string> removed;    // files removed (an incomplete segment)
+  std::vector<std::string> discarded;  // salvage's side files and renamed segments
+
   // With a `from_sequence`: the segments before the one holding it, not read; and the
   // chain hash at from_sequence (after the frame that ends just before it, or the carried
   // hash of a segment that starts there), if from_sequence is a frame boundary.

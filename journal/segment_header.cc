@@ -45,6 +45,10 @@ SchemaHash sha256(std::span<const std::byte> bytes) {
   return out;
 }
 
+bool frame_bytes_max_is_valid(std::uint64_t bytes) noexcept {
+  return bytes >= kFrameAlignDirect && bytes <= kFrameBytesMax && bytes % kFrameAlignDirect == 0;
+}
+
 std::size_t segment_header_bytes(std::size_t descriptor_bytes) noexcept {
   const std::size_t n = kSegmentHeaderFixedBytes + descriptor_bytes;
   return (n + kSegmentHeaderAlignBytes - 1) / kSegmentHeaderAlignBytes * kSegmentHeaderAlignBytes;
@@ -54,6 +58,7 @@ std::size_t encode_segment_header(const SegmentHeader& header, std::span<std::by
   LS_ASSERT(header.descriptor.size() <= kDescriptorBytesMax);
   LS_ASSERT((header.flags & ~kFlagsKnown) == 0);
   LS_ASSERT(header.writes_in_flight >= 1 && header.writes_in_flight <= kWritesInFlightMax);
+  LS_ASSERT(frame_bytes_max_is_valid(header.frame_bytes_max));
   const std::size_t size = segment_header_bytes(header.descriptor.size());
   LS_ASSERT(out.size() >= size);
   const std::span<std::byte> h = out.first(size);
@@ -68,6 +73,7 @@ std::size_t encode_segment_header(const SegmentHeader& header, std::span<std::by
   store_le<std::uint64_t>(h, s::kFirstSequence, header.first_sequence);
   store_le<std::uint64_t>(h, s::kSegmentBytes, header.segment_bytes);
   store_le<std::uint32_t>(h, s::kWritesInFlight, header.writes_in_flight);
+  store_le<std::uint32_t>(h, s::kFrameBytesMax, header.frame_bytes_max);
   std::memcpy(h.data() + s::kPrevChainHash, header.prev_chain_hash.data(), kChainHashBytes);
   const SchemaHash schema = sha256(header.descriptor);
   std::memcpy(h.data() + s::kSchemaHash, schema.data(), schema.size());
@@ -101,7 +107,8 @@ DecodedSegmentHeader decode_segment_header(std::span<const std::byte> bytes) {
     d.status = SegmentHeaderStatus::kBadMagic;
     return d;
   }
-  if (load_le<std::uint32_t>(bytes, s::kFormatVersion) != kFormatVersion) {
+  d.format_version = load_le<std::uint32_t>(bytes, s::kFormatVersion);
+  if (d.format_version != kFormatVersion) {
     d.status = SegmentHeaderStatus::kBadVersion;
     return d;
   }
@@ -121,13 +128,13 @@ DecodedSegmentHeader decode_segment_header(std::span<const std::byte> bytes) {
   }
   const auto flags = load_le<std::uint32_t>(bytes, s::kFlags);
   const auto writes_in_flight = load_le<std::uint32_t>(bytes, s::kWritesInFlight);
+  const auto frame_bytes_max = load_le<std::uint32_t>(bytes, s::kFrameBytesMax);
   if ((flags & ~kFlagsKnown) != 0 || writes_in_flight < 1 ||
-      writes_in_flight > kWritesInFlightMax) {
+      writes_in_flight > kWritesInFlightMax || !frame_bytes_max_is_valid(frame_bytes_max)) {
     d.status = SegmentHeaderStatus::kBadFlags;
     return d;
   }
-  if (!all_zero(bytes.subspan(s::kReserved, 4)) ||
-      !all_zero(bytes.subspan(kSegmentHeaderFixedBytes + descriptor_bytes,
+  if (!all_zero(bytes.subspan(kSegmentHeaderFixedBytes + descriptor_bytes,
                               header_bytes - kSegmentHeaderFixedBytes - descriptor_bytes))) {
     d.status = SegmentHeaderStatus::kBadPadding;
     return d;
@@ -143,6 +150,7 @@ DecodedSegmentHeader decode_segment_header(std::span<const std::byte> bytes) {
   h.first_sequence = load_le<std::uint64_t>(bytes, s::kFirstSequence);
   h.segment_bytes = load_le<std::uint64_t>(bytes, s::kSegmentBytes);
   h.writes_in_flight = writes_in_flight;
+  h.frame_bytes_max = frame_bytes_max;
   std::memcpy(h.prev_chain_hash.data(), bytes.data() + s::kPrevChainHash, kChainHashBytes);
   h.descriptor.assign(descriptor.begin(), descriptor.end());
   d.header_bytes = header_bytes;

@@ -28,6 +28,9 @@ struct SegmentHeader {
   // How many frames the writer kept in flight: after a crash, that many frames at the end
   // of the journal may have reached the disk in any order (docs/journal-format.md).
   std::uint32_t writes_in_flight = 1;
+  // The largest record the writer makes: with writes_in_flight, it bounds how far past
+  // the last durable record a crash can leave bytes.
+  std::uint32_t frame_bytes_max = 4096;
   ChainHash prev_chain_hash{};
   std::vector<std::byte> descriptor;
 
@@ -38,6 +41,9 @@ struct SegmentHeader {
     return (flags & kFlagDirectIo) != 0 ? kFrameAlignDirect : kFrameAlignBuffered;
   }
 };
+
+// Whether `bytes` is a valid frame_bytes_max: a multiple of 4096 in [4096, kFrameBytesMax].
+bool frame_bytes_max_is_valid(std::uint64_t bytes) noexcept;
 
 // The size of a header carrying `descriptor_bytes` of descriptor: a multiple of 4096.
 std::size_t segment_header_bytes(std::size_t descriptor_bytes) noexcept;
@@ -52,7 +58,7 @@ enum class SegmentHeaderStatus : std::uint8_t {
   kTruncated,      // fewer bytes than the header says it has
   kBadMagic,       // not a lockstep journal segment
   kBadVersion,     // a format version this build does not read
-  kBadFlags,       // unknown flag bits, or writes_in_flight out of range
+  kBadFlags,       // unknown flag bits, or writes_in_flight or frame_bytes_max out of range
   kBadLength,      // header_bytes or descriptor_bytes impossible
   kBadChecksum,    // the header bytes are not the ones written
   kBadSchemaHash,  // the descriptor does not hash to the recorded schema hash
@@ -64,7 +70,8 @@ std::string_view to_string(SegmentHeaderStatus status) noexcept;
 struct DecodedSegmentHeader {
   SegmentHeaderStatus status = SegmentHeaderStatus::kTruncated;
   SegmentHeader header;
-  std::size_t header_bytes = 0;  // where the first frame starts, when kOk
+  std::size_t header_bytes = 0;      // where the first frame starts, when kOk
+  std::uint32_t format_version = 0;  // the version found, from kBadVersion's check on
 };
 
 // Decodes the header at the start of `bytes` (a segment file's first bytes).

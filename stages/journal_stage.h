@@ -10,6 +10,10 @@
 // JournalOptions::writes_in_flight frames are in flight, each gathering everything
 // executed since the last: group commit grows with load.
 //
+// When it runs out of work with nothing in flight, it appends an idle marker if one is
+// due (JournalWriter::marker_due): the journal then records that everything acknowledged
+// is durable, in the same fdatasync's time, off the acknowledgement path.
+//
 // A linked chain's TxResults always go in one frame, so a frame is never durable with
 // half a chain: recovery never finds a chain cut short.
 //
@@ -77,13 +81,23 @@ class JournalStage final : public Stage {
       fail(st);
       return publish_failed();
     }
-    return publish_durable() + (available >= next ? available - next + 1 : 0);
+    const std::int64_t published = publish_durable();
+    // Idle, with something durable that no record on disk proves durable yet: an idle
+    // marker, so recovery never takes the last acknowledged frames for a torn tail. After
+    // the acknowledgements: a backend that syncs inside submit() must not delay them.
+    if (available < next && writer_.marker_due()) {
+      if (const journal::IoStatus m = writer_.write_marker(); !m.is_ok()) {
+        fail(m);
+        return published + publish_failed();
+      }
+    }
+    return published + (available >= next ? available - next + 1 : 0);
   }
 
   bool has_work() const override {
     const std::int64_t next = (failed_ ? published_ : submitted_) + 1;
     if (barrier_.available(next) >= next) return true;
-    return !failed_ && (writer_.in_flight() > 0 || durable_ready());
+    return !failed_ && (writer_.in_flight() > 0 || durable_ready() || writer_.marker_due());
   }
 
   const Sequence& sequence() const noexcept override { return sequence_; }

@@ -38,12 +38,13 @@ Built build(ChainHasher& hasher, const std::vector<std::string>& entries,
   const std::span<std::byte> payload(b.bytes.data() + kFrameHeaderBytes, payload_bytes);
   std::size_t offset = 0;
   for (const auto& e : entries) offset = append_entry(payload, offset, bytes_of(e));
-  FrameSeal seal{static_cast<std::uint32_t>(payload_bytes),
-                 static_cast<std::uint32_t>(entries.size()),
-                 first_sequence,
-                 64,
-                 4096,
-                 alignment};
+  const FrameSeal seal{.payload_bytes = static_cast<std::uint32_t>(payload_bytes),
+                       .entry_count = static_cast<std::uint32_t>(entries.size()),
+                       .first_sequence = first_sequence,
+                       .segment_first_sequence = 64,
+                       .segment_offset = 4096,
+                       .durable_through = first_sequence - 3,
+                       .alignment = alignment};
   b.chain = prev;
   const std::size_t size = seal_frame(b.bytes, seal, hasher, b.chain);
   b.bytes.resize(size);
@@ -54,6 +55,27 @@ Built build(ChainHasher& hasher, const std::vector<std::string>& entries,
 // Rewrites the checksum after a deliberate change, so a later check is the one to fail.
 void reseal_checksum(std::vector<std::byte>& frame) {
   store_le<std::uint64_t>(frame, frame_field::kChecksum, frame_checksum(frame));
+}
+
+// Rewrites the header checksum too, after a change to a header field.
+void reseal_header(std::vector<std::byte>& frame) {
+  store_le<std::uint32_t>(frame, frame_field::kHeaderChecksum, record_header_checksum(frame));
+  reseal_checksum(frame);
+}
+
+// A marker at `offset` of segment 64, following `chain`.
+std::vector<std::byte> marker(RecordKind kind, std::uint64_t next, const ChainHash& chain,
+                              std::uint64_t offset = 4096,
+                              std::size_t alignment = kFrameAlignBuffered) {
+  std::vector<std::byte> out(frame_bytes_for(0, alignment));
+  FrameSeal seal;
+  seal.first_sequence = next;
+  seal.segment_first_sequence = 64;
+  seal.segment_offset = offset;
+  seal.durable_through = next;
+  seal.alignment = alignment;
+  EXPECT_EQ(seal_marker(out, kind, seal, chain), out.size());
+  return out;
 }
 
 class FrameTest : public ::testing::Test {
@@ -88,9 +110,19 @@ TEST_F(FrameTest, ASealedFrameDecodesWithItsEntriesAndChain) {
   EXPECT_TRUE(reader.done());
 }
 
-TEST_F(FrameTest, FramesAreAlignedToEightBytesOrToTheDirectIoBlock) {
+TEST_F(FrameTest, ASealedFrameRecordsTheDurablePointAndItsKind) {
+  const Built b = build(hasher, entries);
+  const DecodedFrame d = decode_frame(b.bytes, b.expect, hasher);
+  ASSERT_EQ(d.status, FrameStatus::kOk);
+  EXPECT_EQ(d.header.durable_through, 97u);
+  EXPECT_EQ(d.header.kind, RecordKind::kEntries);
+  EXPECT_FALSE(d.header.is_marker());
+}
+
+TEST_F(FrameTest, FramesAreAlignedToSixtyFourBytesOrToTheDirectIoBlock) {
   EXPECT_EQ(frame_bytes_for(0, kFrameAlignBuffered), kFrameBytesMin);
-  EXPECT_EQ(frame_bytes_for(1, kFrameAlignBuffered), kFrameBytesMin + 8);
+  EXPECT_EQ(frame_bytes_for(32, kFrameAlignBuffered), kFrameBytesMin);
+  EXPECT_EQ(frame_bytes_for(33, kFrameAlignBuffered), kFrameBytesMin + 64);
   EXPECT_EQ(frame_bytes_for(1, kFrameAlignDirect), 4096u);
   EXPECT_EQ(frame_bytes_for(4096, kFrameAlignDirect), 8192u);
   const Built direct = build(hasher, entries, 100, kFrameAlignDirect);
@@ -121,10 +153,29 @@ TEST_F(FrameTest, ZerosWhereAFrameWouldStartAreTheEndOfData) {
   EXPECT_EQ(decode_frame({}, FrameExpectation{}, hasher).status, FrameStatus::kEnd);
 }
 
-TEST_F(FrameTest, AZeroedTailAfterTheMagicIsNotTheEndOfData) {
+TEST_F(FrameTest, AZeroedTailAfterTheMagicIsABadHeader) {
   Built b = build(hasher, entries);
   std::fill(b.bytes.begin() + 4, b.bytes.end(), std::byte{0});
-  EXPECT_EQ(decode(b), FrameStatus::kBadLength);
+  EXPECT_EQ(decode(b), FrameStatus::kBadHeader);
+}
+
+TEST_F(FrameTest, AHeaderFieldChangedWithoutItsHeaderChecksumIsABadHeader) {
+  for (std::size_t at = 4; at < frame_field::kHeaderChecksum + 4; ++at) {
+    Built b = build(hasher, entries);
+    b.bytes[at] ^= std::byte{0x10};
+    reseal_checksum(b.bytes);  // only the header's own checksum can tell
+    EXPECT_EQ(decode(b), FrameStatus::kBadHeader) << "byte " << at;
+  }
+}
+
+TEST_F(FrameTest, TheHeaderAloneDecodesWhenTheRestOfTheRecordIsTorn) {
+  Built b = build(hasher, entries);
+  std::fill(b.bytes.begin() + kFrameHeaderBytes, b.bytes.end(), std::byte{0});
+  const DecodedFrame head = decode_record_header(b.bytes, kFrameAlignBuffered);
+  ASSERT_EQ(head.status, FrameStatus::kOk);
+  EXPECT_EQ(head.header.first_sequence, 100u);
+  EXPECT_EQ(head.header.segment_offset, 4096u);
+  EXPECT_EQ(decode(b), FrameStatus::kBadChecksum);
 }
 
 TEST_F(FrameTest, BytesThatAreNeitherAFrameNorZerosAreBadMagic) {
@@ -150,17 +201,28 @@ TEST_F(FrameTest, AFrameTruncatedAtEveryByteOfItsPayloadIsTruncated) {
 }
 
 TEST_F(FrameTest, ALengthThatCannotBeIsABadLength) {
-  for (const std::uint32_t bad : {0u, 95u, 97u, 1u << 30}) {
+  for (const std::uint32_t bad : {0u, 64u, 96u, 127u, 129u, 1u << 30}) {
     Built b = build(hasher, entries);
     store_le<std::uint32_t>(b.bytes, frame_field::kFrameBytes, bad);
+    reseal_header(b.bytes);
     EXPECT_EQ(decode(b), FrameStatus::kBadLength) << bad;
   }
 }
 
-TEST_F(FrameTest, ALengthInconsistentWithItsPartsIsABadLength) {
+TEST_F(FrameTest, ALengthWithMorePaddingThanTheAlignmentIsABadLength) {
   Built b = build(hasher, entries);
-  store_le<std::uint32_t>(b.bytes, frame_field::kPaddingBytes,
-                          load_le<std::uint32_t>(b.bytes, frame_field::kPaddingBytes) + 8);
+  b.bytes.resize(b.bytes.size() + kFrameAlignBuffered, std::byte{0});
+  store_le<std::uint32_t>(b.bytes, frame_field::kFrameBytes,
+                          static_cast<std::uint32_t>(b.bytes.size()));
+  reseal_header(b.bytes);
+  EXPECT_EQ(decode(b), FrameStatus::kBadLength);
+}
+
+TEST_F(FrameTest, APayloadLongerThanTheFrameIsABadLength) {
+  Built b = build(hasher, entries);
+  store_le<std::uint32_t>(b.bytes, frame_field::kPayloadBytes,
+                          static_cast<std::uint32_t>(b.bytes.size()));
+  reseal_header(b.bytes);
   EXPECT_EQ(decode(b), FrameStatus::kBadLength);
 }
 
@@ -190,7 +252,7 @@ TEST_F(FrameTest, AFrameOfAnotherSegmentIsMisplaced) {
 
 TEST_F(FrameTest, AFrameAtAnotherOffsetIsMisplaced) {
   Built b = build(hasher, entries);
-  b.expect.segment_offset = 4096 + 152;
+  b.expect.segment_offset = 4096 + 192;
   EXPECT_EQ(decode(b), FrameStatus::kMisplaced);
 }
 
@@ -208,11 +270,45 @@ TEST_F(FrameTest, ADuplicatedFrameIsASequenceGap) {
   EXPECT_EQ(decode_frame(first.bytes, after_first, hasher).status, FrameStatus::kSequenceGap);
 }
 
-TEST_F(FrameTest, AnEntryCountThatDisagreesWithTheSequenceRangeIsRefused) {
+TEST_F(FrameTest, AnEntryCountThatDisagreesWithTheEntriesIsRefused) {
   Built b = build(hasher, entries);
-  store_le<std::uint64_t>(b.bytes, frame_field::kLastSequence, 103);
-  reseal_checksum(b.bytes);
-  EXPECT_EQ(decode(b), FrameStatus::kBadEntryCount);
+  store_le<std::uint32_t>(b.bytes, frame_field::kEntryCount, 4);
+  reseal_header(b.bytes);
+  EXPECT_EQ(decode(b), FrameStatus::kBadEntries);
+}
+
+TEST_F(FrameTest, AnEntryFrameWithoutEntriesHasBadHeaderFields) {
+  Built b = build(hasher, entries);
+  store_le<std::uint32_t>(b.bytes, frame_field::kEntryCount, 0);
+  reseal_header(b.bytes);
+  EXPECT_EQ(decode(b), FrameStatus::kBadHeaderFields);
+}
+
+TEST_F(FrameTest, AnUnknownKindOrFlagHasBadHeaderFields) {
+  for (const auto& [field, value] :
+       {std::pair{frame_field::kKind, 0}, std::pair{frame_field::kKind, 4},
+        std::pair{frame_field::kFlags, 2}}) {
+    Built b = build(hasher, entries);
+    store_le<std::uint16_t>(b.bytes, field, static_cast<std::uint16_t>(value));
+    reseal_header(b.bytes);
+    EXPECT_EQ(decode(b), FrameStatus::kBadHeaderFields) << field << " = " << value;
+  }
+}
+
+TEST_F(FrameTest, ADurablePointPastTheFirstSequenceHasBadHeaderFields) {
+  // A record cannot say an entry it does not precede was durable when it was sealed.
+  Built b = build(hasher, entries);
+  store_le<std::uint64_t>(b.bytes, frame_field::kDurableThrough, 101);
+  reseal_header(b.bytes);
+  EXPECT_EQ(decode(b), FrameStatus::kBadHeaderFields);
+}
+
+TEST_F(FrameTest, AFrameMarkedAsAMarkerHasBadHeaderFields) {
+  Built b = build(hasher, entries);
+  store_le<std::uint16_t>(b.bytes, frame_field::kKind,
+                          static_cast<std::uint16_t>(RecordKind::kIdleMarker));
+  reseal_header(b.bytes);
+  EXPECT_EQ(decode(b), FrameStatus::kBadHeaderFields);
 }
 
 TEST_F(FrameTest, EntriesThatOverrunThePayloadAreRefused) {
@@ -223,16 +319,9 @@ TEST_F(FrameTest, EntriesThatOverrunThePayloadAreRefused) {
 }
 
 TEST_F(FrameTest, NonZeroPaddingIsRefused) {
-  Built b = build(hasher, {"odd"});  // 4 + 3 payload bytes: 1 byte of padding
-  ASSERT_GT(load_le<std::uint32_t>(b.bytes, frame_field::kPaddingBytes), 0u);
+  Built b = build(hasher, {"odd"});  // 4 + 3 payload bytes: 25 bytes of padding
+  ASSERT_EQ(b.bytes.size(), kFrameBytesMin);
   b.bytes[kFrameHeaderBytes + 7] = std::byte{1};
-  reseal_checksum(b.bytes);
-  EXPECT_EQ(decode(b), FrameStatus::kBadPadding);
-}
-
-TEST_F(FrameTest, NonZeroReservedBytesAreRefused) {
-  Built b = build(hasher, entries);
-  store_le<std::uint32_t>(b.bytes, frame_field::kReserved, 1);
   reseal_checksum(b.bytes);
   EXPECT_EQ(decode(b), FrameStatus::kBadPadding);
 }
@@ -243,6 +332,86 @@ TEST_F(FrameTest, AChangedEntryWithARecomputedChecksumBreaksTheChain) {
   b.bytes[kFrameHeaderBytes + 4] = std::byte{'D'};
   reseal_checksum(b.bytes);
   EXPECT_EQ(decode(b), FrameStatus::kBadChain);
+}
+
+TEST_F(FrameTest, AMarkerDecodesWithoutEntriesAndKeepsTheChain) {
+  const Built first = build(hasher, entries, 100);
+  for (const RecordKind kind : {RecordKind::kIdleMarker, RecordKind::kCloseMarker}) {
+    const std::vector<std::byte> m = marker(kind, 103, first.chain);
+    ASSERT_EQ(m.size(), kFrameBytesMin);
+    FrameExpectation expect{64, 4096, 103, kFrameAlignBuffered, first.chain};
+    const DecodedFrame d = decode_frame(m, expect, hasher);
+    ASSERT_EQ(d.status, FrameStatus::kOk) << to_string(d.status);
+    EXPECT_TRUE(d.header.is_marker());
+    EXPECT_EQ(d.header.kind, kind);
+    EXPECT_EQ(d.header.entry_count, 0u);
+    EXPECT_EQ(d.header.durable_through, 103u);
+    EXPECT_EQ(d.header.last_sequence + 1, 103u);
+    EXPECT_TRUE(d.payload.empty());
+    EXPECT_EQ(d.chain, first.chain);  // a marker does not advance the chain
+  }
+}
+
+TEST_F(FrameTest, AMarkerAfterAnotherHistoryHasABadChain) {
+  const Built first = build(hasher, entries, 100);
+  const std::vector<std::byte> m = marker(RecordKind::kIdleMarker, 103, first.chain);
+  FrameExpectation expect{64, 4096, 103, kFrameAlignBuffered, ChainHash{}};
+  EXPECT_EQ(decode_frame(m, expect, hasher).status, FrameStatus::kBadChain);
+}
+
+TEST_F(FrameTest, AMarkerWithEntriesHasBadHeaderFields) {
+  std::vector<std::byte> m = marker(RecordKind::kCloseMarker, 103, build(hasher, entries).chain);
+  store_le<std::uint32_t>(m, frame_field::kEntryCount, 1);
+  reseal_header(m);
+  EXPECT_EQ(decode_frame(m, FrameExpectation{64, 4096, 103}, hasher).status,
+            FrameStatus::kBadHeaderFields);
+}
+
+TEST_F(FrameTest, EverySingleBitFlipInAMarkerIsDetected) {
+  const Built first = build(hasher, entries, 100);
+  const std::vector<std::byte> good = marker(RecordKind::kIdleMarker, 103, first.chain);
+  const FrameExpectation expect{64, 4096, 103, kFrameAlignBuffered, first.chain};
+  for (std::size_t bit = 0; bit < good.size() * 8; ++bit) {
+    std::vector<std::byte> m = good;
+    m[bit / 8] ^= std::byte{static_cast<unsigned char>(1u << (bit % 8))};
+    ASSERT_NE(decode_frame(m, expect, hasher).status, FrameStatus::kOk) << "bit " << bit;
+  }
+}
+
+TEST_F(FrameTest, AFrameWithNoZeroSectorIsDense) {
+  const Built b = build(hasher, {std::string(3000, 'x')});
+  const DecodedFrame d = decode_frame(b.bytes, b.expect, hasher);
+  ASSERT_EQ(d.status, FrameStatus::kOk);
+  EXPECT_TRUE(d.header.dense());
+}
+
+TEST_F(FrameTest, AFrameWithASectorOfZerosInItsPayloadIsNotDense) {
+  // Bytes [512, 1024) of the file (the frame is at offset 4096): payload bytes 448...
+  std::string entry(3000, 'x');
+  std::fill(entry.begin() + 440, entry.begin() + 440 + 600, '\0');
+  const Built b = build(hasher, {entry});
+  const DecodedFrame d = decode_frame(b.bytes, b.expect, hasher);
+  ASSERT_EQ(d.status, FrameStatus::kOk);
+  EXPECT_FALSE(d.header.dense());
+}
+
+TEST_F(FrameTest, SectorsWhollyInsideThePaddingDoNotCount) {
+  // A direct-I/O frame: a short payload, then almost 4 KiB of padding.
+  const Built b = build(hasher, {"short"}, 100, kFrameAlignDirect);
+  const DecodedFrame d = decode_frame(b.bytes, b.expect, hasher);
+  ASSERT_EQ(d.status, FrameStatus::kOk);
+  EXPECT_TRUE(d.header.dense());
+}
+
+TEST_F(FrameTest, SectorsAreCountedAtTheirOffsetInTheFile) {
+  std::vector<std::byte> bytes(1024, std::byte{1});
+  std::fill(bytes.begin() + 256, bytes.begin() + 768, std::byte{0});
+  // At offset 0 the zeros straddle two sectors, each with non-zero bytes; at offset 256
+  // they are exactly one sector.
+  EXPECT_TRUE(sectors_all_nonzero(bytes, 0, bytes.size(), bytes.size()));
+  EXPECT_FALSE(sectors_all_nonzero(bytes, 256, bytes.size(), bytes.size()));
+  // The same zeros inside the padding are not counted.
+  EXPECT_TRUE(sectors_all_nonzero(bytes, 256, 256, 768));
 }
 
 TEST_F(FrameTest, EverySingleBitFlipIsDetected) {

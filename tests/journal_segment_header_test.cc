@@ -87,7 +87,7 @@ TEST(SegmentHeader, AnotherFileIsNotASegment) {
 
 TEST(SegmentHeader, AFutureFormatVersionIsRefused) {
   std::vector<std::byte> bytes = encode(sample());
-  store_le<std::uint32_t>(bytes, segment_field::kFormatVersion, 2);
+  store_le<std::uint32_t>(bytes, segment_field::kFormatVersion, kFormatVersion + 1);
   EXPECT_EQ(decode_segment_header(bytes).status, SegmentHeaderStatus::kBadVersion);
 }
 

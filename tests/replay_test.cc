@@ -655,7 +655,9 @@ TEST(Replay, ABitFlipInAFrameInTheMiddleIsRefusedNamingSegmentOffsetAndSequence)
   EXPECT_EQ(good.next_sequence(), 60u);
 }
 
-TEST(Replay, ADamagedLastFrameIsATornTailReportedNotRefused) {
+TEST(Replay, ADamagedLastFrameIsRefusedNotDroppedAsATornTail) {
+  // The engine wrote and acknowledged every frame, then stopped cleanly: a flipped bit
+  // in the last one is corruption, whatever the frame's place.
   MemoryDisk disk;
   write_one_frame_per_command(disk, 20);
   const std::vector<Frame> frames = frames_of(disk);
@@ -669,17 +671,62 @@ TEST(Replay, ADamagedLastFrameIsATornTailReportedNotRefused) {
   std::string error;
   const auto s = replay::scan_journal(damaged, &report,
                                       [&](const JournalEntry& e) { return r.apply(e, &error); });
+  ASSERT_FALSE(s.is_ok());
+  EXPECT_EQ(s.error, journal::RecoveryError::kCorruptFrame) << s.message();
+  EXPECT_EQ(s.offset, f.offset);
+  EXPECT_EQ(s.sequence, f.first_sequence);
+  EXPECT_EQ(error, "");
+  EXPECT_EQ(r.next_sequence(), f.first_sequence);  // everything before it was read
+  EXPECT_FALSE(report.torn_tail);
+}
+
+TEST(Replay, ATornLastFrameIsATornTailReportedNotRefused) {
+  // What a crash leaves: the last frame's last sector never reached the disk, and no
+  // record after it says it was durable (the journal was not closed).
+  // A crash keeps a sector whole or loses it whole: the last frame must span two sectors
+  // to be torn with its header kept. Commands are added until it does.
+  MemoryDisk disk;
+  std::vector<Frame> frames;
+  std::uint64_t tear = 0;  // the last sector boundary inside the last frame
+  for (int n = 20; n < 60 && tear == 0; ++n) {
+    disk = MemoryDisk();
+    write_one_frame_per_command(disk, n);
+    frames = frames_of(disk);
+    ASSERT_FALSE(frames.empty());
+    const Frame& last = frames.back();
+    const std::uint64_t boundary = (last.offset + last.bytes - 1) / 512 * 512;
+    if (boundary > last.offset) tear = boundary;
+  }
+  ASSERT_NE(tear, 0u);
+  const Frame f = frames.back();
+  std::vector<std::byte> bytes = disk.contents(f.segment);
+  // Tear: the frame's last sector, and everything after it (the markers), never written.
+  MemoryDisk torn;
+  {
+    journal::FileHandle h = 0;
+    ASSERT_TRUE(torn.open(f.segment, {.create = true}, &h).is_ok());
+    std::fill(bytes.begin() + static_cast<std::ptrdiff_t>(tear), bytes.end(), std::byte{0});
+    ASSERT_TRUE(torn.write_and_sync(h, 0, bytes).is_ok());
+    ASSERT_TRUE(torn.close(h).is_ok());
+  }
+  ASSERT_EQ(frames.front().segment, f.segment) << "the journal should be one segment";
+  journal::RecoveryReport report;
+  const schema::Domain domain = domain_of<bank::Domain>();
+  DeltaReplay r(domain);
+  std::string error;
+  const auto s = replay::scan_journal(torn, &report,
+                                      [&](const JournalEntry& e) { return r.apply(e, &error); });
   ASSERT_TRUE(s.is_ok()) << s.message();
   EXPECT_EQ(error, "");
   EXPECT_TRUE(report.torn_tail);
+  EXPECT_FALSE(report.repaired);  // read-only
   EXPECT_EQ(report.torn_offset, f.offset);
+  EXPECT_EQ(report.dropped_entries, 1u);
+  EXPECT_NE(report.torn_detail.find("none was acknowledged"), std::string::npos)
+      << report.torn_detail;
   EXPECT_EQ(r.next_sequence(), f.first_sequence);
-  // Read-only: the damaged bytes are still there.
-  EXPECT_EQ(damaged.contents(f.segment), [&] {
-    MemoryDisk again = disk;
-    again.flip_bit(f.segment, f.offset + journal::kFrameHeaderBytes + 20, 5);
-    return again.contents(f.segment);
-  }());
+  // Read-only: the torn bytes are still there.
+  EXPECT_EQ(torn.contents(f.segment), bytes);
 }
 
 // A TxResult built field by field (engine/tx_result.h).
