@@ -4,7 +4,7 @@
 
 DEMO_ARGS ?=
 
-.PHONY: demo pipeline-demo bench-peers bench-replay bench-matching test test-clang test-asan test-tsan test-determinism bench bench-journal bench-engine format format-check deps clean
+.PHONY: demo pipeline-demo bench-peers bench-replay bench-matching test test-clang test-asan test-tsan test-determinism fuzz bench bench-journal bench-engine format format-check deps clean
 
 # The main job: the ledger on the embedded engine, through the full pipeline, durable.
 DEMO_ARGS ?= --accounts 100000 --transfers 1000000
@@ -36,6 +36,11 @@ test-determinism: deps
 	cmake --preset o0
 	cmake --build --preset o0
 	./build/o0/tests/engine_model_test --gtest_filter='EngineModel.AFixedStream*:EngineModel.TwoRuns*'
+
+# The libFuzzer targets (docs/fuzzing.md), each for FUZZ_SECONDS on a copy of its corpus.
+FUZZ_SECONDS ?= 30
+fuzz: deps
+	bash scripts/fuzz.sh $(FUZZ_SECONDS)
 
 bench: deps
 	cmake --preset release

@@ -11,6 +11,7 @@ packages=(
   libabsl-dev libconcurrentqueue-dev liburing-dev libxxhash-dev libssl-dev
   libbenchmark-dev libgtest-dev libgmock-dev
   libclang-rt-14-dev clang-format
+  llvm-14
 )
 
 missing=()
