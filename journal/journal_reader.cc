@@ -70,7 +70,7 @@ RecoveryStatus JournalReader::open_segment(std::size_t index) {
       decode_segment_header(std::span<const std::byte>(buffer_.data(), got));
   if (d.status != SegmentHeaderStatus::kOk || d.header.first_sequence != seg.first_sequence) {
     RecoveryStatus s =
-        fail(0, d.status != SegmentHeaderStatus::kOk ? std::string(to_string(d.status))
+        fail(0, d.status != SegmentHeaderStatus::kOk ? describe(d)
                                                      : "header disagrees with the file name");
     s.error = RecoveryError::kBadSegment;
     return s;

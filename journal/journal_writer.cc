@@ -143,8 +143,7 @@ IoStatus JournalWriter::check_resumed_segment(const std::string& name) {
   }
   const DecodedSegmentHeader d = decode_segment_header({bytes.data, got});
   if (d.status != SegmentHeaderStatus::kOk) {
-    return fail(
-        IoStatus::error(EINVAL, "resume (" + std::string(to_string(d.status)) + ")", name, 0));
+    return fail(IoStatus::error(EINVAL, "resume (" + describe(d) + ")", name, 0));
   }
   // Appending with another chain kind or alignment would write frames its readers cannot
   // read, and lose them at the next recovery; another descriptor is another schema.

@@ -147,8 +147,8 @@ class Recovery {
   Recovery(IoBackend& io, RecoveryMode mode, RecoveryReport* report, const FrameVisitor& visit,
            std::uint64_t from_sequence)
       : io_(io),
-        repair_(mode != RecoveryMode::kVerifyOnly),
-        salvage_(mode == RecoveryMode::kSalvage),
+        repair_(mode == RecoveryMode::kRepairTornTail || mode == RecoveryMode::kSalvage),
+        salvage_(mode == RecoveryMode::kSalvage || mode == RecoveryMode::kSalvageDryRun),
         report_(*report),
         visit_(visit),
         from_(from_sequence),
@@ -558,14 +558,10 @@ class Recovery {
       if (RecoveryStatus s = incomplete_segment(seg, first, &ours); !s.is_ok()) return s;
       if (ours) return drop_incomplete_segment(seg);
     }
-    std::string what(to_string(d.status));
+    std::string what = describe(d);
     if (d.status == SegmentHeaderStatus::kBadVersion) {
-      what = "journal format version " + std::to_string(d.format_version) +
-             "; this build reads version " + std::to_string(kFormatVersion) +
-             (d.format_version < kFormatVersion
-                  ? " (written by an older lockstep: read it with the lockstep-replay of that "
-                    "version)"
-                  : " (written by a newer lockstep)");
+      // Said as it is: a journal segment, of another format.
+      what += "; it was left as it is";
     } else if (last && !first) {
       what = "named like a segment of this journal, but it is not one (" + what +
              "); the journal ends at sequence " + std::to_string(next_sequence_) +
@@ -686,17 +682,29 @@ class Recovery {
       return RecoveryStatus::from_io(std::move(s));
     report_.salvaged = true;
     if (!report_.salvage_detail.empty()) report_.salvage_detail += "; ";
-    report_.salvage_detail += "salvaged at " + why.message().substr(why.message().find(": ") + 2);
+    report_.salvage_detail += "cut at " + why.message().substr(why.message().find(": ") + 2);
     if (data_end > offset) {
       std::string side;
       if (RecoveryStatus s = free_name(seg.name + ".discarded-at-" + std::to_string(offset), &side);
           !s.is_ok()) {
         return s;
       }
-      if (RecoveryStatus s = copy_aside(offset, data_end, side); !s.is_ok()) return s;
+      if (repair_) {
+        if (RecoveryStatus s = copy_aside(offset, data_end, side); !s.is_ok()) return s;
+      }
       report_.discarded.push_back(side);
       report_.salvage_detail += "; " + std::to_string(data_end - offset) + " bytes of " + seg.name +
-                                " from offset " + std::to_string(offset) + " set aside in " + side;
+                                " from offset " + std::to_string(offset) +
+                                (repair_ ? " set aside in " : " to be set aside in ") + side;
+    }
+    if (!repair_) {  // kSalvageDryRun
+      if (file_.size() != h.segment_bytes) {
+        report_.salvage_detail += "; " + seg.name + " to be given its size, " +
+                                  std::to_string(h.segment_bytes) + " bytes, again";
+      }
+      salvaged_ = stop;
+      stop_ = stop;
+      return {};
     }
     if (file_.size() > h.segment_bytes) {
       if (IoStatus s = io_.truncate(file_.handle(), h.segment_bytes); !s)
@@ -748,7 +756,7 @@ class Recovery {
     if (!salvage_ || first) return why;
     if (IoStatus s = file_.close(); !s) return RecoveryStatus::from_io(std::move(s));
     report_.salvaged = true;
-    report_.salvage_detail = "salvaged before " + segments_[index].name + ": " + why.what;
+    report_.salvage_detail = "cut before " + segments_[index].name + ": " + why.what;
     stop_ = true;
     return set_aside_from(index);
   }
@@ -759,11 +767,15 @@ class Recovery {
       std::string side;
       if (RecoveryStatus s = free_name(segments_[j].name + ".discarded", &side); !s.is_ok())
         return s;
-      if (IoStatus s = io_.rename(segments_[j].name, side); !s)
-        return RecoveryStatus::from_io(std::move(s));
+      if (repair_) {
+        if (IoStatus s = io_.rename(segments_[j].name, side); !s)
+          return RecoveryStatus::from_io(std::move(s));
+      }
       report_.discarded.push_back(side);
-      report_.salvage_detail += "; " + segments_[j].name + " set aside as " + side;
+      report_.salvage_detail +=
+          "; " + segments_[j].name + (repair_ ? " set aside as " : " to be set aside as ") + side;
     }
+    if (!repair_) return {};
     if (IoStatus s = io_.sync_directory(); !s) return RecoveryStatus::from_io(std::move(s));
     return {};
   }

@@ -69,6 +69,7 @@ enum class RecoveryMode : std::uint8_t {
   kVerifyOnly,      // write nothing: a torn tail is reported, not repaired (read-only tools)
   kRepairTornTail,  // the default on open: zero a torn tail, remove an incomplete segment
   kSalvage,         // also cut the journal at the first bad record instead of refusing
+  kSalvageDryRun,   // write nothing: say what kSalvage would cut and set aside
 };
 
 struct RecoveryReport {
@@ -100,7 +101,7 @@ struct RecoveryReport {
   bool salvaged = false;               // kSalvage cut the journal short
   std::string salvage_detail;          // where, why, and what was set aside
   std::vector<std::string> removed;    // files removed (an incomplete segment)
-  std::vector<std::string> discarded;  // salvage's side files and renamed segments
+  std::vector<std::string> discarded;  // salvage's side files and renamed segments (to be)
 
   // With a `from_sequence`: the segments before the one holding it, not read; and the
   // chain hash at from_sequence (after the frame that ends just before it, or the carried

@@ -158,6 +158,16 @@ DecodedSegmentHeader decode_segment_header(std::span<const std::byte> bytes) {
   return d;
 }
 
+std::string describe(const DecodedSegmentHeader& decoded) {
+  if (decoded.status != SegmentHeaderStatus::kBadVersion)
+    return std::string(to_string(decoded.status));
+  return "journal format version " + std::to_string(decoded.format_version) +
+         "; this build reads version " + std::to_string(kFormatVersion) +
+         (decoded.format_version < kFormatVersion
+              ? " (written by an older lockstep: read it with that version's lockstep-replay)"
+              : " (written by a newer lockstep)");
+}
+
 std::string segment_file_name(std::uint64_t first_sequence) {
   char name[kSegmentNameDigits + kSegmentSuffix.size() + 1];
   std::snprintf(name, sizeof name, "%020llu.lsj", static_cast<unsigned long long>(first_sequence));

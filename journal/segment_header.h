@@ -77,6 +77,10 @@ struct DecodedSegmentHeader {
 // Decodes the header at the start of `bytes` (a segment file's first bytes).
 DecodedSegmentHeader decode_segment_header(std::span<const std::byte> bytes);
 
+// What is wrong with a header that did not decode, for a message: to_string(status), or
+// for another format version, "journal format version 1; this build reads version 2 ...".
+std::string describe(const DecodedSegmentHeader& decoded);
+
 // "00000000000000000042.lsj" for first sequence 42.
 std::string segment_file_name(std::uint64_t first_sequence);
 // The first sequence a segment file name stands for, or nothing if it is not one.

@@ -59,8 +59,7 @@ bool read_journal_head(journal::IoBackend& io, JournalHead* out, std::string* er
   head.resize(got);
   const journal::DecodedSegmentHeader h = journal::decode_segment_header(head);
   if (h.status != journal::SegmentHeaderStatus::kOk) {
-    *error = out->first_segment +
-             " at offset 0: bad segment header: " + std::string(journal::to_string(h.status));
+    *error = out->first_segment + " at offset 0: bad segment header: " + journal::describe(h);
     return false;
   }
   out->descriptor = h.header.descriptor;

@@ -7,14 +7,18 @@
 //   lockstep-replay state    DIR --at SEQ [--export FILE] [--json]
 //   lockstep-replay stats    DIR [--json]
 //   lockstep-replay snapshot DIR [--keep K] [--json]
+//   lockstep-replay salvage  DIR [--apply] [--json]
 //
 // Exit status: 0 when all is well; 1 when the journal (or a snapshot) is wrong or
 // re-execution diverges, with a message naming segment, offset and sequence; 2 for a
-// usage error.
+// usage error. `--help` prints the usage and exits 0. Only `salvage --apply` writes.
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -56,7 +60,13 @@ constexpr const char* kUsage =
     "  state    DIR --at SEQ [--export FILE] [--json]\n"
     "           the state after sequence SEQ: its hash; --export writes every record\n"
     "  stats    DIR [--json]                  segments, frames, commands, ranges, snapshots\n"
-    "  snapshot DIR [--keep K] [--json]       writes a snapshot of the whole journal now\n";
+    "  snapshot DIR [--keep K] [--json]       writes a snapshot of the whole journal now\n"
+    "  salvage  DIR [--apply] [--json]\n"
+    "           what a salvage of a corrupt journal keeps and sets aside (the bytes cut\n"
+    "           go to NAME.discarded-at-OFFSET, later segments to NAME.discarded);\n"
+    "           --apply does it (the only command that writes)\n"
+    "verify and stats also check every snapshot in DIR. Exit status: 0 all is well, 1 the\n"
+    "journal, a snapshot or re-execution is wrong (the message says where), 2 usage.\n";
 
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -71,6 +81,7 @@ struct Args {
   std::string dir;
   bool json = false;
   bool reexecute = false;
+  bool apply = false;
   std::optional<std::uint64_t> from, to, at, capacity, keep;
   std::string table, key, export_path;
 };
@@ -84,7 +95,14 @@ std::uint64_t number(const std::string& flag, const std::string& v) {
   return x;
 }
 
+// `--help` anywhere (or `help`): the usage on stdout, exit status 0.
+struct HelpAsked {};
+
 Args parse(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h" || (i == 1 && arg == "help")) throw HelpAsked{};
+  }
   if (argc < 2) throw UsageError("missing COMMAND");
   Args a;
   a.command = argv[1];
@@ -95,6 +113,7 @@ Args parse(int argc, char** argv) {
       {"state", {"--at", "--export", "--json"}},
       {"stats", {"--json"}},
       {"snapshot", {"--keep", "--json"}},
+      {"salvage", {"--apply", "--json"}},
   };
   const auto it = allowed.find(a.command);
   if (it == allowed.end()) throw UsageError("unknown command '" + a.command + "'");
@@ -116,6 +135,10 @@ Args parse(int argc, char** argv) {
       a.reexecute = true;
       continue;
     }
+    if (f == "--apply") {
+      a.apply = true;
+      continue;
+    }
     if (i + 1 >= argc) throw UsageError(f + " needs a value");
     const std::string v = argv[++i];
     if (f == "--from") a.from = number(f, v);
@@ -129,7 +152,19 @@ Args parse(int argc, char** argv) {
   }
   if (a.dir.empty()) throw UsageError(a.command + ": missing DIR");
   if (a.command == "history" && (a.table.empty() || a.key.empty())) {
-    throw UsageError("history needs --table and --key");
+    std::string missing;
+    for (const auto& [flag, value] : {std::pair{"--table", &a.table}, std::pair{"--key", &a.key}}) {
+      const bool given = std::find_if(argv + 2, argv + argc, [&](const char* x) {
+                           return std::string_view(x) == flag;
+                         }) != argv + argc;
+      if (!value->empty()) continue;
+      missing +=
+          std::string(missing.empty() ? "" : "; ") + flag + (given ? " is empty" : " is missing");
+    }
+    throw UsageError(
+        "history needs --table T and --key K (the record's primary key, as JSON: "
+        "--key 42, or --key '{\"id\":42}' for a composite key): " +
+        missing);
   }
   if (a.command == "state" && !a.at) throw UsageError("state needs --at SEQ");
   if (a.from && a.to && *a.from > *a.to) throw UsageError("--from is after --to");
@@ -209,6 +244,69 @@ void note_skipped(const std::vector<std::string>& skipped) {
   for (const std::string& s : skipped) std::cerr << "lockstep-replay: skipped " << s << "\n";
 }
 
+// After a corruption: where to look next.
+std::string salvage_hint(const Journal& j, const journal::RecoveryStatus& s) {
+  if (s.error == journal::RecoveryError::kIo) return {};
+  (void)j;
+  return "\n  (nothing was changed; `lockstep-replay salvage DIR` shows what a salvage would keep "
+         "and set aside)";
+}
+
+// A snapshot in the directory, loaded and verified on its own.
+struct SnapshotCheck {
+  std::string file;
+  std::uint64_t next_sequence = 0;
+  bool ok = true;
+  std::string error;  // why it does not verify
+  StateHash state_hash{};
+};
+
+// Every snapshot in the directory, each loaded and checked like a cold start checks it
+// (checksums, schema, the journal reaches its sequence with its chain hash, its records
+// hash to its header's state hash), one at a time.
+std::vector<SnapshotCheck> check_snapshots(Journal& j) {
+  std::vector<std::pair<std::uint64_t, std::string>> all;
+  if (SnapshotStatus s = list_snapshots(*j.io, &all); !s.is_ok()) throw Failure(s.message());
+  std::vector<SnapshotCheck> out;
+  for (const auto& [seq, name] : all) {
+    SnapshotCheck c;
+    c.file = name;
+    c.next_sequence = seq;
+    DeltaReplay r(j.domain);
+    c.ok = r.load_snapshot(*j.io, name, &c.error);
+    if (c.ok) c.state_hash = r.state().hash();
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::string snapshots_json(const std::vector<SnapshotCheck>& snaps) {
+  std::string o = "[";
+  for (std::size_t i = 0; i < snaps.size(); ++i) {
+    const SnapshotCheck& c = snaps[i];
+    o += std::string(i ? "," : "") + "{\"file\":" + quote(c.file) +
+         ",\"next_sequence\":" + std::to_string(c.next_sequence) +
+         ",\"ok\":" + (c.ok ? "true" : "false") +
+         ",\"error\":" + (c.ok ? std::string("null") : quote(c.error)) + "}";
+  }
+  return o + "]";
+}
+
+// Where the journal's records end: the last segment and the offset the next record goes
+// to (null for a journal without segments).
+std::string end_json(const journal::RecoveryReport& report) {
+  if (!report.tail.segment_first_sequence) return "null";
+  return "{\"segment\":" + quote(journal::segment_file_name(*report.tail.segment_first_sequence)) +
+         ",\"offset\":" + std::to_string(report.tail.segment_offset) + "}";
+}
+
+// The torn tail's verdict, for humans: what is dropped, and that none of it was
+// acknowledged.
+void warn_torn_tail(const journal::RecoveryReport& report, std::uint64_t verified_to) {
+  std::cerr << "lockstep-replay: warning: torn tail: " << report.torn_detail
+            << "; verified up to sequence " << verified_to << "\n";
+}
+
 // Runs the replay from r's position to the journal's end (or while keep_going), checking.
 void run(Journal& j, DeltaReplay& r, const std::function<bool(const JournalEntry&)>& each,
          journal::RecoveryReport* report) {
@@ -228,7 +326,7 @@ void run(Journal& j, DeltaReplay& r, const std::function<bool(const JournalEntry
   }
   if (!error.empty()) throw Failure(error);
   if (!s.is_ok()) {
-    if (!done) throw Failure(s.message());
+    if (!done) throw Failure(s.message() + salvage_hint(j, s));
     // Everything asked for was read and checked; what is wrong lies after it.
     std::cerr << "lockstep-replay: warning: further on, " << s.message() << "\n";
   }
@@ -258,12 +356,29 @@ bool try_reexecute(Journal& j, const typename D::Handlers& handlers, const Args&
 
 int verify(const Args& a) {
   Journal j = open_journal(a.dir);
+  std::vector<SnapshotCheck> snaps = check_snapshots(j);
   auto r = begin_at_start(j);
   journal::RecoveryReport report;
   using Clock = std::chrono::steady_clock;
+  // The state the journal's deltas give at each snapshot's sequence, to compare.
+  std::map<std::uint64_t, StateHash> at_snapshot;
+  for (const SnapshotCheck& c : snaps) {
+    if (c.ok && c.next_sequence == r->next_sequence())
+      at_snapshot[c.next_sequence] = r->state().hash();
+  }
   const auto t0 = Clock::now();
   run(
-      j, *r, [](const JournalEntry&) { return true; }, &report);
+      j, *r,
+      [&](const JournalEntry&) {
+        if (!snaps.empty() && r->at_frame_end()) {
+          const std::uint64_t n = r->next_sequence();
+          for (const SnapshotCheck& c : snaps) {
+            if (c.ok && c.next_sequence == n) at_snapshot[n] = r->state().hash();
+          }
+        }
+        return true;
+      },
+      &report);
   const double delta_s = std::chrono::duration<double>(Clock::now() - t0).count();
   if (r->in_chain()) throw Failure("the journal ends inside a linked chain");
   if (!(r->state().recompute_hash() == r->state().hash())) {
@@ -288,8 +403,22 @@ int verify(const Args& a) {
   }
   const auto per_s = [](std::uint64_t n, double s) { return s > 0 ? n / s : 0.0; };
   const std::uint64_t first = r->snapshot() ? r->snapshot()->next_sequence : 0;
+  bool snapshots_ok = true;
+  for (SnapshotCheck& c : snaps) {
+    const auto it = at_snapshot.find(c.next_sequence);
+    if (c.ok && it != at_snapshot.end() && !(it->second == c.state_hash)) {
+      c.ok = false;
+      c.error = c.file +
+                ": its state hash is not the state the journal's deltas give at sequence " +
+                std::to_string(c.next_sequence);
+    }
+    snapshots_ok &= c.ok;
+  }
+  const std::uint64_t unproven = report.tail.next_sequence > report.proven_through
+                                     ? report.tail.next_sequence - report.proven_through
+                                     : 0;
   if (a.json) {
-    std::cout << "{\"ok\":" << (rep.diverged ? "false" : "true")
+    std::cout << "{\"ok\":" << (rep.diverged || !snapshots_ok ? "false" : "true")
               << ",\"domain\":" << quote(j.domain.name) << ",\"from_sequence\":" << first
               << ",\"snapshot\":" << (r->snapshot() ? quote(snapshot_file_name(first)) : "null")
               << ",\"next_sequence\":" << r->next_sequence() << ",\"entries\":" << r->entries()
@@ -298,6 +427,10 @@ int verify(const Args& a) {
               << ",\"state_hash\":" << quote(hash_text(r->state().hash()))
               << ",\"records\":" << r->state().hash().records
               << ",\"torn_tail\":" << (report.torn_tail ? quote(report.torn_detail) : "null")
+              << ",\"dropped_commands\":" << report.dropped_entries
+              << ",\"closed_cleanly\":" << (report.closed_cleanly ? "true" : "false")
+              << ",\"proven_through\":" << report.proven_through
+              << ",\"markers\":" << report.markers << ",\"snapshots\":" << snapshots_json(snaps)
               << ",\"delta_seconds\":" << delta_s
               << ",\"delta_entries_per_s\":" << per_s(r->entries(), delta_s);
     if (reexecuted) {
@@ -328,9 +461,29 @@ int verify(const Args& a) {
               << std::setprecision(0) << per_s(r->entries(), delta_s)
               << " entries/s (reading and checking included)\n"
               << std::defaultfloat;
+    if (report.closed_cleanly) {
+      std::cout << "  journal end         closed cleanly (a closing marker)\n";
+    } else if (unproven == 0) {
+      std::cout
+          << "  journal end         not closed; every entry proven durable by a later record\n";
+    } else {
+      std::cout << "  journal end         not closed (a crash): the last " << unproven
+                << " entries are proven durable by no later record; the engine's next open "
+                   "adds the proof\n";
+    }
     if (report.torn_tail) {
-      std::cout << "  torn tail           " << report.torn_detail
-                << " (dropped when the engine next opens the journal)\n";
+      std::cout << "  torn tail           " << report.torn_detail << "\n";
+    }
+    std::cout << "  snapshots           " << snaps.size();
+    if (snaps.empty()) {
+      std::cout << "\n";
+    } else if (snapshots_ok) {
+      std::cout << ", all verify\n";
+    } else {
+      std::cout << "\n";
+      for (const SnapshotCheck& c : snaps) {
+        std::cout << "    " << c.file << (c.ok ? "  ok" : "  DOES NOT VERIFY: " + c.error) << "\n";
+      }
     }
     if (reexecuted) {
       std::cout << "  re-executed         " << rep.commands << " commands, " << rep.results
@@ -342,10 +495,12 @@ int verify(const Args& a) {
     }
   }
   if (report.torn_tail) {
-    // What a crash leaves, or rot in the last frames in flight: either way it is not
-    // part of the journal, and the next open drops it. Say so where it cannot be missed.
-    std::cerr << "lockstep-replay: warning: torn tail: " << report.torn_detail
-              << "; verified up to sequence " << r->next_sequence() << " only\n";
+    // What a crash leaves of the records in flight: never acknowledged, and the next open
+    // drops it. Say so where it cannot be missed.
+    warn_torn_tail(report, r->next_sequence());
+  }
+  for (const SnapshotCheck& c : snaps) {
+    if (!c.ok) std::cerr << "lockstep-replay: snapshot does not verify: " << c.error << "\n";
   }
   if (rep.diverged) {
     std::cerr << "lockstep-replay: re-execution diverges at sequence " << rep.divergence_sequence
@@ -353,7 +508,7 @@ int verify(const Args& a) {
               << "\n  re-executed: " << rep.reexecuted_json << "\n";
     return 1;
   }
-  return 0;
+  return snapshots_ok ? 0 : 1;
 }
 
 int dump(const Args& a) {
@@ -514,8 +669,13 @@ int state(const Args& a) {
   }
   std::uint64_t exported = 0;
   if (!a.export_path.empty()) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(a.export_path, ec)) {
+      throw Failure("cannot write " + a.export_path +
+                    ": it is a directory (--export takes a file)");
+    }
     std::ofstream out(a.export_path, std::ios::binary | std::ios::trunc);
-    if (!out) throw Failure("cannot write " + a.export_path);
+    if (!out) throw Failure("cannot write " + a.export_path + ": " + std::strerror(errno));
     const auto& records = j.domain.records;
     for (std::size_t t = 0; t < records.size(); ++t) {
       r->state().for_each(
@@ -530,7 +690,7 @@ int state(const Args& a) {
           });
     }
     out.flush();
-    if (!out) throw Failure("error writing " + a.export_path);
+    if (!out) throw Failure("error writing " + a.export_path + ": " + std::strerror(errno));
   }
   const StateHash& h = r->state().hash();
   if (a.json) {
@@ -582,10 +742,11 @@ int stats(const Args& a) {
     ++segment_entries[e.segment];
     return true;
   });
-  if (!s.is_ok()) throw Failure(s.message());
+  if (!s.is_ok()) throw Failure(s.message() + salvage_hint(j, s));
   if (!error.empty()) throw Failure(error);
-  std::vector<std::pair<std::uint64_t, std::string>> snaps;
-  if (SnapshotStatus ss = list_snapshots(*j.io, &snaps); !ss.is_ok()) throw Failure(ss.message());
+  const std::vector<SnapshotCheck> snaps = check_snapshots(j);
+  const bool snapshots_ok =
+      std::all_of(snaps.begin(), snaps.end(), [](const SnapshotCheck& c) { return c.ok; });
   if (a.json) {
     std::cout << "{\"domain\":" << quote(j.domain.name) << ",\"segments\":" << report.segments
               << ",\"frames\":" << frames << ",\"entries\":" << entries
@@ -593,12 +754,11 @@ int stats(const Args& a) {
               << ",\"entry_bytes\":" << bytes << ",\"first_sequence\":" << first_seq
               << ",\"last_sequence\":" << last_seq << ",\"first_time_ns\":" << first_time
               << ",\"last_time_ns\":" << last_time
-              << ",\"torn_tail\":" << (report.torn_tail ? "true" : "false") << ",\"snapshots\":[";
-    for (std::size_t i = 0; i < snaps.size(); ++i) {
-      std::cout << (i ? "," : "") << "{\"file\":" << quote(snaps[i].second)
-                << ",\"next_sequence\":" << snaps[i].first << "}";
-    }
-    std::cout << "]}\n";
+              << ",\"torn_tail\":" << (report.torn_tail ? "true" : "false")
+              << ",\"markers\":" << report.markers
+              << ",\"closed_cleanly\":" << (report.closed_cleanly ? "true" : "false")
+              << ",\"proven_through\":" << report.proven_through << ",\"end\":" << end_json(report)
+              << ",\"snapshots\":" << snapshots_json(snaps) << "}\n";
   } else {
     std::cout << "journal " << a.dir << " (domain " << j.domain.name << " version "
               << j.domain.version << ")\n"
@@ -614,11 +774,16 @@ int stats(const Args& a) {
                 << "  time       " << first_time << " to " << last_time << " ns ("
                 << (last_time - first_time) / 1'000'000 << " ms)\n";
     }
+    std::cout << "  markers    " << report.markers
+              << (report.closed_cleanly ? ", closed cleanly" : "") << "\n";
     if (report.torn_tail) std::cout << "  torn tail  " << report.torn_detail << "\n";
     std::cout << "  snapshots  " << snaps.size() << "\n";
-    for (const auto& [seq, name] : snaps) std::cout << "    " << name << "\n";
+    for (const SnapshotCheck& c : snaps) {
+      std::cout << "    " << c.file << (c.ok ? "" : "  DOES NOT VERIFY: " + c.error) << "\n";
+    }
   }
-  return 0;
+  if (report.torn_tail) warn_torn_tail(report, report.tail.next_sequence);
+  return snapshots_ok ? 0 : 1;
 }
 
 int snapshot(const Args& a) {
@@ -649,6 +814,70 @@ int snapshot(const Args& a) {
   return 0;
 }
 
+// What a salvage of the journal keeps and sets aside; with --apply, does it. Snapshots
+// past the cut (they hold commands the journal no longer has) are set aside too.
+int salvage(const Args& a) {
+  Journal j = open_journal(a.dir);
+  journal::RecoveryReport report;
+  const journal::RecoveryStatus s = journal::recover_journal(
+      *j.io, a.apply ? journal::RecoveryMode::kSalvage : journal::RecoveryMode::kSalvageDryRun,
+      &report);
+  if (!s.is_ok()) throw Failure(s.message() + " (salvage keeps nothing before the first segment)");
+  std::vector<std::pair<std::uint64_t, std::string>> all;
+  if (SnapshotStatus ss = list_snapshots(*j.io, &all); !ss.is_ok()) throw Failure(ss.message());
+  std::vector<std::pair<std::string, std::string>> stale;  // snapshot, its new name
+  if (report.salvaged) {
+    std::vector<std::string> names;
+    if (journal::IoStatus st = j.io->list(&names); !st) throw Failure(st.message());
+    for (const auto& [seq, name] : all) {
+      if (seq <= report.tail.next_sequence) continue;
+      std::string side = name + ".discarded";
+      for (int i = 1; std::find(names.begin(), names.end(), side) != names.end(); ++i) {
+        side = name + ".discarded." + std::to_string(i);
+      }
+      if (a.apply) {
+        if (journal::IoStatus st = j.io->rename(name, side); !st) throw Failure(st.message());
+      }
+      stale.emplace_back(name, side);
+    }
+    if (a.apply && !stale.empty()) {
+      if (journal::IoStatus st = j.io->sync_directory(); !st) throw Failure(st.message());
+    }
+  }
+  const std::uint64_t kept = report.tail.next_sequence;
+  if (a.json) {
+    std::cout << "{\"salvage_needed\":" << (report.salvaged ? "true" : "false")
+              << ",\"applied\":" << (a.apply && report.salvaged ? "true" : "false")
+              << ",\"kept_through\":" << kept
+              << ",\"detail\":" << (report.salvaged ? quote(report.salvage_detail) : "null")
+              << ",\"torn_tail\":" << (report.torn_tail ? quote(report.torn_detail) : "null")
+              << ",\"set_aside\":[";
+    std::size_t n = 0;
+    for (const std::string& d : report.discarded) std::cout << (n++ ? "," : "") << quote(d);
+    for (const auto& [from, to] : stale) std::cout << (n++ ? "," : "") << quote(to);
+    std::cout << "]}\n";
+  } else if (!report.salvaged) {
+    std::cout << "journal " << a.dir << ": nothing to salvage: it verifies to sequence " << kept
+              << (report.torn_tail ? " (with a torn tail the engine drops on its next open: " +
+                                         report.torn_detail + ")"
+                                   : std::string())
+              << "\n";
+  } else {
+    std::cout << "journal " << a.dir << ": "
+              << (a.apply ? "salvaged" : "a salvage would keep the journal") << " up to sequence "
+              << kept << " (entries below " << kept << ")\n  " << report.salvage_detail << "\n";
+    for (const auto& [from, to] : stale) {
+      std::cout << "  snapshot " << from << " (past the cut) "
+                << (a.apply ? "set aside as " : "to be set aside as ") << to << "\n";
+    }
+    if (!a.apply) {
+      std::cout << "nothing was changed; run `lockstep-replay salvage " << a.dir
+                << " --apply` to do it (every byte cut is kept in the files named)\n";
+    }
+  }
+  return report.salvaged && !a.apply ? 1 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -659,7 +888,11 @@ int main(int argc, char** argv) {
     if (a.command == "history") return history(a);
     if (a.command == "state") return state(a);
     if (a.command == "stats") return stats(a);
+    if (a.command == "salvage") return salvage(a);
     return snapshot(a);
+  } catch (const HelpAsked&) {
+    std::cout << kUsage;
+    return 0;
   } catch (const UsageError& e) {
     std::cerr << "lockstep-replay: " << e.what() << "\n" << kUsage;
     return 2;
