@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 namespace lockstep::journal {
 
@@ -17,6 +18,9 @@ inline constexpr std::array<std::byte, 8> kSegmentMagic = {
     std::byte{'L'}, std::byte{'O'}, std::byte{'G'}, std::byte{0}};
 
 inline constexpr std::size_t kSegmentHeaderFixedBytes = 128;
+// A segment is made under its name with this appended, and renamed once its header is
+// durable (JournalWriter::roll_segment). Such a file holds no record; readers ignore it.
+inline constexpr std::string_view kSegmentTemporarySuffix = ".tmp";
 inline constexpr std::size_t kSegmentHeaderAlignBytes = 4096;
 
 // Field offsets within the fixed part of the segment header.
@@ -60,24 +64,27 @@ inline constexpr std::size_t kSegmentFirstSequence = 24;
 inline constexpr std::size_t kSegmentOffset = 32;
 inline constexpr std::size_t kDurableThrough = 40;
 inline constexpr std::size_t kKind = 48;
-inline constexpr std::size_t kFlags = 50;
+inline constexpr std::size_t kFlags = 49;
+inline constexpr std::size_t kBlankSectors = 50;
 inline constexpr std::size_t kHeaderChecksum = 52;
 inline constexpr std::size_t kChecksum = 56;
 }  // namespace frame_field
 
 // Record kinds. Markers carry no entries and do not advance the hash chain.
-enum class RecordKind : std::uint16_t {
+enum class RecordKind : std::uint8_t {
   kEntries = 1,      // an entry frame: one group-committed batch
   kIdleMarker = 2,   // the journal went idle: everything before it is durable
   kCloseMarker = 3,  // a clean stop
 };
-// Record flags.
-inline constexpr std::uint16_t kRecordFlagDense = 1u << 0;  // every sector holds a non-zero byte
-inline constexpr std::uint16_t kRecordFlagsKnown = kRecordFlagDense;
+// Record flags: none defined yet (a reader refuses unknown bits).
+inline constexpr std::uint8_t kRecordFlagsKnown = 0;
 
-// The unit a crash keeps or loses whole (docs/journal-format.md, "the fault model"):
-// the dense flag and recovery's sector rule count in these, at absolute file offsets.
+// The unit a crash keeps or loses whole (docs/journal-format.md, "the fault model"): a
+// record's blank_sectors and recovery's sector rule count in these, at absolute file
+// offsets.
 inline constexpr std::size_t kSectorBytes = 512;
+// blank_sectors saturates here: a record with this many or more is not judged by them.
+inline constexpr std::uint16_t kBlankSectorsUnknown = 0xFFFF;
 
 // Record alignment: buffered segments align records to 64 bytes (so a record header never
 // straddles two sectors), direct-I/O segments to the 4096-byte block O_DIRECT requires.
@@ -104,7 +111,9 @@ static_assert(segment_field::kFrameBytesMax + 4 == segment_field::kHeaderChecksu
 static_assert(kSegmentHeaderFixedBytes <= kSegmentHeaderAlignBytes);
 static_assert(frame_field::kChecksum + 8 == kFrameHeaderBytes);
 static_assert(frame_field::kHeaderChecksum + 4 == frame_field::kChecksum);
-static_assert(frame_field::kKind + 2 == frame_field::kFlags);
+static_assert(frame_field::kKind + 1 == frame_field::kFlags);
+static_assert(frame_field::kFlags + 1 == frame_field::kBlankSectors);
+static_assert(frame_field::kBlankSectors + 2 == frame_field::kHeaderChecksum);
 static_assert(kFrameBytesMin == kFrameAlignBuffered * 2 &&
                   kFrameBytesMin >= kFrameHeaderBytes + kChainHashBytes,
               "a marker: header and chain hash, padded to the buffered alignment");

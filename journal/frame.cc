@@ -33,8 +33,9 @@ FrameHeader read_header(std::span<const std::byte> h) noexcept {
   header.segment_first_sequence = load_le<std::uint64_t>(h, f::kSegmentFirstSequence);
   header.segment_offset = load_le<std::uint64_t>(h, f::kSegmentOffset);
   header.durable_through = load_le<std::uint64_t>(h, f::kDurableThrough);
-  header.kind = static_cast<RecordKind>(load_le<std::uint16_t>(h, f::kKind));
-  header.flags = load_le<std::uint16_t>(h, f::kFlags);
+  header.kind = static_cast<RecordKind>(load_le<std::uint8_t>(h, f::kKind));
+  header.flags = load_le<std::uint8_t>(h, f::kFlags);
+  header.blank_sectors = load_le<std::uint16_t>(h, f::kBlankSectors);
   return header;
 }
 
@@ -74,7 +75,7 @@ bool entries_fill(std::span<const std::byte> payload, std::uint32_t entry_count)
 
 // Writes a record's header fields (everything but the checksum), and its header checksum.
 void store_header(std::span<std::byte> out, std::uint32_t frame_bytes, RecordKind kind,
-                  std::uint16_t flags, const FrameSeal& seal) noexcept {
+                  std::uint16_t blank, const FrameSeal& seal) noexcept {
   std::memcpy(out.data() + f::kMagic, kFrameMagic.data(), kFrameMagic.size());
   store_le<std::uint32_t>(out, f::kFrameBytes, frame_bytes);
   store_le<std::uint32_t>(out, f::kPayloadBytes, seal.payload_bytes);
@@ -83,8 +84,9 @@ void store_header(std::span<std::byte> out, std::uint32_t frame_bytes, RecordKin
   store_le<std::uint64_t>(out, f::kSegmentFirstSequence, seal.segment_first_sequence);
   store_le<std::uint64_t>(out, f::kSegmentOffset, seal.segment_offset);
   store_le<std::uint64_t>(out, f::kDurableThrough, seal.durable_through);
-  store_le<std::uint16_t>(out, f::kKind, static_cast<std::uint16_t>(kind));
-  store_le<std::uint16_t>(out, f::kFlags, flags);
+  store_le<std::uint8_t>(out, f::kKind, static_cast<std::uint8_t>(kind));
+  store_le<std::uint8_t>(out, f::kFlags, 0);
+  store_le<std::uint16_t>(out, f::kBlankSectors, blank);
   store_le<std::uint32_t>(out, f::kHeaderChecksum, record_header_checksum(out));
 }
 
@@ -120,20 +122,21 @@ std::uint32_t record_header_checksum(std::span<const std::byte> header) noexcept
   return static_cast<std::uint32_t>(XXH3_64bits(header.data(), f::kHeaderChecksum));
 }
 
-bool sectors_all_nonzero(std::span<const std::byte> record, std::uint64_t segment_offset,
-                         std::size_t pad_begin, std::size_t pad_end) noexcept {
+std::uint16_t blank_sectors(std::span<const std::byte> record, std::uint64_t segment_offset,
+                            std::size_t pad_begin, std::size_t pad_end) noexcept {
   LS_DASSERT(pad_begin <= pad_end && pad_end <= record.size());
+  std::uint32_t blank = 0;
   std::size_t begin = 0;
-  while (begin < record.size()) {
+  while (begin < record.size() && blank < kBlankSectorsUnknown) {
     // This sector's part of the record: [begin, end).
     const std::uint64_t absolute = segment_offset + begin;
     const std::size_t end = std::min<std::size_t>(
         record.size(), begin + (kSectorBytes - static_cast<std::size_t>(absolute % kSectorBytes)));
     const bool inside_padding = begin >= pad_begin && end <= pad_end;
-    if (!inside_padding && all_zero(record.subspan(begin, end - begin))) return false;
+    if (!inside_padding && all_zero(record.subspan(begin, end - begin))) ++blank;
     begin = end;
   }
-  return true;
+  return static_cast<std::uint16_t>(blank);
 }
 
 std::size_t seal_frame(std::span<std::byte> frame, const FrameSeal& seal, ChainHasher& hasher,
@@ -148,20 +151,20 @@ std::size_t seal_frame(std::span<std::byte> frame, const FrameSeal& seal, ChainH
   LS_DASSERT(entries_fill(out.subspan(kFrameHeaderBytes, seal.payload_bytes), seal.entry_count));
   std::memset(out.data() + pad_begin, 0, body_end - pad_begin);
 
-  // The dense flag is decided on the header as it will be (non-zero: it has the magic)
-  // and the payload; the chain hash that ends the record is non-zero but for a 2^-256
-  // chance, so it is set first, over a header whose dense bit may still change: the
-  // flag is hashed into the chain, so compute it before the chain.
+  // The blank sectors are counted on the record as it will be: its header is non-zero
+  // (the magic) whatever its other fields, and the chain hash that ends it is non-zero
+  // but for a 2^-256 chance, so 0xff bytes stand in for it while counting. The count goes
+  // into the header, which the chain hash covers.
   std::memcpy(out.data() + f::kMagic, kFrameMagic.data(), kFrameMagic.size());
-  std::memset(out.data() + body_end, 0xff, kChainHashBytes);  // stands in for the hash
-  const bool dense = sectors_all_nonzero(out, seal.segment_offset, pad_begin, body_end);
-  store_header(out, static_cast<std::uint32_t>(frame_bytes), RecordKind::kEntries,
-               dense ? kRecordFlagDense : 0, seal);
+  std::memset(out.data() + body_end, 0xff, kChainHashBytes);
+  const std::uint16_t blank = blank_sectors(out, seal.segment_offset, pad_begin, body_end);
+  store_header(out, static_cast<std::uint32_t>(frame_bytes), RecordKind::kEntries, blank, seal);
   chain = hasher.next(chain, out.first(f::kChecksum),
                       out.subspan(kFrameHeaderBytes, body_end - kFrameHeaderBytes));
   std::memcpy(out.data() + body_end, chain.data(), kChainHashBytes);
   store_le<std::uint64_t>(out, f::kChecksum, frame_checksum(out));
-  LS_DASSERT(!dense || sectors_all_nonzero(out, seal.segment_offset, pad_begin, body_end));
+  LS_DASSERT(blank == kBlankSectorsUnknown ||
+             blank_sectors(out, seal.segment_offset, pad_begin, body_end) == blank);
   return frame_bytes;
 }
 
@@ -176,11 +179,11 @@ std::size_t seal_marker(std::span<std::byte> out, RecordKind kind, const FrameSe
   std::memset(m.data(), 0, bytes);
   const std::size_t body_end = bytes - kChainHashBytes;
   std::memcpy(m.data() + body_end, chain.data(), kChainHashBytes);
-  // Dense unless the chain is zeros (the start of a journal) or the padding leaves a
-  // sector of its own between the header and the trailer (never: see the sector rule).
+  // A blank sector only where the trailer's is, and the chain is zeros (a marker before
+  // any frame of a journal).
   std::memcpy(m.data() + f::kMagic, kFrameMagic.data(), kFrameMagic.size());
-  const bool dense = sectors_all_nonzero(m, seal.segment_offset, kFrameHeaderBytes, body_end);
-  store_header(m, static_cast<std::uint32_t>(bytes), kind, dense ? kRecordFlagDense : 0, seal);
+  const std::uint16_t blank = blank_sectors(m, seal.segment_offset, kFrameHeaderBytes, body_end);
+  store_header(m, static_cast<std::uint32_t>(bytes), kind, blank, seal);
   store_le<std::uint64_t>(m, f::kChecksum, frame_checksum(m));
   return bytes;
 }

@@ -40,7 +40,7 @@ struct FrameSeal {
 
 // Seals the frame whose payload the caller already wrote at
 // frame[kFrameHeaderBytes, kFrameHeaderBytes + payload_bytes): writes the header (with
-// the dense flag and its own checksum), the padding, the chain hash (from `chain`,
+// its count of blank sectors and its own checksum), the padding, the chain hash (from `chain`,
 // which is updated to the new hash) and the checksum. Returns the frame's size.
 // REQUIRES: entry_count >= 1, durable_through <= first_sequence, frame.size() >=
 // frame_bytes_for(payload_bytes, alignment).
@@ -61,12 +61,12 @@ std::uint64_t frame_checksum(std::span<const std::byte> frame) noexcept;
 std::uint32_t record_header_checksum(std::span<const std::byte> header) noexcept;
 
 // The record's sectors (docs/journal-format.md, "Sectors"): its intersections with the
-// file's kSectorBytes sectors, for a record of `frame_bytes` at `segment_offset` whose
-// padding is [pad_begin, pad_end) (record-relative), leaving out those wholly inside the
-// padding. Whether every one of them holds a non-zero byte. REQUIRES: the bytes are
-// the record's, from its start.
-bool sectors_all_nonzero(std::span<const std::byte> record, std::uint64_t segment_offset,
-                         std::size_t pad_begin, std::size_t pad_end) noexcept;
+// file's kSectorBytes sectors, for a record at `segment_offset` whose padding is
+// [pad_begin, pad_end) (record-relative), leaving out those wholly inside the padding.
+// How many of them hold only zeros ("blank"), up to kBlankSectorsUnknown. REQUIRES: the
+// bytes are the record's, from its start.
+std::uint16_t blank_sectors(std::span<const std::byte> record, std::uint64_t segment_offset,
+                            std::size_t pad_begin, std::size_t pad_end) noexcept;
 
 enum class FrameStatus : std::uint8_t {
   kOk,
@@ -100,7 +100,9 @@ struct FrameExpectation {
 
 struct FrameHeader {
   RecordKind kind = RecordKind::kEntries;
-  std::uint16_t flags = 0;
+  std::uint8_t flags = 0;
+  // How many of the record's sectors were blank (all zeros) when it was written.
+  std::uint16_t blank_sectors = 0;
   std::uint32_t frame_bytes = 0;
   std::uint32_t payload_bytes = 0;
   std::uint32_t entry_count = 0;
@@ -114,7 +116,8 @@ struct FrameHeader {
   std::uint64_t durable_through = 0;
 
   bool is_marker() const noexcept { return kind != RecordKind::kEntries; }
-  bool dense() const noexcept { return (flags & kRecordFlagDense) != 0; }
+  // Every sector held a non-zero byte when it was written.
+  bool dense() const noexcept { return blank_sectors == 0; }
 };
 
 struct DecodedFrame {

@@ -73,7 +73,7 @@ class IoBackend {
   // Writes synchronously and syncs (segment headers, recovery's repairs).
   virtual IoStatus write_and_sync(FileHandle file, std::uint64_t offset,
                                   std::span<const std::byte> bytes) = 0;
-  // Removes a file that is not open (recovery's clean-up of an incomplete segment).
+  // Removes a file that is not open (snapshots' pruning; never the journal's recovery).
   virtual IoStatus remove(std::string_view name) = 0;
   // Renames `from` to `to` in one step, replacing `to` if it exists: a reader of the
   // directory sees either the old names or the new ones, never neither. Meant for closed

@@ -57,13 +57,13 @@ void JournalOptions::validate() const {
   }
   const std::uint64_t least =
       segment_header_bytes(descriptor.size()) + frame_bytes_max +
-      frame_bytes_for(0, direct_io ? kFrameAlignDirect : kFrameAlignBuffered);
+      2 * frame_bytes_for(0, direct_io ? kFrameAlignDirect : kFrameAlignBuffered);
   if (segment_bytes % kFrameAlignDirect != 0 || segment_bytes < least ||
       segment_bytes > kSegmentBytesMax) {
     refuse("segment_bytes " + std::to_string(segment_bytes) +
            " must be a multiple of 4096, at most " + std::to_string(kSegmentBytesMax) +
-           ", with room for the header, one largest frame and a marker (" + std::to_string(least) +
-           ")");
+           ", with room for the header, one largest frame and two markers (" +
+           std::to_string(least) + ")");
   }
   if (writes_in_flight < 1 || writes_in_flight > kWritesInFlightMax) {
     refuse("writes_in_flight " + std::to_string(writes_in_flight) + " must be in [1, " +
@@ -225,11 +225,19 @@ IoStatus JournalWriter::roll_segment() {
   }
   have_segment_ = false;
   roll_before_frame_ = false;
+  // Made under a temporary name and renamed once its header is durable: a file named
+  // like a segment always has a whole header, so recovery never has to guess whether a
+  // bad one is a crash's or something else's (docs/journal-format.md, "Files").
   const std::string name = segment_file_name(next_sequence_);
+  const std::string temporary = name + std::string(kSegmentTemporarySuffix);
   FileHandle file = 0;
-  if (IoStatus s = io_.open(name, {.create = true, .direct_io = options_.direct_io}, &file); !s) {
+  if (IoStatus s = io_.open(temporary, {.create = true, .direct_io = options_.direct_io}, &file);
+      !s) {
     return fail(std::move(s));
   }
+  // A temporary of the same name left by a crash while rolling holds no record: start
+  // it from nothing.
+  if (IoStatus s = io_.truncate(file, 0); !s) return fail(std::move(s));
   if (IoStatus s = io_.allocate(file, options_.segment_bytes); !s) return fail(std::move(s));
   SegmentHeader header;
   header.flags = options_.segment_flags();
@@ -243,6 +251,7 @@ IoStatus JournalWriter::roll_segment() {
   AlignedBytes bytes(segment_header_bytes(header.descriptor.size()));
   const std::size_t size = encode_segment_header(header, {bytes.data, bytes.size});
   if (IoStatus s = io_.write_and_sync(file, 0, {bytes.data, size}); !s) return fail(std::move(s));
+  if (IoStatus s = io_.rename(temporary, name); !s) return fail(std::move(s));
   if (IoStatus s = io_.sync_directory(); !s) return fail(std::move(s));
   have_segment_ = true;
   segment_file_ = file;
@@ -260,9 +269,10 @@ IoStatus JournalWriter::commit(std::uint32_t payload_bytes, std::uint32_t entry_
   LS_ASSERT(current_ != nullptr);
   LS_ASSERT(entry_count >= 1 && payload_bytes <= payload_capacity());
   const std::size_t frame_bytes = frame_bytes_for(payload_bytes, alignment());
-  // Room for the frame and, after it, the marker that may prove it durable.
+  // Room for the frame and, after it, the idle marker that may prove it durable and the
+  // closing marker of a clean stop.
   if (!have_segment_ || roll_before_frame_ ||
-      segment_offset_ + frame_bytes + marker_bytes() > segment_bytes_) {
+      segment_offset_ + frame_bytes + 2 * marker_bytes() > segment_bytes_) {
     if (IoStatus s = roll_segment(); !s) return s;
   }
   while (io_.in_flight() >= options_.writes_in_flight) {
@@ -296,7 +306,7 @@ IoStatus JournalWriter::commit(std::uint32_t payload_bytes, std::uint32_t entry_
 bool JournalWriter::marker_due() const noexcept {
   return options_.idle_markers && failure_.is_ok() && !closed_ && have_segment_ &&
          io_.in_flight() == 0 && !marker_buffer_->busy && proven_ < durable_sequence_ &&
-         segment_offset_ + marker_bytes() <= segment_bytes_;
+         segment_offset_ + 2 * marker_bytes() <= segment_bytes_;  // and room to close
 }
 
 IoStatus JournalWriter::write_marker() {
@@ -340,8 +350,8 @@ IoStatus JournalWriter::close() {
   closed_ = true;  // a frame begun and not committed is not written
   if (!have_segment_ || last_is_close_) return IoStatus::ok();
   if (segment_offset_ + marker_bytes() > segment_bytes_) {
-    // No room left (the segment's last marker took it): the records before are proven
-    // by that marker; a reopened journal simply is not marked closed.
+    // Never, for segments this writer made (room for a closing marker is kept after every
+    // record); a resumed segment of another writer may be full.
     return IoStatus::ok();
   }
   if (IoStatus s = submit_marker(RecordKind::kCloseMarker); !s) return s;

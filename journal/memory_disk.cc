@@ -142,12 +142,14 @@ void MemoryDisk::lose_power_keeping_sectors(std::uint64_t offset, std::span<cons
     if (std::find(files.begin(), files.end(), f.get()) == files.end()) files.push_back(f.get());
   }
   for (File* f : files) {
-    for (std::size_t at = 0; at < f->current.size(); at += kSector) {
-      const std::size_t n = std::min(kSector, f->current.size() - at);
-      const bool same = at + n <= f->durable.size() &&
-                        std::memcmp(f->current.data() + at, f->durable.data() + at, n) == 0;
-      if (same || !coin()) continue;
-      if (f->durable.size() < at + n) f->durable.resize(at + n);
+    // The size is metadata: the new one (a write's extension, fallocate) survives, or the
+    // old one, as a whole; what grew reads as zeros (unwritten extents) unless its
+    // sectors survive too; sectors past the size that survives are not visible.
+    if (f->current.size() != f->durable.size() && coin()) f->durable.resize(f->current.size());
+    const std::size_t visible = std::min(f->current.size(), f->durable.size());
+    for (std::size_t at = 0; at < visible; at += kSector) {
+      const std::size_t n = std::min(kSector, visible - at);
+      if (std::memcmp(f->current.data() + at, f->durable.data() + at, n) == 0 || !coin()) continue;
       std::memcpy(f->durable.data() + at, f->current.data() + at, n);
     }
   }

@@ -23,7 +23,8 @@
 // - crash_keeping_sectors_at(io_number, seed): power fails during system call
 //   `io_number`, and of every byte not yet synced (that call's write included), each
 //   512-byte sector survives whole or not at all, at random (seeded): page-cache
-//   writeback in any order, the fault model of docs/journal-format.md;
+//   writeback in any order, the fault model of docs/journal-format.md. A file's size is
+//   metadata: its unsynced new size survives whole or not at all, independently;
 // - flip_bit(file, offset, bit): a bit rots, in what reads see and in what survives.
 // restarted() returns the disk a machine would find after the power loss; killed() the
 // one a restarted process finds after its own crash (kill -9: the page cache, and so

@@ -391,16 +391,20 @@ class Recovery {
                   std::to_string(h.frame_bytes_max) + " bytes)";
       return {};
     }
-    // Rule 7: a complete record whose bytes changed.
-    if (header_good && frame.header.dense()) {
+    // Rule 7: a complete record whose bytes changed. A crash can only add blank sectors
+    // (a sector that did not reach the disk reads as zeros), never take one away: no
+    // more blank sectors than when it was written means none that held data is missing.
+    if (header_good && frame.header.blank_sectors != kBlankSectorsUnknown) {
       std::span<const std::byte> bytes;
       if (IoStatus st = file_.view(offset, frame.header.frame_bytes, &bytes); !st)
         return RecoveryStatus::from_io(std::move(st));
       const std::size_t pad_begin = kFrameHeaderBytes + frame.header.payload_bytes;
-      if (sectors_all_nonzero(bytes, offset, pad_begin, pad_begin + frame.header.padding_bytes)) {
+      if (blank_sectors(bytes, offset, pad_begin, pad_begin + frame.header.padding_bytes) <=
+          frame.header.blank_sectors) {
         *evidence =
-            "every sector of it was written (none reads as zeros), yet its checksum fails: its "
-            "bytes changed after they were written";
+            "no sector of it that held data when it was written reads as zeros now (a crash "
+            "only ever leaves sectors out), yet its checksum fails: its bytes changed after "
+            "they were written";
         return {};
       }
     }
@@ -548,20 +552,15 @@ class Recovery {
     return {};
   }
 
-  // A segment whose header does not decode: the journal's own incomplete next segment
-  // (removed), or a file that is not the journal's (refused by name).
+  // A segment whose header does not decode. The writer names a segment only once its
+  // header is durable (JournalWriter::roll_segment), so this is never a crash's doing:
+  // the file is refused by name and left as it is.
   RecoveryStatus bad_header(std::size_t index, bool first, bool last,
                             const DecodedSegmentHeader& d) {
     const Segment& seg = segments_[index];
-    if (last) {
-      bool ours = false;
-      if (RecoveryStatus s = incomplete_segment(seg, first, &ours); !s.is_ok()) return s;
-      if (ours) return drop_incomplete_segment(seg);
-    }
     std::string what = describe(d);
     if (d.status == SegmentHeaderStatus::kBadVersion) {
-      // Said as it is: a journal segment, of another format.
-      what += "; it was left as it is";
+      what += "; it was left as it is";  // a journal segment, of another format
     } else if (last && !first) {
       what = "named like a segment of this journal, but it is not one (" + what +
              "); the journal ends at sequence " + std::to_string(next_sequence_) +
@@ -572,88 +571,6 @@ class Recovery {
     }
     return cut_before(index, first,
                       corrupt(RecoveryError::kBadSegment, seg.name, 0, next_sequence_, what));
-  }
-
-  // Whether the open file is provably the journal's own next segment, left incomplete by
-  // a crash while rolling: named with the journal's next sequence, nothing past the
-  // header, every sector of the header zeros or what the writer writes there.
-  RecoveryStatus incomplete_segment(const Segment& seg, bool first, bool* ours) {
-    *ours = false;
-    std::span<const std::byte> bytes;
-    if (first) {
-      // No segment before it to say what it should hold: only a file with nothing in it
-      // but (part of) a header naming itself, at the start of a journal.
-      if (IoStatus s = file_.view(0, kSegmentHeaderFixedBytes, &bytes); !s)
-        return RecoveryStatus::from_io(std::move(s));
-      std::uint64_t header_end = 0;
-      if (!all_zero(bytes)) {
-        if (bytes.size() < kSegmentHeaderFixedBytes ||
-            std::memcmp(bytes.data(), kSegmentMagic.data(), kSegmentMagic.size()) != 0 ||
-            load_le<std::uint32_t>(bytes, segment_field::kFormatVersion) != kFormatVersion ||
-            load_le<std::uint64_t>(bytes, segment_field::kFirstSequence) != seg.first_sequence) {
-          return {};
-        }
-        const auto descriptor_bytes =
-            load_le<std::uint32_t>(bytes, segment_field::kDescriptorBytes);
-        if (descriptor_bytes > kDescriptorBytesMax ||
-            load_le<std::uint32_t>(bytes, segment_field::kHeaderBytes) !=
-                segment_header_bytes(descriptor_bytes)) {
-          return {};
-        }
-        header_end = segment_header_bytes(descriptor_bytes);
-      }
-      std::uint64_t data_end = 0;
-      if (IoStatus s = file_.end_of_data(header_end, file_.size(), &data_end); !s)
-        return RecoveryStatus::from_io(std::move(s));
-      *ours = data_end == header_end;
-      return {};
-    }
-    if (seg.first_sequence != next_sequence_) return {};
-    SegmentHeader h;
-    h.flags = report_.flags;
-    h.segment_index = segment_index_ + 1;
-    h.first_sequence = next_sequence_;
-    h.prev_chain_hash = chain_;
-    h.descriptor = report_.descriptor;
-    h.frame_bytes_max = static_cast<std::uint32_t>(kFrameAlignDirect);
-    std::vector<std::byte> expected(segment_header_bytes(h.descriptor.size()));
-    (void)encode_segment_header(h, expected);
-    // Fields the writer's options decide, and the checksum over them: not predictable.
-    const auto predictable = [](std::size_t at) {
-      using namespace segment_field;
-      return !(at >= kSegmentBytes && at < kSegmentBytes + 8) &&
-             !(at >= kWritesInFlight && at < kHeaderChecksum + 8);
-    };
-    for (std::size_t sector = 0; sector < expected.size(); sector += kSectorBytes) {
-      if (IoStatus s = file_.view(sector, kSectorBytes, &bytes); !s)
-        return RecoveryStatus::from_io(std::move(s));
-      if (all_zero(bytes)) continue;
-      for (std::size_t i = 0; i < bytes.size(); ++i) {
-        if (predictable(sector + i) && bytes[i] != expected[sector + i]) return {};
-      }
-    }
-    std::uint64_t data_end = 0;
-    if (IoStatus s = file_.end_of_data(expected.size(), file_.size(), &data_end); !s)
-      return RecoveryStatus::from_io(std::move(s));
-    *ours = data_end == expected.size();
-    return {};
-  }
-
-  RecoveryStatus drop_incomplete_segment(const Segment& seg) {
-    report_.torn_tail = true;
-    report_.dropped_from_sequence = next_sequence_;
-    report_.torn_detail = "incomplete segment " + seg.name +
-                          " (a crash while rolling to it; it holds no record) " +
-                          (repair_ ? "removed" : "to be removed on the next open");
-    if (IoStatus s = file_.close(); !s) return RecoveryStatus::from_io(std::move(s));
-    if (repair_) {
-      if (IoStatus s = io_.remove(seg.name); !s) return RecoveryStatus::from_io(std::move(s));
-      if (IoStatus s = io_.sync_directory(); !s) return RecoveryStatus::from_io(std::move(s));
-      report_.removed.push_back(seg.name);
-      report_.repaired = true;
-    }
-    stop_ = true;
-    return {};
   }
 
   // A name in the directory for a file set aside by salvage: `base`, or base.1, base.2...

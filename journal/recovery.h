@@ -16,8 +16,8 @@
 //   named like a segment that is not the journal's) is corruption: recovery refuses,
 //   naming segment file, byte offset, sequence and the evidence.
 //
-// It removes a file only when it can prove it is the journal's own incomplete next
-// segment (a crash while rolling); any other file is refused by name and left alone.
+// It never removes a file: one named like a segment that is not the journal's (the
+// writer names a segment only once its header is durable) is refused by name.
 //
 // Salvage, only when asked for, keeps what precedes the first bad record and discards the
 // rest without destroying it: the bytes cut from a segment are copied to
@@ -67,7 +67,7 @@ struct RecoveryStatus {
 
 enum class RecoveryMode : std::uint8_t {
   kVerifyOnly,      // write nothing: a torn tail is reported, not repaired (read-only tools)
-  kRepairTornTail,  // the default on open: zero a torn tail, remove an incomplete segment
+  kRepairTornTail,  // the default on open: zero a torn tail
   kSalvage,         // also cut the journal at the first bad record instead of refusing
   kSalvageDryRun,   // write nothing: say what kSalvage would cut and set aside
 };
@@ -86,7 +86,7 @@ struct RecoveryReport {
   // The journal's last record is a closing marker: it was stopped cleanly.
   bool closed_cleanly = false;
 
-  // A torn tail, or an incomplete segment: what a crash left, dropped (or, in
+  // A torn tail: what a crash left of the records in flight, dropped (or, in
   // kVerifyOnly, to be dropped by the next open).
   bool torn_tail = false;
   bool repaired = false;                    // it was dropped (not kVerifyOnly)
@@ -100,7 +100,6 @@ struct RecoveryReport {
 
   bool salvaged = false;               // kSalvage cut the journal short
   std::string salvage_detail;          // where, why, and what was set aside
-  std::vector<std::string> removed;    // files removed (an incomplete segment)
   std::vector<std::string> discarded;  // salvage's side files and renamed segments (to be)
 
   // With a `from_sequence`: the segments before the one holding it, not read; and the

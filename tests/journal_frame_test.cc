@@ -287,9 +287,9 @@ TEST_F(FrameTest, AnEntryFrameWithoutEntriesHasBadHeaderFields) {
 TEST_F(FrameTest, AnUnknownKindOrFlagHasBadHeaderFields) {
   for (const auto& [field, value] :
        {std::pair{frame_field::kKind, 0}, std::pair{frame_field::kKind, 4},
-        std::pair{frame_field::kFlags, 2}}) {
+        std::pair{frame_field::kFlags, 1}}) {
     Built b = build(hasher, entries);
-    store_le<std::uint16_t>(b.bytes, field, static_cast<std::uint16_t>(value));
+    store_le<std::uint8_t>(b.bytes, field, static_cast<std::uint8_t>(value));
     reseal_header(b.bytes);
     EXPECT_EQ(decode(b), FrameStatus::kBadHeaderFields) << field << " = " << value;
   }
@@ -305,8 +305,8 @@ TEST_F(FrameTest, ADurablePointPastTheFirstSequenceHasBadHeaderFields) {
 
 TEST_F(FrameTest, AFrameMarkedAsAMarkerHasBadHeaderFields) {
   Built b = build(hasher, entries);
-  store_le<std::uint16_t>(b.bytes, frame_field::kKind,
-                          static_cast<std::uint16_t>(RecordKind::kIdleMarker));
+  store_le<std::uint8_t>(b.bytes, frame_field::kKind,
+                         static_cast<std::uint8_t>(RecordKind::kIdleMarker));
   reseal_header(b.bytes);
   EXPECT_EQ(decode(b), FrameStatus::kBadHeaderFields);
 }
@@ -385,14 +385,23 @@ TEST_F(FrameTest, AFrameWithNoZeroSectorIsDense) {
   EXPECT_TRUE(d.header.dense());
 }
 
-TEST_F(FrameTest, AFrameWithASectorOfZerosInItsPayloadIsNotDense) {
-  // Bytes [512, 1024) of the file (the frame is at offset 4096): payload bytes 448...
+TEST_F(FrameTest, AFrameCountsTheSectorsOfZerosInItsPayload) {
+  // The frame is at offset 4096 of its segment, so the file's sectors are its bytes
+  // [512, 1024), [1024, 1536), ...; entry byte e is frame byte 68 + e (header, length).
+  // Zeros over entry bytes [440, 1040), frame bytes [508, 1108), cover one sector whole.
   std::string entry(3000, 'x');
   std::fill(entry.begin() + 440, entry.begin() + 440 + 600, '\0');
-  const Built b = build(hasher, {entry});
-  const DecodedFrame d = decode_frame(b.bytes, b.expect, hasher);
+  const Built one = build(hasher, {entry});
+  DecodedFrame d = decode_frame(one.bytes, one.expect, hasher);
   ASSERT_EQ(d.status, FrameStatus::kOk);
   EXPECT_FALSE(d.header.dense());
+  EXPECT_EQ(d.header.blank_sectors, 1u);
+  // And over entry bytes [1500, 2600), frame bytes [1568, 2668): [2048, 2560) whole.
+  std::fill(entry.begin() + 1500, entry.begin() + 1500 + 1100, '\0');
+  const Built two = build(hasher, {entry});
+  d = decode_frame(two.bytes, two.expect, hasher);
+  ASSERT_EQ(d.status, FrameStatus::kOk);
+  EXPECT_EQ(d.header.blank_sectors, 2u);
 }
 
 TEST_F(FrameTest, SectorsWhollyInsideThePaddingDoNotCount) {
@@ -408,10 +417,10 @@ TEST_F(FrameTest, SectorsAreCountedAtTheirOffsetInTheFile) {
   std::fill(bytes.begin() + 256, bytes.begin() + 768, std::byte{0});
   // At offset 0 the zeros straddle two sectors, each with non-zero bytes; at offset 256
   // they are exactly one sector.
-  EXPECT_TRUE(sectors_all_nonzero(bytes, 0, bytes.size(), bytes.size()));
-  EXPECT_FALSE(sectors_all_nonzero(bytes, 256, bytes.size(), bytes.size()));
+  EXPECT_EQ(blank_sectors(bytes, 0, bytes.size(), bytes.size()), 0u);
+  EXPECT_EQ(blank_sectors(bytes, 256, bytes.size(), bytes.size()), 1u);
   // The same zeros inside the padding are not counted.
-  EXPECT_TRUE(sectors_all_nonzero(bytes, 256, 256, 768));
+  EXPECT_EQ(blank_sectors(bytes, 256, 256, 768), 0u);
 }
 
 TEST_F(FrameTest, EverySingleBitFlipIsDetected) {

@@ -89,6 +89,7 @@ struct Options {
   bool executor_only = false;
   bool project = false;
   bool direct_io = false;
+  bool idle_markers = true;
   std::size_t writes_in_flight = 0;  // 0: the journal's default
   double expire_every_ms = 0;        // > 0: the engine submits ExpirePending this often
   std::uint64_t window = 16384;      // closed loop: most commands outstanding per producer
@@ -158,13 +159,16 @@ std::int64_t zero_clock() { return 0; }
       "                         (docs/embedding.md, \"Snapshots\"); --snapshot-keep K keeps\n"
       "                         the newest K (default 2)\n"
       "  --segment-bytes N      journal segment size (default 256 MiB; a journal reopened\n"
-      "                         must be given the size it was made with)\n"
+      "                         with another size goes on in a new segment of that size)\n"
       "  --open-only            open the journal (from its newest snapshot, if any), report\n"
       "                         how long that took, and stop: a cold-start measurement\n"
       "  --expire-every MS      ledger: the engine submits ExpirePending{1000} every MS ms of\n"
       "                         wall time (expires pending transfers; default: never)\n"
       "  --writes-in-flight N   journal frames in flight at once (default 4)\n"
       "  --direct-io            write the journal with O_DIRECT (no page cache)\n"
+      "  --no-idle-markers      no idle markers in the journal (to measure what they cost:\n"
+      "                         after a crash, the last acknowledged frames are then proven\n"
+      "                         only by the frames after them; docs/journal-format.md)\n"
       "  --project              keep a read-only projection while running, and check at\n"
       "                         the end that it equals the state\n"
       "  --executor-only        the baseline: the same setup and timed commands (one\n"
@@ -196,6 +200,7 @@ constexpr OptionSpec kOptions[] = {
     {"--executor-only", false, nullptr},
     {"--project", false, nullptr},
     {"--direct-io", false, nullptr},
+    {"--no-idle-markers", false, nullptr},
     {"--open-only", false, nullptr},
     {"--accounts", true, nullptr},
     {"--duration", true, nullptr},
@@ -266,6 +271,7 @@ Options parse(int argc, char** argv) {
       if (flag == "--executor-only") o.executor_only = true;
       if (flag == "--project") o.project = true;
       if (flag == "--direct-io") o.direct_io = true;
+      if (flag == "--no-idle-markers") o.idle_markers = false;
       if (flag == "--open-only") o.open_only = true;
       continue;
     }
@@ -1350,6 +1356,7 @@ int run_domain(const Options& o, typename D::Handlers handlers) {
   if (o.clock == "sequence") config.clock = zero_clock;
   config.project = o.project;
   config.journal.direct_io = o.direct_io;
+  config.journal.idle_markers = o.idle_markers;
   if (o.writes_in_flight != 0) config.journal.writes_in_flight = o.writes_in_flight;
   if constexpr (std::is_same_v<D, ledger::Domain>) {
     if (o.expire_every_ms > 0) {
@@ -1473,7 +1480,14 @@ int main(int argc, char** argv) {
   try {
     return run(o);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "lockstep-loadgen: %s\n", e.what());
+    const std::string what = e.what();
+    std::fprintf(stderr, "lockstep-loadgen: %s\n", what.c_str());
+    if (what.find("corrupt journal: ") != std::string::npos) {
+      std::fprintf(stderr,
+                   "lockstep-loadgen: nothing was changed; `lockstep-replay salvage %s` shows what "
+                   "a salvage would keep and set aside\n",
+                   o.journal.empty() ? "DIR" : o.journal.c_str());
+    }
     return 1;
   }
 }
