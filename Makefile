@@ -4,7 +4,7 @@
 
 DEMO_ARGS ?=
 
-.PHONY: demo pipeline-demo bench-peers bench-replay bench-matching test test-clang test-asan test-tsan test-determinism fuzz bench bench-journal bench-engine format format-check deps clean
+.PHONY: demo pipeline-demo bench-peers bench-replay bench-matching bench-markers test test-clang test-asan test-tsan test-determinism fuzz bench bench-journal bench-engine format format-check deps clean
 
 # The main job: the ledger on the embedded engine, through the full pipeline, durable.
 DEMO_ARGS ?= --accounts 100000 --transfers 1000000
@@ -78,6 +78,11 @@ bench-engine: deps
 # order flow end to end (docs/benchmarks.md, "The matching domain").
 bench-matching: deps
 	bench/matching/run.sh
+
+# What the journal's idle markers cost: the durable ledger with and without them,
+# interleaved (docs/benchmarks.md, "Idle markers").
+bench-markers: deps
+	bench/markers/run.sh
 
 # Replay throughput and cold start (docs/benchmarks.md, "Replay and cold start"):
 # bench/replay/run.sh throughput|coldstart|history.

@@ -65,6 +65,10 @@ void JournalOptions::validate() const {
            ", with room for the header, one largest frame and two markers (" +
            std::to_string(least) + ")");
   }
+  if (idle_marker_delay.count() < 0) {
+    refuse("idle_marker_delay " + std::to_string(idle_marker_delay.count()) +
+           " us must not be negative");
+  }
   if (writes_in_flight < 1 || writes_in_flight > kWritesInFlightMax) {
     refuse("writes_in_flight " + std::to_string(writes_in_flight) + " must be in [1, " +
            std::to_string(kWritesInFlightMax) + "]");

@@ -23,6 +23,7 @@
 // allocated once. Thread safety: one thread (the journal stage's).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -60,6 +61,12 @@ struct JournalOptions {
   // crash then leaves the last acknowledged frames provable only by the frames after
   // them (docs/journal-format.md).
   bool idle_markers = true;
+  // How long the journal stays idle before it writes the idle marker. Commands that come
+  // sooner make the next frame, which proves the last one durable by itself; a marker
+  // would only compete with that frame's fdatasync. A power loss that also loses sectors
+  // of the last frames within this time cannot be told from a torn tail
+  // (docs/journal-format.md, "What no single-node format can tell").
+  std::chrono::microseconds idle_marker_delay{2000};
   std::vector<std::byte> descriptor;  // the domain's schema descriptor
 
   // Throws std::invalid_argument naming the first bad field.
@@ -136,6 +143,7 @@ class JournalWriter {
   bool buffers_registered() const noexcept { return buffers_registered_; }
   const ChainHash& chain() const noexcept { return chain_; }
   std::uint64_t markers_written() const noexcept { return markers_written_; }
+  const JournalOptions& options() const noexcept { return options_; }
 
  private:
   struct Buffer;

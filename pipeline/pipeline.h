@@ -13,6 +13,7 @@
 // the stages' metrics from any thread while running.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <stdexcept>
@@ -124,6 +125,8 @@ class Pipeline {
       for (Stage* s : mine) done += s->poll();
       if (done > 0) continue;
       if (halted()) return;
+      Deadline deadline = kNoDeadline;
+      for (Stage* s : mine) deadline = std::min(deadline, s->wake_by());
       (void)wait_.wait_until(
           [&] {
             if (halted()) return true;
@@ -132,7 +135,7 @@ class Pipeline {
             }
             return false;
           },
-          kNoDeadline);
+          deadline);
     }
   }
 

@@ -56,6 +56,11 @@ class Stage {
   // Stage thread only. Whether poll() would find work now.
   virtual bool has_work() const = 0;
 
+  // Stage thread only. When poll() will have work even if nothing is published before:
+  // a parked thread wakes by then (the journal stage's delayed idle marker). kNoDeadline
+  // (the default): only a publication wakes it.
+  virtual Deadline wake_by() const noexcept { return kNoDeadline; }
+
   // Any thread. How far this stage has published: downstream barriers and the
   // sequencer's gating read it.
   virtual const Sequence& sequence() const noexcept = 0;

@@ -10,9 +10,10 @@
 // JournalOptions::writes_in_flight frames are in flight, each gathering everything
 // executed since the last: group commit grows with load.
 //
-// When it runs out of work with nothing in flight, it appends an idle marker if one is
-// due (JournalWriter::marker_due): the journal then records that everything acknowledged
-// is durable, in the same fdatasync's time, off the acknowledgement path.
+// When it has had no work for JournalOptions::idle_marker_delay with nothing in flight,
+// it appends an idle marker if one is due (JournalWriter::marker_due): the journal then
+// records that everything acknowledged is durable, off the acknowledgement path. Its
+// wake_by() has a parked thread wake for that.
 //
 // A linked chain's TxResults always go in one frame, so a frame is never durable with
 // half a chain: recovery never finds a chain cut short.
@@ -82,14 +83,22 @@ class JournalStage final : public Stage {
       return publish_failed();
     }
     const std::int64_t published = publish_durable();
-    // Idle, with something durable that no record on disk proves durable yet: an idle
-    // marker, so recovery never takes the last acknowledged frames for a torn tail. After
-    // the acknowledgements: a backend that syncs inside submit() must not delay them.
+    // Idle, with something durable that no record on disk proves durable yet: after
+    // idle_marker_delay, an idle marker, so recovery never takes the last acknowledged
+    // frames for a torn tail. After the acknowledgements: a backend that syncs inside
+    // submit() must not delay them.
     if (available < next && writer_.marker_due()) {
-      if (const journal::IoStatus m = writer_.write_marker(); !m.is_ok()) {
-        fail(m);
-        return published + publish_failed();
+      const std::int64_t now = monotonic_now_ns();
+      if (idle_since_ns_ < 0) idle_since_ns_ = now;
+      if (now - idle_since_ns_ >= marker_delay_ns_) {
+        idle_since_ns_ = -1;
+        if (const journal::IoStatus m = writer_.write_marker(); !m.is_ok()) {
+          fail(m);
+          return published + publish_failed();
+        }
       }
+    } else {
+      idle_since_ns_ = -1;  // busy, or nothing to prove
     }
     return published + (available >= next ? available - next + 1 : 0);
   }
@@ -97,7 +106,12 @@ class JournalStage final : public Stage {
   bool has_work() const override {
     const std::int64_t next = (failed_ ? published_ : submitted_) + 1;
     if (barrier_.available(next) >= next) return true;
-    return !failed_ && (writer_.in_flight() > 0 || durable_ready() || writer_.marker_due());
+    return !failed_ && (writer_.in_flight() > 0 || durable_ready() || marker_ready());
+  }
+
+  Deadline wake_by() const noexcept override {
+    if (failed_ || idle_since_ns_ < 0 || !writer_.marker_due()) return kNoDeadline;
+    return Deadline(std::chrono::nanoseconds(idle_since_ns_ + marker_delay_ns_));
   }
 
   const Sequence& sequence() const noexcept override { return sequence_; }
@@ -196,6 +210,12 @@ class JournalStage final : public Stage {
     return true;
   }
 
+  // An idle marker is due and its delay has passed, or its delay has yet to start.
+  bool marker_ready() const noexcept {
+    if (!writer_.marker_due()) return false;
+    return idle_since_ns_ < 0 || monotonic_now_ns() - idle_since_ns_ >= marker_delay_ns_;
+  }
+
   bool durable_ready() const noexcept {
     return pending_head_ != pending_tail_ &&
            pending_[pending_head_ % pending_.size()].needed <= writer_.durable_sequence();
@@ -256,6 +276,11 @@ class JournalStage final : public Stage {
   std::int64_t submitted_ = -1;
   std::int64_t published_ = -1;
   bool failed_ = false;
+  // Since when the stage has been idle with a marker due (monotonic ns), or -1.
+  std::int64_t idle_since_ns_ = -1;
+  const std::int64_t marker_delay_ns_ =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(writer_.options().idle_marker_delay)
+          .count();
   Sequence sequence_;
   OwnerCheck owner_;
 };

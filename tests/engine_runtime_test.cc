@@ -907,6 +907,63 @@ TEST(EngineRuntime, AFailureIsStickyEvenIfTheDiskRecovers) {
   EXPECT_EQ(col.size(), 2u);
 }
 
+// The journal records that what was acknowledged is durable: an idle marker when the
+// journal stage has had nothing to do for idle_marker_delay, a closing marker on stop().
+// (Counted after stop(), which joins the stage threads: nothing races the counting.)
+TEST(EngineRuntime, AnIdleJournalWritesAMarkerAndAStopAClosingOne) {
+  for (const bool idle_markers : {true, false}) {
+    SCOPED_TRACE(idle_markers ? "idle markers" : "no idle markers");
+    MemoryDisk disk;
+    EngineConfig c = memory_config();
+    c.journal.idle_markers = idle_markers;
+    c.journal.idle_marker_delay = std::chrono::microseconds(0);
+    {
+      Collector col;
+      BankEngine e(disk, bank::handlers(), c);
+      e.start();
+      auto s = e.session(1);
+      ASSERT_EQ(run_one(s, open_cmd(1), col).status, CompletionStatus::kCommitted);
+      e.stop();
+    }
+    journal::RecoveryReport report;
+    ASSERT_TRUE(
+        journal::recover_journal(disk, journal::RecoveryMode::kVerifyOnly, &report).is_ok());
+    EXPECT_EQ(report.markers, idle_markers ? 2u : 1u);  // (an idle one), then the closing one
+    EXPECT_TRUE(report.closed_cleanly);
+    EXPECT_EQ(report.proven_through, 1u);
+    // Reopened: nothing to repair, and a second clean stop adds no second closing marker.
+    {
+      BankEngine again(disk, bank::handlers(), c);
+      EXPECT_TRUE(again.recovery().closed_cleanly);
+      EXPECT_FALSE(again.recovery().torn_tail);
+      again.start();
+      again.stop();
+    }
+    journal::RecoveryReport after;
+    ASSERT_TRUE(journal::recover_journal(disk, journal::RecoveryMode::kVerifyOnly, &after).is_ok());
+    EXPECT_EQ(after.markers, report.markers);
+  }
+}
+
+TEST(EngineRuntime, AFailedJournalWritesNoClosingMarker) {
+  MemoryDisk disk;
+  {
+    Collector col;
+    BankEngine e(disk, bank::handlers(), memory_config());
+    e.start();
+    auto s = e.session(1);
+    ASSERT_EQ(run_one(s, open_cmd(1), col).status, CompletionStatus::kCommitted);
+    disk.fail(MemoryDisk::Op::kSync, syncs_so_far(disk) + 1, EIO, true);
+    EXPECT_EQ(run_one(s, deposit_cmd(1, 5), col).status, CompletionStatus::kFailed);
+    e.stop();
+  }
+  journal::RecoveryReport report;
+  MemoryDisk after = disk.restarted();
+  ASSERT_TRUE(journal::recover_journal(after, journal::RecoveryMode::kVerifyOnly, &report).is_ok());
+  EXPECT_FALSE(report.closed_cleanly);
+  EXPECT_EQ(report.tail.next_sequence, 1u);
+}
+
 TEST(EngineRuntime, ATornFrameAfterAPowerLossIsDroppedOnReopen) {
   // The power fails while the third frame (a bulk of deposits, several sectors long) is
   // written: of its sectors, some reach the disk and some do not (the fault model: a
