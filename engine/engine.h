@@ -37,6 +37,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -238,9 +239,13 @@ class Engine {
     const std::uint64_t accepted = accepted_.load(std::memory_order_seq_cst);
     (void)wait_.wait_until([&] { return completed() == accepted; }, kNoDeadline);
     pipeline_.stop();
-    // Nothing is left in flight; a failure is already reported. The closing marker says
-    // the journal was stopped cleanly: its next open repairs nothing.
-    (void)writer_->close();
+    // Nothing is left in flight; an earlier failure is already reported. The closing
+    // marker says the journal was stopped cleanly: its next open repairs nothing. If
+    // writing it fails, nothing acknowledged is affected, but the engine says so.
+    if (const journal::IoStatus s = writer_->close(); !s.is_ok() && !signals_.failed.load()) {
+      signals_.fail(std::numeric_limits<std::int64_t>::max(),
+                    "journal: writing the closing marker: " + s.message());
+    }
     if (snapshotter_) snapshotter_->stop();
     stopped_ = true;
   }

@@ -97,7 +97,8 @@ inline constexpr std::size_t kFrameBytesMin = 128;
 inline constexpr std::size_t kFrameBytesMax = std::size_t{64} << 20;
 inline constexpr std::size_t kEntryBytesMax = std::size_t{16} << 20;
 inline constexpr std::size_t kDescriptorBytesMax = std::size_t{1} << 20;
-// The most group commits a writer keeps in flight; recorded in every segment header.
+// The most records (frames and markers) a writer keeps in flight; recorded in every
+// segment header.
 inline constexpr std::uint32_t kWritesInFlightMax = 64;
 // The largest segment: recovery reads a segment into memory and refuses a larger file.
 inline constexpr std::uint64_t kSegmentBytesMax = std::uint64_t{4} << 30;

@@ -225,7 +225,9 @@ IoStatus JournalWriter::roll_segment() {
   if (IoStatus s = flush(); !s) return s;
   if (have_segment_) {
     if (IoStatus s = io_.close(segment_file_); !s) return fail(std::move(s));
-    ++segment_index_;
+    // A segment with no entry frame (a resumed one rolled for other limits) is replaced
+    // by the new one of the same name and index; any other is followed by it.
+    if (segment_first_sequence_ != next_sequence_) ++segment_index_;
   }
   have_segment_ = false;
   roll_before_frame_ = false;

@@ -6,7 +6,7 @@
 // place (with the durable sequence as the writer knows it) and submits it as one durable
 // write: a write linked with an fdatasync. Up to `writes_in_flight` records are in
 // flight; the durable sequence advances only as their completions arrive, strictly in
-// order. A frame that would not fit in the current segment (with a marker after it)
+// order. A frame that would not fit in the current segment (with two markers after it)
 // first rolls to a new one (preallocated, header written and synced, directory synced),
 // whose header carries the chain hash forward.
 //

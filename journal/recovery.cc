@@ -232,6 +232,7 @@ class Recovery {
       return cut_before(index, first, std::move(s));
     }
     ++report_.segments;
+    closed_ = false;  // a closing marker counts only if it is the journal's last record
     if (!hasher_) hasher_.emplace(h.chain_kind());
     // Rolled only after everything before it was durable.
     proven_ = std::max(proven_, h.first_sequence);
@@ -432,11 +433,14 @@ class Recovery {
         q += alignment;
         continue;
       }
+      // A header that holds (its own checksum, its place) is trusted on its own: its
+      // record is skipped whole even if torn, so bytes inside it are never taken for
+      // records.
       if (IoStatus st = file_.view(q, head.header.frame_bytes, &bytes); !st)
         return RecoveryStatus::from_io(std::move(st));
       if (bytes.size() < head.header.frame_bytes ||
           load_le<std::uint64_t>(bytes, frame_field::kChecksum) != frame_checksum(bytes)) {
-        q += alignment;
+        q += head.header.frame_bytes;
         continue;
       }
       const FrameHeader& r = head.header;

@@ -294,6 +294,79 @@ std::vector<std::byte> first_header() {
   return bytes;
 }
 
+TEST(Journal, ResumingAnEmptySegmentWithOtherLimitsReplacesIt) {
+  // A crash right after a roll leaves the new segment with its header and no frame. A
+  // writer reopening it with another segment size rolls before its first frame: the new
+  // segment takes the empty one's name and index, and the journal still reads through.
+  MemoryDisk disk(2);
+  {
+    JournalWriter w(disk, small_options(), {});
+    ASSERT_TRUE(commit_frames(w, 20));
+  }
+  RecoveryReport report;
+  ASSERT_TRUE(recover_checked(disk, &report).is_ok());
+  ASSERT_GE(report.segments, 2u);
+  SegmentHeader h;
+  h.segment_index = report.tail.segment_index + 1;
+  h.first_sequence = report.tail.next_sequence;
+  h.segment_bytes = small_options().segment_bytes;
+  h.writes_in_flight = 2;
+  h.frame_bytes_max = 4096;
+  h.prev_chain_hash = report.tail.chain;
+  h.descriptor = small_options().descriptor;
+  std::vector<std::byte> header(segment_header_bytes(h.descriptor.size()));
+  encode_segment_header(h, header);
+  FileHandle f = 0;
+  ASSERT_TRUE(disk.open(segment_file_name(h.first_sequence), {.create = true}, &f));
+  ASSERT_TRUE(disk.allocate(f, h.segment_bytes));
+  ASSERT_TRUE(disk.write_and_sync(f, 0, header));
+  ASSERT_TRUE(disk.close(f));
+  RecoveryReport empty;
+  ASSERT_TRUE(recover_checked(disk, &empty).is_ok());
+  ASSERT_EQ(empty.segments, report.segments + 1);
+  ASSERT_EQ(empty.tail.segment_first_sequence, h.first_sequence);
+  JournalOptions other = small_options();
+  other.segment_bytes = 65536;
+  {
+    JournalWriter w(disk, other, empty.tail);
+    ASSERT_TRUE(w.failure().is_ok()) << w.failure().message();
+    ASSERT_TRUE(commit_frames(w, 3));
+    ASSERT_TRUE(w.close());
+  }
+  RecoveryReport after;
+  const RecoveryStatus s = recover_checked(disk, &after);
+  ASSERT_TRUE(s.is_ok()) << s.message();
+  EXPECT_EQ(after.segments, report.segments + 1);
+  EXPECT_EQ(after.frames, report.frames + 3);
+  EXPECT_TRUE(after.closed_cleanly);
+}
+
+TEST(Journal, AClosingMarkerInAnEarlierSegmentDoesNotMakeTheJournalClosed) {
+  // Closed cleanly, reopened, rolled, and killed before the new segment's first frame.
+  MemoryDisk disk(2);
+  {
+    JournalWriter w(disk, small_options(), {});
+    ASSERT_TRUE(commit_frames(w, 2));
+    ASSERT_TRUE(w.close());
+  }
+  RecoveryReport closed;
+  ASSERT_TRUE(recover_checked(disk, &closed).is_ok());
+  ASSERT_TRUE(closed.closed_cleanly);
+  MemoryDisk killed;
+  {
+    JournalOptions other = small_options();
+    other.segment_bytes = 65536;            // rolls before its first frame
+    disk.crash_at(disk.io_count() + 5, 0);  // the frame's write: after the roll's 4 calls
+    JournalWriter w(disk, other, closed.tail);
+    EXPECT_FALSE(commit_frames(w, 1));
+    killed = disk.restarted();
+  }
+  RecoveryReport report;
+  ASSERT_TRUE(recover_checked(killed, &report).is_ok());
+  EXPECT_EQ(report.segments, closed.segments + 1);
+  EXPECT_FALSE(report.closed_cleanly);
+}
+
 TEST(Journal, ACrashBeforeTheFirstSegmentWasNamedLeavesAnEmptyJournal) {
   // The writer makes a segment under a temporary name, and renames it once its header is
   // durable: a crash before leaves the temporary, part of its header written. It holds

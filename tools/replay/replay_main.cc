@@ -153,13 +153,13 @@ Args parse(int argc, char** argv) {
   if (a.dir.empty()) throw UsageError(a.command + ": missing DIR");
   if (a.command == "history" && (a.table.empty() || a.key.empty())) {
     std::string missing;
-    for (const auto& [flag, value] : {std::pair{"--table", &a.table}, std::pair{"--key", &a.key}}) {
-      const bool given = std::find_if(argv + 2, argv + argc, [&](const char* x) {
-                           return std::string_view(x) == flag;
-                         }) != argv + argc;
-      if (!value->empty()) continue;
-      missing +=
-          std::string(missing.empty() ? "" : "; ") + flag + (given ? " is empty" : " is missing");
+    for (const auto& option : {std::pair{"--table", &a.table}, std::pair{"--key", &a.key}}) {
+      const std::string_view flag = option.first;
+      bool given = false;
+      for (int i = 2; i < argc; ++i) given |= flag == argv[i];
+      if (!option.second->empty()) continue;
+      missing += std::string(missing.empty() ? "" : "; ") + std::string(flag) +
+                 (given ? " is empty" : " is missing");
     }
     throw UsageError(
         "history needs --table T and --key K (the record's primary key, as JSON: "
@@ -822,32 +822,37 @@ int salvage(const Args& a) {
   const journal::RecoveryStatus s = journal::recover_journal(
       *j.io, a.apply ? journal::RecoveryMode::kSalvage : journal::RecoveryMode::kSalvageDryRun,
       &report);
-  if (!s.is_ok()) throw Failure(s.message() + " (salvage keeps nothing before the first segment)");
+  if (!s.is_ok()) {
+    throw Failure(s.message() + (s.error == journal::RecoveryError::kBadSegment
+                                     ? " (salvage keeps nothing before the first segment)"
+                                     : ""));
+  }
   std::vector<std::pair<std::uint64_t, std::string>> all;
   if (SnapshotStatus ss = list_snapshots(*j.io, &all); !ss.is_ok()) throw Failure(ss.message());
+  // Snapshots past the journal's (new) end: set aside whether this run cut the journal or
+  // an earlier, interrupted one did.
   std::vector<std::pair<std::string, std::string>> stale;  // snapshot, its new name
-  if (report.salvaged) {
-    std::vector<std::string> names;
-    if (journal::IoStatus st = j.io->list(&names); !st) throw Failure(st.message());
-    for (const auto& [seq, name] : all) {
-      if (seq <= report.tail.next_sequence) continue;
-      std::string side = name + ".discarded";
-      for (int i = 1; std::find(names.begin(), names.end(), side) != names.end(); ++i) {
-        side = name + ".discarded." + std::to_string(i);
-      }
-      if (a.apply) {
-        if (journal::IoStatus st = j.io->rename(name, side); !st) throw Failure(st.message());
-      }
-      stale.emplace_back(name, side);
+  std::vector<std::string> names;
+  if (journal::IoStatus st = j.io->list(&names); !st) throw Failure(st.message());
+  for (const auto& [seq, name] : all) {
+    if (seq <= report.tail.next_sequence) continue;
+    std::string side = name + ".discarded";
+    for (int i = 1; std::find(names.begin(), names.end(), side) != names.end(); ++i) {
+      side = name + ".discarded." + std::to_string(i);
     }
-    if (a.apply && !stale.empty()) {
-      if (journal::IoStatus st = j.io->sync_directory(); !st) throw Failure(st.message());
+    if (a.apply) {
+      if (journal::IoStatus st = j.io->rename(name, side); !st) throw Failure(st.message());
     }
+    stale.emplace_back(name, side);
   }
+  if (a.apply && !stale.empty()) {
+    if (journal::IoStatus st = j.io->sync_directory(); !st) throw Failure(st.message());
+  }
+  const bool needed = report.salvaged || !stale.empty();
   const std::uint64_t kept = report.tail.next_sequence;
   if (a.json) {
-    std::cout << "{\"salvage_needed\":" << (report.salvaged ? "true" : "false")
-              << ",\"applied\":" << (a.apply && report.salvaged ? "true" : "false")
+    std::cout << "{\"salvage_needed\":" << (needed ? "true" : "false")
+              << ",\"applied\":" << (a.apply && needed ? "true" : "false")
               << ",\"kept_through\":" << kept
               << ",\"detail\":" << (report.salvaged ? quote(report.salvage_detail) : "null")
               << ",\"torn_tail\":" << (report.torn_tail ? quote(report.torn_detail) : "null")
@@ -856,7 +861,7 @@ int salvage(const Args& a) {
     for (const std::string& d : report.discarded) std::cout << (n++ ? "," : "") << quote(d);
     for (const auto& [from, to] : stale) std::cout << (n++ ? "," : "") << quote(to);
     std::cout << "]}\n";
-  } else if (!report.salvaged) {
+  } else if (!needed) {
     std::cout << "journal " << a.dir << ": nothing to salvage: it verifies to sequence " << kept
               << (report.torn_tail ? " (with a torn tail the engine drops on its next open: " +
                                          report.torn_detail + ")"
@@ -865,7 +870,8 @@ int salvage(const Args& a) {
   } else {
     std::cout << "journal " << a.dir << ": "
               << (a.apply ? "salvaged" : "a salvage would keep the journal") << " up to sequence "
-              << kept << " (entries below " << kept << ")\n  " << report.salvage_detail << "\n";
+              << kept << " (entries below " << kept << ")\n";
+    if (report.salvaged) std::cout << "  " << report.salvage_detail << "\n";
     for (const auto& [from, to] : stale) {
       std::cout << "  snapshot " << from << " (past the cut) "
                 << (a.apply ? "set aside as " : "to be set aside as ") << to << "\n";
@@ -875,7 +881,7 @@ int salvage(const Args& a) {
                 << " --apply` to do it (every byte cut is kept in the files named)\n";
     }
   }
-  return report.salvaged && !a.apply ? 1 : 0;
+  return needed && !a.apply ? 1 : 0;
 }
 
 }  // namespace
