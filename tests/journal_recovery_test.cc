@@ -96,7 +96,7 @@ constexpr std::size_t kFrameBytesMax = 4096;
 
 std::vector<std::byte> bytes_of(std::string_view text) {
   std::vector<std::byte> out(text.size());
-  std::memcpy(out.data(), text.data(), text.size());
+  if (!text.empty()) std::memcpy(out.data(), text.data(), text.size());  // never a null source
   return out;
 }
 
