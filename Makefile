@@ -96,6 +96,7 @@ format:
 
 format-check:
 	git ls-files '*.h' '*.cc' | xargs clang-format --dry-run --Werror
+	python3 scripts/check_layers.py
 
 deps:
 	@bash scripts/deps.sh

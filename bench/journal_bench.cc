@@ -32,11 +32,11 @@
 #include <string>
 #include <vector>
 
-#include "journal/endian.h"
+#include "base/clock.h"
+#include "base/endian.h"
 #include "journal/journal_writer.h"
 #include "journal/posix_backend.h"
 #include "journal/uring_backend.h"
-#include "pipeline/clock.h"
 #include "pipeline/histogram.h"
 
 namespace {
@@ -176,7 +176,7 @@ void run_journal(benchmark::State& state, bool uring, bool direct, std::size_t p
     const std::span<std::byte> area = writer.begin_frame();
     if (area.empty()) break;
     if (std::find(filled.begin(), filled.end(), area.data()) == filled.end()) {
-      lockstep::journal::store_le<std::uint32_t>(area, 0, static_cast<std::uint32_t>(entry));
+      lockstep::store_le<std::uint32_t>(area, 0, static_cast<std::uint32_t>(entry));
       std::memset(area.data() + lockstep::journal::kEntryLengthBytes, 0x5A, entry);
       filled.push_back(area.data());
     }

@@ -155,12 +155,9 @@ void BM_Engine(benchmark::State& state) {
     v.logical_time_ns = static_cast<std::int64_t>(v.sequence);
     v.payload = {static_cast<const std::byte*>(payload), bytes};
     const lockstep::ExecuteResult r = exec->execute(v, batch_end, std::span(out).subspan(at));
-    std::uint32_t code = 0;
-    std::uint32_t events = 0;
-    std::memcpy(&code, out.data() + at + lockstep::tx_field::kOutcomeCode, sizeof code);
-    std::memcpy(&events, out.data() + at + lockstep::tx_field::kEventCount, sizeof events);
+    const lockstep::TxResultHeader h = lockstep::read_tx_result_header(out.data() + at);
     at = batch_end ? 0 : at + r.bytes;
-    return std::pair{code, events};
+    return std::pair{h.outcome_code, h.event_count};
   };
   for (std::size_t i = 0; i < s.instruments.size(); ++i) {
     const matching::AddInstrument& a = s.instruments[i];

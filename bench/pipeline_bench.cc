@@ -93,9 +93,9 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include "base/clock.h"
 #include "pipeline/busy_spin_wait.h"
 #include "pipeline/claim.h"
-#include "pipeline/clock.h"
 #include "pipeline/constants.h"
 #include "pipeline/cpu_relax.h"
 #include "pipeline/histogram.h"

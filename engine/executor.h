@@ -38,12 +38,12 @@
 #include <utility>
 #include <vector>
 
+#include "base/assert.h"
 #include "engine/outcome.h"
 #include "engine/state_hash.h"
 #include "engine/table.h"
 #include "engine/tx_core.h"
 #include "engine/tx_result.h"
-#include "pipeline/assert.h"
 
 namespace lockstep {
 
@@ -97,21 +97,16 @@ struct CommandView {
 // ended its batch. False if `tx` is shorter than a header or the command overruns it.
 inline bool command_of_result(std::span<const std::byte> tx, CommandView* v, bool* batch_end) {
   if (tx.size() < kTxResultHeaderBytes) return false;
-  const auto get = [&](std::size_t off, auto x) {
-    std::memcpy(&x, tx.data() + off, sizeof x);
-    return x;
-  };
-  const std::uint16_t flags = get(tx_field::kFlags, std::uint16_t{});
-  v->kind = get(tx_field::kCommandKind, std::uint16_t{});
-  v->linked = (flags & kTxFlagLinked) != 0;
-  v->client_id = get(tx_field::kClientId, std::uint64_t{});
-  v->request_id = get(tx_field::kRequestId, std::uint64_t{});
-  v->sequence = get(tx_field::kCommandSequence, std::uint64_t{});
-  v->logical_time_ns = get(tx_field::kLogicalTime, std::int64_t{});
-  *batch_end = (flags & kTxFlagBatchEnd) != 0;
-  const std::uint32_t command_bytes = get(tx_field::kCommandBytes, std::uint32_t{});
-  if (command_bytes > tx.size() - kTxResultHeaderBytes) return false;
-  v->payload = tx.subspan(kTxResultHeaderBytes, command_bytes);
+  const TxResultHeader h = read_tx_result_header(tx.data());
+  v->kind = h.command_kind;
+  v->linked = h.linked();
+  v->client_id = h.client_id;
+  v->request_id = h.request_id;
+  v->sequence = h.command_sequence;
+  v->logical_time_ns = h.logical_time_ns;
+  *batch_end = h.batch_end();
+  if (h.command_bytes > tx.size() - kTxResultHeaderBytes) return false;
+  v->payload = tx.subspan(kTxResultHeaderBytes, h.command_bytes);
   return true;
 }
 
@@ -233,7 +228,7 @@ class Executor {
   const Tables& tables() const noexcept { return tables_; }
   const EngineOptions& options() const noexcept { return options_; }
 
-  // Loads one record of a snapshot (replay/snapshot.h) into an executor that has executed
+  // Loads one record of a snapshot (snapshot/snapshot.h) into an executor that has executed
   // nothing yet (options.first_command_sequence and first_tx_sequence are the snapshot's),
   // keeping the state hash; finish_load() then builds the indexes. Refuses (false, *error
   // says why) an unknown table, an image of the wrong size or a full table; then the
@@ -311,31 +306,24 @@ class Executor {
     return v;
   }
 
-  template <typename V>
-  static void put(std::byte* p, std::size_t at, V v) noexcept {
-    std::memcpy(p + at, &v, sizeof v);
-  }
-
   void write_header(Sink& s, const CommandView& cmd, Outcome outcome, std::uint32_t writes,
                     std::uint32_t events, std::size_t body) noexcept {
-    using namespace tx_field;
-    std::byte* p = s.base + s.used;
     last_result_offset_ = s.used;
-    put<std::uint16_t>(p, kFormat, kTxResultFormat);
-    put<std::uint16_t>(p, kFlags, cmd.linked ? kTxFlagLinked : 0);
-    put<std::uint16_t>(p, kCommandKind, cmd.kind);
-    put<std::uint16_t>(p, kReserved, 0);
-    put<std::uint64_t>(p, kClientId, cmd.client_id);
-    put<std::uint64_t>(p, kRequestId, cmd.request_id);
-    put<std::uint64_t>(p, kCommandSequence, cmd.sequence);
-    put<std::uint64_t>(p, kTxSequence, tx_sequence_);
-    put<std::int64_t>(p, kLogicalTime, cmd.logical_time_ns);
-    put<std::uint32_t>(p, kOutcomeCode, outcome.code());
-    put<std::uint32_t>(p, kOutcomeDetail, outcome.detail());
-    put<std::uint32_t>(p, kCommandBytes, static_cast<std::uint32_t>(cmd.payload.size()));
-    put<std::uint32_t>(p, kWriteCount, writes);
-    put<std::uint32_t>(p, kEventCount, events);
-    put<std::uint32_t>(p, kBodyBytes, static_cast<std::uint32_t>(body));
+    TxResultHeader h;
+    h.flags = cmd.linked ? kTxFlagLinked : 0;
+    h.command_kind = cmd.kind;
+    h.client_id = cmd.client_id;
+    h.request_id = cmd.request_id;
+    h.command_sequence = cmd.sequence;
+    h.tx_sequence = tx_sequence_;
+    h.logical_time_ns = cmd.logical_time_ns;
+    h.outcome_code = outcome.code();
+    h.outcome_detail = outcome.detail();
+    h.command_bytes = static_cast<std::uint32_t>(cmd.payload.size());
+    h.write_count = writes;
+    h.event_count = events;
+    h.body_bytes = static_cast<std::uint32_t>(body);
+    TxResultWriter::header(s.base + s.used, h);
     s.used += kTxResultHeaderBytes;
     if (!cmd.payload.empty()) std::memcpy(s.base + s.used, cmd.payload.data(), cmd.payload.size());
     s.used += cmd.payload.size();
@@ -403,10 +391,7 @@ class Executor {
     } else {
       return;
     }
-    put<std::uint8_t>(p, 0, op);
-    put<std::uint8_t>(p, 1, 0);
-    put<std::uint16_t>(p, 2, e.table->id());
-    put<std::uint32_t>(p, 4, n);
+    TxResultWriter::write_header(p, {op, e.table->id(), n});
     s.used += kTxWriteHeaderBytes + n;
   }
 
@@ -440,21 +425,13 @@ class Executor {
     std::uint32_t position = 0;
     while (read < chain_used_) {
       std::byte* p = chain_buffer_.data() + read;
-      std::uint32_t command_bytes = 0;
-      std::uint32_t body = 0;
-      std::memcpy(&command_bytes, p + tx_field::kCommandBytes, 4);
-      std::memcpy(&body, p + tx_field::kBodyBytes, 4);
-      const Outcome o = position == failing ? why : others;
-      put<std::uint64_t>(p, tx_field::kTxSequence, chain_tx_sequence_);
-      put<std::uint32_t>(p, tx_field::kOutcomeCode, o.code());
-      put<std::uint32_t>(p, tx_field::kOutcomeDetail, o.detail());
-      put<std::uint32_t>(p, tx_field::kWriteCount, 0);
-      put<std::uint32_t>(p, tx_field::kEventCount, 0);
-      put<std::uint32_t>(p, tx_field::kBodyBytes, command_bytes);
-      std::memmove(chain_buffer_.data() + write, p, kTxResultHeaderBytes + command_bytes);
+      const std::size_t was = tx_result_size(p);
+      const std::size_t now =
+          TxResultWriter::refuse(p, chain_tx_sequence_, position == failing ? why : others);
+      std::memmove(chain_buffer_.data() + write, p, now);
       last_result_offset_ = write;
-      write += kTxResultHeaderBytes + command_bytes;
-      read += kTxResultHeaderBytes + body;
+      write += now;
+      read += was;
       ++position;
     }
     chain_used_ = write;
@@ -462,19 +439,8 @@ class Executor {
 
   // Marks the result at `at` as its batch's last and appends the state hash.
   std::size_t append_state_hash(std::byte* base, std::size_t at, std::size_t end) noexcept {
-    std::byte* p = base + at;
-    std::uint16_t flags = 0;
-    std::uint32_t body = 0;
-    std::memcpy(&flags, p + tx_field::kFlags, 2);
-    std::memcpy(&body, p + tx_field::kBodyBytes, 4);
-    LS_ASSERT(at + kTxResultHeaderBytes + body == end);
-    put<std::uint16_t>(p, tx_field::kFlags, static_cast<std::uint16_t>(flags | kTxFlagBatchEnd));
-    put<std::uint32_t>(p, tx_field::kBodyBytes,
-                       static_cast<std::uint32_t>(body + kTxStateHashBytes));
-    put<std::uint64_t>(base, end, hash_.lo);
-    put<std::uint64_t>(base, end + 8, hash_.hi);
-    put<std::uint64_t>(base, end + 16, hash_.records);
-    return end + kTxStateHashBytes;
+    LS_ASSERT(at + tx_result_size(base + at) == end);
+    return at + TxResultWriter::end_batch(base + at, hash_);
   }
 
   const EngineOptions options_;

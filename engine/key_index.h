@@ -13,7 +13,7 @@
 // fixed seed would let them build long clusters. Positions therefore differ between
 // processes; nothing may depend on them (nothing iterates the index).
 //
-// The array is a MappedMemory (pipeline/mapped_memory.h): huge pages where the kernel
+// The array is a MappedMemory (base/mapped_memory.h): huge pages where the kernel
 // grants them, so building an index of millions of keys takes few page faults and random
 // probes over hundreds of megabytes miss the TLB less.
 //
@@ -33,8 +33,8 @@
 #endif
 #include <xxhash.h>
 
-#include "pipeline/assert.h"
-#include "pipeline/mapped_memory.h"
+#include "base/assert.h"
+#include "base/mapped_memory.h"
 
 namespace lockstep {
 

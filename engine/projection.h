@@ -20,7 +20,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <mutex>
 #include <shared_mutex>
 #include <span>
@@ -28,9 +27,9 @@
 #include <utility>
 #include <vector>
 
+#include "base/assert.h"
 #include "engine/executor.h"
 #include "engine/tx_result.h"
-#include "pipeline/assert.h"
 
 namespace lockstep {
 
@@ -67,27 +66,20 @@ class Projection {
   // next_sequence past it. Call inside write(). REQUIRES: TxResults in sequence order,
   // each as the executor wrote it.
   void apply(std::span<const std::byte> tx) {
-    using namespace tx_field;
-    std::uint32_t command_bytes = 0;
-    std::uint32_t writes = 0;
-    std::uint64_t sequence = 0;
-    std::memcpy(&command_bytes, tx.data() + kCommandBytes, 4);
-    std::memcpy(&writes, tx.data() + kWriteCount, 4);
-    std::memcpy(&sequence, tx.data() + kCommandSequence, 8);
-    next_sequence_ = sequence + 1;
-    if (writes == 0) return;
+    const TxResultHeader h = read_tx_result_header(tx.data());
+    next_sequence_ = h.command_sequence + 1;
+    if (h.write_count == 0) return;
     // Collect the writes.
     writes_.clear();
-    std::size_t at = kTxResultHeaderBytes + command_bytes;
-    for (std::uint32_t i = 0; i < writes; ++i) {
+    std::size_t at = kTxResultHeaderBytes + h.command_bytes;
+    for (std::uint32_t i = 0; i < h.write_count; ++i) {
+      const TxWriteHeader wh = read_tx_write_header(tx.data() + at);
       Write w;
-      w.op = std::to_integer<std::uint8_t>(tx[at]);
-      std::memcpy(&w.table, tx.data() + at + 2, 2);
-      std::uint32_t n = 0;
-      std::memcpy(&n, tx.data() + at + 4, 4);
-      w.bytes = tx.subspan(at + kTxWriteHeaderBytes, n);
+      w.op = wh.op;
+      w.table = wh.table;
+      w.bytes = tx.subspan(at + kTxWriteHeaderBytes, wh.bytes);
       writes_.push_back(w);
-      at += kTxWriteHeaderBytes + n;
+      at += kTxWriteHeaderBytes + wh.bytes;
     }
     // 1. Erases: out (first, so an erase and a re-insert of one key in one command meet
     // in that order, whatever the order of their writes).

@@ -41,14 +41,14 @@
 #include <utility>
 #include <vector>
 
+#include "base/assert.h"
+#include "base/mapped_memory.h"
 #include "engine/key.h"
 #include "engine/key_index.h"
 #include "engine/load_tasks.h"
 #include "engine/outcome.h"
 #include "engine/state_hash.h"
 #include "engine/state_hash_inline.h"
-#include "pipeline/assert.h"
-#include "pipeline/mapped_memory.h"
 
 namespace lockstep {
 

@@ -1,17 +1,10 @@
 #include "engine/tx_result.h"
 
-#include <cstring>
+#include <utility>
 
 namespace lockstep {
 
 namespace {
-
-template <typename T>
-T load(std::span<const std::byte> b, std::size_t at) noexcept {
-  T v;
-  std::memcpy(&v, b.data() + at, sizeof v);  // little-endian host (engine/types.h)
-  return v;
-}
 
 bool fail(std::string* error, std::size_t at, const std::string& what) {
   if (error != nullptr) *error = "TxResult byte " + std::to_string(at) + ": " + what;
@@ -26,25 +19,25 @@ bool decode_tx_result(std::span<const std::byte> bytes, TxResultView* out, std::
     return fail(error, 0, "shorter (" + std::to_string(bytes.size()) + " bytes) than a header");
   }
   TxResultView v;
-  if (const auto format = load<std::uint16_t>(bytes, kFormat); format != kTxResultFormat) {
+  if (const auto format = load_le<std::uint16_t>(bytes, kFormat); format != kTxResultFormat) {
     return fail(error, kFormat, "format " + std::to_string(format));
   }
-  v.flags = load<std::uint16_t>(bytes, kFlags);
+  v.flags = load_le<std::uint16_t>(bytes, kFlags);
   if ((v.flags & ~kTxFlagsKnown) != 0) return fail(error, kFlags, "unknown flags");
-  if (load<std::uint16_t>(bytes, kReserved) != 0)
+  if (load_le<std::uint16_t>(bytes, kReserved) != 0)
     return fail(error, kReserved, "reserved is not 0");
-  v.command_kind = load<std::uint16_t>(bytes, kCommandKind);
-  v.client_id = load<std::uint64_t>(bytes, kClientId);
-  v.request_id = load<std::uint64_t>(bytes, kRequestId);
-  v.command_sequence = load<std::uint64_t>(bytes, kCommandSequence);
-  v.tx_sequence = load<std::uint64_t>(bytes, kTxSequence);
-  v.logical_time_ns = load<std::int64_t>(bytes, kLogicalTime);
-  v.outcome = Outcome::rejected(load<std::uint32_t>(bytes, kOutcomeCode),
-                                load<std::uint32_t>(bytes, kOutcomeDetail));
-  const auto command_bytes = load<std::uint32_t>(bytes, kCommandBytes);
-  const auto write_count = load<std::uint32_t>(bytes, kWriteCount);
-  const auto event_count = load<std::uint32_t>(bytes, kEventCount);
-  const auto body_bytes = load<std::uint32_t>(bytes, kBodyBytes);
+  v.command_kind = load_le<std::uint16_t>(bytes, kCommandKind);
+  v.client_id = load_le<std::uint64_t>(bytes, kClientId);
+  v.request_id = load_le<std::uint64_t>(bytes, kRequestId);
+  v.command_sequence = load_le<std::uint64_t>(bytes, kCommandSequence);
+  v.tx_sequence = load_le<std::uint64_t>(bytes, kTxSequence);
+  v.logical_time_ns = load_le<std::int64_t>(bytes, kLogicalTime);
+  v.outcome = Outcome::rejected(load_le<std::uint32_t>(bytes, kOutcomeCode),
+                                load_le<std::uint32_t>(bytes, kOutcomeDetail));
+  const auto command_bytes = load_le<std::uint32_t>(bytes, kCommandBytes);
+  const auto write_count = load_le<std::uint32_t>(bytes, kWriteCount);
+  const auto event_count = load_le<std::uint32_t>(bytes, kEventCount);
+  const auto body_bytes = load_le<std::uint32_t>(bytes, kBodyBytes);
   if (body_bytes != bytes.size() - kTxResultHeaderBytes) {
     return fail(error, kBodyBytes,
                 "body length " + std::to_string(body_bytes) + ", but " +
@@ -67,13 +60,13 @@ bool decode_tx_result(std::span<const std::byte> bytes, TxResultView* out, std::
     if (remaining() < kTxWriteHeaderBytes)
       return fail(error, at, "write header overruns the result");
     TxWriteView w;
-    w.op = load<std::uint8_t>(bytes, at);
+    w.op = load_le<std::uint8_t>(bytes, at);
     if (w.op != kWriteUpsert && w.op != kWriteErase) {
       return fail(error, at, "write op " + std::to_string(w.op));
     }
-    if (load<std::uint8_t>(bytes, at + 1) != 0) return fail(error, at + 1, "reserved is not 0");
-    w.table = load<std::uint16_t>(bytes, at + 2);
-    const auto n = load<std::uint32_t>(bytes, at + 4);
+    if (load_le<std::uint8_t>(bytes, at + 1) != 0) return fail(error, at + 1, "reserved is not 0");
+    w.table = load_le<std::uint16_t>(bytes, at + 2);
+    const auto n = load_le<std::uint32_t>(bytes, at + 4);
     at += kTxWriteHeaderBytes;
     if (n == 0 || n > remaining()) return fail(error, at - 4, "write length " + std::to_string(n));
     w.bytes = bytes.subspan(at, n);
@@ -88,9 +81,9 @@ bool decode_tx_result(std::span<const std::byte> bytes, TxResultView* out, std::
     if (remaining() < kTxEventHeaderBytes)
       return fail(error, at, "event header overruns the result");
     TxEventView e;
-    e.kind = load<std::uint16_t>(bytes, at);
-    if (load<std::uint16_t>(bytes, at + 2) != 0) return fail(error, at + 2, "reserved is not 0");
-    const auto n = load<std::uint32_t>(bytes, at + 4);
+    e.kind = load_le<std::uint16_t>(bytes, at);
+    if (load_le<std::uint16_t>(bytes, at + 2) != 0) return fail(error, at + 2, "reserved is not 0");
+    const auto n = load_le<std::uint32_t>(bytes, at + 4);
     at += kTxEventHeaderBytes;
     if (n == 0 || n > remaining()) return fail(error, at - 4, "event length " + std::to_string(n));
     e.bytes = bytes.subspan(at, n);
@@ -104,9 +97,9 @@ bool decode_tx_result(std::span<const std::byte> bytes, TxResultView* out, std::
                       std::to_string(kTxStateHashBytes));
     }
     v.has_state_hash = true;
-    v.state_hash.lo = load<std::uint64_t>(bytes, at);
-    v.state_hash.hi = load<std::uint64_t>(bytes, at + 8);
-    v.state_hash.records = load<std::uint64_t>(bytes, at + 16);
+    v.state_hash.lo = load_le<std::uint64_t>(bytes, at);
+    v.state_hash.hi = load_le<std::uint64_t>(bytes, at + 8);
+    v.state_hash.records = load_le<std::uint64_t>(bytes, at + 16);
     at += kTxStateHashBytes;
   }
   if (at != bytes.size()) return fail(error, at, "trailing bytes");

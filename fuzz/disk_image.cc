@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
+#include "base/assert.h"
 #include "journal/segment_header.h"
-#include "pipeline/assert.h"
 
 namespace lockstep::fuzz {
 namespace {

@@ -1,4 +1,4 @@
-// The snapshot reader (replay/snapshot.h) on a MemoryDisk holding one file: the input.
+// The snapshot reader (snapshot/snapshot.h) on a MemoryDisk holding one file: the input.
 //
 // The file is named for the next_sequence its header field holds (read through the
 // format's constants in snapshot_format, so a well-formed input passes the name check),
@@ -20,12 +20,12 @@
 #include "fuzz/fuzz_check.h"
 #include "journal/memory_disk.h"
 #include "pipeline/assert.h"
-#include "replay/snapshot.h"
+#include "snapshot/snapshot.h"
 
 namespace {
 
 using namespace lockstep;
-using namespace lockstep::replay;
+using namespace lockstep::snapshot;
 
 // What one read() handed out, in order.
 struct Reading {
@@ -44,7 +44,7 @@ Reading read_all(SnapshotReader& reader) {
   Reading r;
   std::uint64_t last_client = 0;
   r.status = reader.read(
-      [&](const SnapshotSession& s) {
+      [&](const ClientRecord& s) {
         FUZZ_CHECK(r.tables.empty(), "a session after a record");
         FUZZ_CHECK(s.client_id != 0 && (r.sessions == 0 || s.client_id > last_client),
                    "session of client " + std::to_string(s.client_id) + " after client " +

@@ -43,10 +43,10 @@
 #include "journal/segment_header.h"
 #include "replay/journal_scan.h"
 #include "replay/replay.h"
-#include "replay/snapshot.h"
 #include "schema/descriptor.h"
 #include "schema/json.h"
 #include "schema/parser.h"
+#include "snapshot/snapshot.h"
 
 namespace lockstep::fuzz {
 namespace {
@@ -164,16 +164,14 @@ std::vector<Batch> bank_results(std::uint64_t rounds) {
         v.logical_time_ns = 1'000'000 + static_cast<std::int64_t>(v.sequence) * 1000;
         v.payload = c.payload;
         const ExecuteResult r = exec.execute(v, i + 1 == commands[b].size(), out);
-        std::size_t at = 0;
-        for (std::uint32_t n = 0; n < r.results; ++n) {
-          std::uint32_t body = 0;
-          std::memcpy(&body, out.data() + at + tx_field::kBodyBytes, sizeof body);
-          const std::size_t size = kTxResultHeaderBytes + body;
-          batch.emplace_back(out.begin() + static_cast<std::ptrdiff_t>(at),
-                             out.begin() + static_cast<std::ptrdiff_t>(at + size));
-          at += size;
+        TxResultReader results(std::span<const std::byte>(out).first(r.bytes));
+        std::span<const std::byte> result;
+        std::uint32_t n = 0;
+        while (results.next(&result)) {
+          batch.emplace_back(result.begin(), result.end());
+          ++n;
         }
-        if (at != r.bytes) die("the executor's results do not add up");
+        if (results.malformed() || n != r.results) die("the executor's results do not add up");
       }
     }
   }

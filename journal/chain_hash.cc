@@ -6,7 +6,7 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "pipeline/assert.h"
+#include "base/assert.h"
 
 namespace lockstep::journal {
 

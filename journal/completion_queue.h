@@ -7,8 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/assert.h"
 #include "journal/io_backend.h"
-#include "pipeline/assert.h"
 
 namespace lockstep::journal {
 

@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "journal/endian.h"
-#include "pipeline/assert.h"
+#include "base/assert.h"
+#include "base/endian.h"
 
 namespace lockstep::journal {
 namespace {

@@ -3,7 +3,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "pipeline/assert.h"
+#include "base/assert.h"
 
 namespace lockstep::journal {
 namespace {

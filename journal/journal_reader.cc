@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "journal/endian.h"
-#include "pipeline/assert.h"
+#include "base/assert.h"
+#include "base/endian.h"
 
 namespace lockstep::journal {
 

@@ -6,8 +6,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "journal/endian.h"
-#include "pipeline/assert.h"
+#include "base/assert.h"
+#include "base/endian.h"
 
 namespace lockstep::journal {
 namespace {

@@ -4,7 +4,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "pipeline/assert.h"
+#include "base/assert.h"
 
 namespace lockstep::journal {
 

@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <cstdio>  // renameat
 
-#include "pipeline/assert.h"
+#include "base/assert.h"
 
 namespace lockstep::journal {
 

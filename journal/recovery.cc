@@ -6,8 +6,8 @@
 #include <optional>
 #include <utility>
 
-#include "journal/endian.h"
-#include "pipeline/assert.h"
+#include "base/assert.h"
+#include "base/endian.h"
 
 namespace lockstep::journal {
 namespace {

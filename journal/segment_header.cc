@@ -10,8 +10,8 @@
 #include <cstdio>
 #include <cstring>
 
-#include "journal/endian.h"
-#include "pipeline/assert.h"
+#include "base/assert.h"
+#include "base/endian.h"
 
 namespace lockstep::journal {
 namespace {

@@ -5,7 +5,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "pipeline/assert.h"
+#include "base/assert.h"
 
 namespace lockstep::journal {
 namespace {

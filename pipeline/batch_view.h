@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <iterator>
 
-#include "pipeline/assert.h"
+#include "base/assert.h"
 #include "pipeline/ring_buffer.h"
 
 namespace lockstep {

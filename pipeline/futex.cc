@@ -8,7 +8,7 @@
 #include <climits>
 #include <ctime>
 
-#include "pipeline/assert.h"
+#include "base/assert.h"
 
 namespace lockstep {
 namespace {

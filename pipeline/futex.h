@@ -4,7 +4,7 @@
 #include <atomic>
 #include <cstdint>
 
-#include "pipeline/clock.h"
+#include "base/clock.h"
 
 namespace lockstep {
 

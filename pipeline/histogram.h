@@ -21,7 +21,7 @@
 #include <string_view>
 #include <vector>
 
-#include "pipeline/assert.h"
+#include "base/assert.h"
 
 namespace lockstep {
 

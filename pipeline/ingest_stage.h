@@ -12,8 +12,8 @@
 #include <string>
 #include <utility>
 
+#include "base/clock.h"
 #include "pipeline/batch.h"
-#include "pipeline/clock.h"
 #include "pipeline/ingress.h"
 #include "pipeline/ring_buffer.h"
 #include "pipeline/single_producer_sequencer.h"

@@ -24,8 +24,8 @@
 #include <string_view>
 #include <utility>
 
-#include "pipeline/assert.h"
-#include "pipeline/clock.h"
+#include "base/assert.h"
+#include "base/clock.h"
 #include "pipeline/constants.h"
 #include "pipeline/wait_strategy.h"
 

@@ -15,7 +15,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "pipeline/assert.h"
+#include "base/assert.h"
 #include "pipeline/claim.h"
 #include "pipeline/ring_buffer.h"
 #include "pipeline/sequence_group.h"

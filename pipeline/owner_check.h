@@ -6,7 +6,7 @@
 #include <atomic>
 #include <thread>
 
-#include "pipeline/assert.h"
+#include "base/assert.h"
 
 namespace lockstep {
 

@@ -20,7 +20,7 @@
 #include <atomic>
 #include <cstdint>
 
-#include "pipeline/clock.h"
+#include "base/clock.h"
 #include "pipeline/constants.h"
 #include "pipeline/futex.h"
 

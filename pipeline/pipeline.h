@@ -22,7 +22,7 @@
 #include <utility>
 #include <vector>
 
-#include "pipeline/clock.h"
+#include "base/clock.h"
 #include "pipeline/constants.h"
 #include "pipeline/stage.h"
 #include "pipeline/thread_layout.h"

@@ -14,7 +14,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "pipeline/assert.h"
+#include "base/assert.h"
 #include "pipeline/constants.h"
 
 namespace lockstep {

@@ -13,7 +13,7 @@
 #include <atomic>
 #include <cstdint>
 
-#include "pipeline/assert.h"
+#include "base/assert.h"
 #include "pipeline/claim.h"
 #include "pipeline/owner_check.h"
 #include "pipeline/ring_buffer.h"

@@ -16,8 +16,8 @@
 #include <string>
 #include <utility>
 
+#include "base/clock.h"
 #include "pipeline/batch_view.h"
-#include "pipeline/clock.h"
 #include "pipeline/owner_check.h"
 #include "pipeline/ring_buffer.h"
 #include "pipeline/sequence_barrier.h"

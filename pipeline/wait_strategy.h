@@ -21,7 +21,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "pipeline/clock.h"
+#include "base/clock.h"
 #include "pipeline/sequence.h"
 
 namespace lockstep {

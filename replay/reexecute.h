@@ -19,12 +19,15 @@
 #include <thread>
 #include <vector>
 
+#include "engine/descriptor_check.h"
 #include "engine/executor.h"
+#include "engine/reexecutor.h"
 #include "journal/journal_reader.h"
 #include "replay/journal_scan.h"
 #include "replay/replay.h"
-#include "replay/snapshot.h"
 #include "schema/descriptor.h"
+#include "snapshot/load.h"
+#include "snapshot/snapshot.h"
 
 namespace lockstep::replay {
 
@@ -101,19 +104,15 @@ class FrameFeed {
 
 inline std::string results_json(const schema::Domain& d, std::span<const std::byte> bytes) {
   std::string out = "[";
-  std::size_t at = 0;
-  while (at + kTxResultHeaderBytes <= bytes.size()) {
-    std::uint32_t body = 0;
-    std::memcpy(&body, bytes.data() + at + tx_field::kBodyBytes, 4);
-    const std::size_t n = kTxResultHeaderBytes + body;
-    if (n > bytes.size() - at) break;
+  TxResultReader results(bytes);
+  std::span<const std::byte> result;
+  while (results.next(&result)) {
     TxResultView v;
     std::string why;
-    if (at > 0) out += ',';
-    out += decode_tx_result(bytes.subspan(at, n), &v, &why)
+    if (out.size() > 1) out += ',';
+    out += decode_tx_result(result, &v, &why)
                ? result_json(d, v)
-               : "{\"undecodable\":\"" + schema::to_hex(bytes.subspan(at, n)) + "\"}";
-    at += n;
+               : "{\"undecodable\":\"" + schema::to_hex(result) + "\"}";
   }
   return out + "]";
 }
@@ -124,35 +123,13 @@ template <class D>
 std::unique_ptr<Executor<D>> load_snapshot_into(journal::IoBackend& io, const std::string& name,
                                                 const typename D::Handlers& handlers,
                                                 EngineOptions options, std::string* why) {
-  std::unique_ptr<SnapshotReader> snap;
-  if (SnapshotStatus s = SnapshotReader::open(io, name, &snap); !s.is_ok()) {
-    *why = s.message();
-    return nullptr;
-  }
-  const auto desc = D::descriptor();
-  if (snap->header().descriptor.size() != desc.size() ||
-      std::memcmp(snap->header().descriptor.data(), desc.data(), desc.size()) != 0) {
-    *why = name + ": written by another schema than domain " + std::string(D::kName);
-    return nullptr;
-  }
+  const std::unique_ptr<snapshot::SnapshotReader> snap = snapshot::open_snapshot<D>(io, name, why);
+  if (!snap) return nullptr;
   if (!snapshot_fits_journal(io, name, snap->header(), why)) return nullptr;
   options.first_command_sequence = snap->header().next_sequence;
   options.first_tx_sequence = snap->header().tx_sequence;
   auto exec = std::make_unique<Executor<D>>(handlers, options);
-  std::string bad;
-  const SnapshotStatus s = snap->read([](const SnapshotSession&) {},
-                                      [&](std::uint16_t table, std::span<const std::byte> image) {
-                                        if (bad.empty() && !exec->load_record(table, image, &bad)) {
-                                          bad = name + ": " + bad;
-                                        }
-                                      });
-  if (!s.is_ok()) bad = s.message();
-  if (bad.empty() && !exec->finish_load(&bad)) bad = name + ": " + bad;
-  if (bad.empty() && !(exec->state_hash() == snap->header().state_hash)) {
-    bad = name + ": its records do not hash to its header's state hash";
-  }
-  if (!bad.empty()) {
-    *why = bad;
+  if (!snapshot::load_snapshot_state<D>(*snap, exec.get(), nullptr, nullptr, nullptr, why)) {
     return nullptr;
   }
   return exec;
@@ -179,7 +156,7 @@ bool reexecute_journal(journal::IoBackend& io, const typename D::Handlers& handl
   if (!schema::decode_descriptor(D::descriptor(), &domain, error)) return false;
   if (first > 0) {
     std::vector<std::pair<std::uint64_t, std::string>> all;
-    if (SnapshotStatus s = list_snapshots(io, &all); !s.is_ok()) {
+    if (snapshot::SnapshotStatus s = snapshot::list_snapshots(io, &all); !s.is_ok()) {
       *error = s.message();
       return false;
     }
@@ -203,46 +180,31 @@ bool reexecute_journal(journal::IoBackend& io, const typename D::Handlers& handl
     exec = std::make_unique<Executor<D>>(handlers, options);
   }
   report->from_sequence = exec->next_sequence();
-  std::vector<std::byte> out(options.result_bytes_max + options.chain_bytes_max);
-  std::vector<std::byte> expected;
+  Reexecutor<D> reexecutor(*exec);
   std::string failure;
   // Re-executes one entry; false to stop (a failure or a divergence, in the report).
   const auto reexecute_one = [&](const JournalEntry& e) {
-    CommandView v;
-    bool batch_end = false;
-    if (!command_of_result(e.bytes, &v, &batch_end) || v.sequence != e.sequence) {
-      failure = where(e) + ": the TxResult's header, sequence or command length is wrong";
-      return false;
-    }
-    using tx_field::kBodyBytes;
-    expected.insert(expected.end(), e.bytes.begin(), e.bytes.end());
-    const ExecuteResult r = exec->execute(v, batch_end, out);
-    ++report->commands;
-    if (r.results == 0) return true;  // a chain goes on
-    if (r.bytes != expected.size() || std::memcmp(out.data(), expected.data(), r.bytes) != 0) {
-      // Find the first result that differs.
-      std::size_t at = 0;
-      std::uint64_t seq = e.sequence + 1 - r.results;
-      for (std::uint32_t i = 0; i < r.results && at + kTxResultHeaderBytes <= r.bytes; ++i) {
-        std::uint32_t a = 0;
-        std::memcpy(&a, out.data() + at + kBodyBytes, 4);
-        const std::size_t n = kTxResultHeaderBytes + a;
-        if (at + n > expected.size() || std::memcmp(out.data() + at, expected.data() + at, n) != 0)
-          break;
-        at += n;
-        ++seq;
+    switch (reexecutor.feed(e.bytes)) {
+      case Reexecutor<D>::Step::kMalformed:
+        failure = where(e) + ": " + reexecutor.error();
+        return false;
+      case Reexecutor<D>::Step::kDiverged: {
+        ++report->commands;
+        const Divergence& d = reexecutor.divergence();
+        report->diverged = true;
+        report->divergence_sequence = d.sequence;
+        report->where = where(e);
+        report->journal_json = detail::results_json(domain, d.journal);
+        report->reexecuted_json = detail::results_json(domain, d.reexecuted);
+        return false;
       }
-      report->diverged = true;
-      report->divergence_sequence = seq;
-      report->where = where(e);
-      report->journal_json = detail::results_json(domain, expected);
-      report->reexecuted_json =
-          detail::results_json(domain, std::span<const std::byte>(out).first(r.bytes));
-      return false;
+      case Reexecutor<D>::Step::kMatched:
+        ++report->commands;
+        report->results += reexecutor.matched_count();
+        return true;
+      case Reexecutor<D>::Step::kPending: ++report->commands; return true;
     }
-    report->results += r.results;
-    expected.clear();
-    return true;
+    return false;
   };
   // Reading and verifying the journal (checksums and the SHA-256 chain: as costly as
   // executing) runs on a thread of its own, a few frames ahead of execution.
@@ -288,7 +250,7 @@ bool reexecute_journal(journal::IoBackend& io, const typename D::Handlers& handl
     *error = s.message();
     return false;
   }
-  if (!report->diverged && !expected.empty()) {
+  if (reexecutor.in_chain()) {
     *error = "the journal ends inside a linked chain";
     return false;
   }

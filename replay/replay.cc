@@ -165,8 +165,8 @@ std::string result_json(const schema::Domain& d, const TxResultView& r) {
   return o;
 }
 
-bool snapshot_fits_journal(journal::IoBackend& io, const std::string& name, const SnapshotHeader& h,
-                           std::string* why) {
+bool snapshot_fits_journal(journal::IoBackend& io, const std::string& name,
+                           const snapshot::SnapshotHeader& h, std::string* why) {
   if (h.next_sequence == 0) return true;
   journal::RecoveryReport report;
   const journal::RecoveryStatus s = journal::recover_journal(io, journal::RecoveryMode::kVerifyOnly,
@@ -190,12 +190,12 @@ bool snapshot_fits_journal(journal::IoBackend& io, const std::string& name, cons
 
 bool DeltaReplay::load_snapshot(journal::IoBackend& io, const std::string& name,
                                 std::string* error) {
-  std::unique_ptr<SnapshotReader> reader;
-  if (SnapshotStatus s = SnapshotReader::open(io, name, &reader); !s.is_ok()) {
+  std::unique_ptr<snapshot::SnapshotReader> reader;
+  if (snapshot::SnapshotStatus s = snapshot::SnapshotReader::open(io, name, &reader); !s.is_ok()) {
     *error = s.message();
     return false;
   }
-  const SnapshotHeader& h = reader->header();
+  const snapshot::SnapshotHeader& h = reader->header();
   const std::vector<std::byte> ours = schema::encode_descriptor(state_.domain());
   if (h.descriptor != ours) {
     *error = name + ": written by another schema than the journal's";
@@ -203,8 +203,8 @@ bool DeltaReplay::load_snapshot(journal::IoBackend& io, const std::string& name,
   }
   if (!snapshot_fits_journal(io, name, h, error)) return false;
   std::string bad;
-  const SnapshotStatus s = reader->read(
-      [&](const SnapshotSession& x) {
+  const snapshot::SnapshotStatus s = reader->read(
+      [&](const snapshot::ClientRecord& x) {
         sessions_[x.client_id] = {x.request_id, x.sequence};
       },
       [&](std::uint16_t table, std::span<const std::byte> image) {
@@ -293,7 +293,7 @@ bool DeltaReplay::write_snapshot(journal::IoBackend& io, std::uint32_t journal_f
     *error = "a snapshot must end at a frame's end";
     return false;
   }
-  SnapshotHeader h;
+  snapshot::SnapshotHeader h;
   h.next_sequence = next_sequence_;
   h.tx_sequence = tx_sequence_;
   h.last_logical_time_ns = last_time_;
@@ -301,8 +301,8 @@ bool DeltaReplay::write_snapshot(journal::IoBackend& io, std::uint32_t journal_f
   h.chain = chain_;
   h.journal_flags = journal_flags;
   h.descriptor.assign(descriptor.begin(), descriptor.end());
-  std::unique_ptr<SnapshotWriter> w;
-  SnapshotStatus s = SnapshotWriter::begin(io, h, &w);
+  std::unique_ptr<snapshot::SnapshotWriter> w;
+  snapshot::SnapshotStatus s = snapshot::SnapshotWriter::begin(io, h, &w);
   for (const auto& [client, x] : sessions_) {
     if (!s.is_ok()) break;
     s = w->add_session({client, x.request_id, x.sequence});
@@ -321,7 +321,7 @@ bool DeltaReplay::write_snapshot(journal::IoBackend& io, std::uint32_t journal_f
     *error = s.message();
     return false;
   }
-  *name = snapshot_file_name(next_sequence_);
+  *name = snapshot::snapshot_file_name(next_sequence_);
   return true;
 }
 
@@ -330,7 +330,7 @@ std::unique_ptr<DeltaReplay> start_replay(journal::IoBackend& io, const schema::
                                           std::vector<std::string>* skipped) {
   if (at_most) {
     std::vector<std::pair<std::uint64_t, std::string>> all;
-    if (SnapshotStatus s = list_snapshots(io, &all); !s.is_ok()) {
+    if (snapshot::SnapshotStatus s = snapshot::list_snapshots(io, &all); !s.is_ok()) {
       skipped->push_back(s.message());
       all.clear();
     }

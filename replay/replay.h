@@ -25,8 +25,8 @@
 #include "journal/io_backend.h"
 #include "replay/generic_state.h"
 #include "replay/journal_scan.h"
-#include "replay/snapshot.h"
 #include "schema/model.h"
+#include "snapshot/snapshot.h"
 
 namespace lockstep::replay {
 
@@ -70,11 +70,11 @@ std::string event_fields_json(const schema::Domain& d, const TxEventView& e);
 // frame boundary there with the snapshot's chain hash. False with *why otherwise (another
 // history, a journal that ends before it, or corruption after it).
 [[nodiscard]] bool snapshot_fits_journal(journal::IoBackend& io, const std::string& name,
-                                         const SnapshotHeader& h, std::string* why);
+                                         const snapshot::SnapshotHeader& h, std::string* why);
 
 class DeltaReplay {
  public:
-  struct Session {
+  struct ClientRequest {
     std::uint64_t request_id = 0;
     std::uint64_t sequence = 0;
   };
@@ -101,7 +101,9 @@ class DeltaReplay {
   // After the last complete frame: where a snapshot may be taken (never inside a chain).
   bool at_frame_end() const noexcept { return at_frame_end_; }
   const journal::ChainHash& chain() const noexcept { return chain_; }
-  const absl::btree_map<std::uint64_t, Session>& sessions() const noexcept { return sessions_; }
+  const absl::btree_map<std::uint64_t, ClientRequest>& sessions() const noexcept {
+    return sessions_;
+  }
 
   std::uint64_t entries() const noexcept { return entries_; }
   std::uint64_t committed() const noexcept { return committed_; }
@@ -109,7 +111,7 @@ class DeltaReplay {
   std::uint64_t hashes_checked() const noexcept { return hashes_checked_; }
   bool in_chain() const noexcept { return in_chain_; }
   // The snapshot this replay started from, if any.
-  const std::optional<SnapshotHeader>& snapshot() const noexcept { return snapshot_; }
+  const std::optional<snapshot::SnapshotHeader>& snapshot() const noexcept { return snapshot_; }
 
   // Writes a snapshot of the state now into io's directory. REQUIRES: at_frame_end().
   [[nodiscard]] bool write_snapshot(journal::IoBackend& io, std::uint32_t journal_flags,
@@ -126,12 +128,12 @@ class DeltaReplay {
   bool at_frame_end_ = true;
   bool in_chain_ = false;
   journal::ChainHash chain_{};
-  absl::btree_map<std::uint64_t, Session> sessions_;
+  absl::btree_map<std::uint64_t, ClientRequest> sessions_;
   std::uint64_t entries_ = 0;
   std::uint64_t committed_ = 0;
   std::uint64_t refused_ = 0;
   std::uint64_t hashes_checked_ = 0;
-  std::optional<SnapshotHeader> snapshot_;
+  std::optional<snapshot::SnapshotHeader> snapshot_;
 };
 
 // A replay that starts from the newest snapshot in io's directory whose next_sequence is

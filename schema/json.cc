@@ -4,6 +4,8 @@
 #include <limits>
 #include <utility>
 
+#include "base/endian.h"
+
 namespace lockstep::schema {
 
 namespace {
@@ -151,19 +153,6 @@ std::string decimal_to_text(std::uint64_t bits, std::uint32_t scale) {
   if (digits.size() < scale + 1) digits.insert(0, scale + 1 - digits.size(), '0');
   if (scale > 0) digits.insert(digits.size() - scale, 1, '.');
   return negative ? "-" + digits : digits;
-}
-
-// ---------------------------------------------------------------------------------------
-// Little-endian loads and stores.
-
-std::uint64_t load_le(const std::byte* p, std::size_t n) noexcept {
-  std::uint64_t v = 0;
-  for (std::size_t i = 0; i < n; ++i) v |= std::to_integer<std::uint64_t>(p[i]) << (8 * i);
-  return v;
-}
-
-void store_le(std::byte* p, std::uint64_t v, std::size_t n) noexcept {
-  for (std::size_t i = 0; i < n; ++i) p[i] = static_cast<std::byte>(v >> (8 * i));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -604,18 +593,18 @@ class Writer {
       case FieldType::kU8:
       case FieldType::kU16:
       case FieldType::kU32:
-      case FieldType::kU64: *out += std::to_string(load_le(p, f.size)); return true;
+      case FieldType::kU64: *out += std::to_string(load_le_bytes(p, f.size)); return true;
       case FieldType::kI8:
       case FieldType::kI16:
       case FieldType::kI32:
-      case FieldType::kI64: signed_integer(load_le(p, f.size), f.size, out); return true;
+      case FieldType::kI64: signed_integer(load_le_bytes(p, f.size), f.size, out); return true;
       case FieldType::kU128:
-        *out += '"' + u128_to_decimal(load_le(p + 8, 8), load_le(p, 8)) + '"';
+        *out += '"' + u128_to_decimal(load_le_bytes(p + 8, 8), load_le_bytes(p, 8)) + '"';
         return true;
       case FieldType::kBool: return boolean(f, std::to_integer<unsigned>(p[0]), out);
-      case FieldType::kEnum: return enumeration(f, load_le(p, f.size), out);
+      case FieldType::kEnum: return enumeration(f, load_le_bytes(p, f.size), out);
       case FieldType::kDecimal:
-        *out += '"' + decimal_to_text(load_le(p, 8), f.scale) + '"';
+        *out += '"' + decimal_to_text(load_le_bytes(p, 8), f.scale) + '"';
         return true;
       case FieldType::kChars: return chars(f, p, out);
       case FieldType::kBytes:
@@ -743,7 +732,7 @@ class FieldReader {
     std::uint64_t lo = 0;
     if (!accumulate(n.whole, &hi, &lo) || hi != 0) return out_of_range(f, v, range);
     if (n.negative ? lo > min_magnitude : lo > max) return out_of_range(f, v, range);
-    store_le(p, n.negative ? 0 - lo : lo, f.size);
+    store_le_bytes(p, n.negative ? 0 - lo : lo, f.size);
     return true;
   }
 
@@ -769,8 +758,8 @@ class FieldReader {
         hi = (hi << 4) | (lo >> 60);
         lo = (lo << 4) | static_cast<std::uint64_t>(d);
       }
-      store_le(p, lo, 8);
-      store_le(p + 8, hi, 8);
+      store_le_bytes(p, lo, 8);
+      store_le_bytes(p + 8, hi, 8);
       return true;
     }
     NumberText n;
@@ -783,8 +772,8 @@ class FieldReader {
     if (!accumulate(n.whole, &hi, &lo) || (n.negative && (hi != 0 || lo != 0))) {
       return out_of_range(f, v, "0.." + u128_to_decimal(~std::uint64_t{0}, ~std::uint64_t{0}));
     }
-    store_le(p, lo, 8);
-    store_le(p + 8, hi, 8);
+    store_le_bytes(p, lo, 8);
+    store_le_bytes(p + 8, hi, 8);
     return true;
   }
 
@@ -800,7 +789,7 @@ class FieldReader {
       if (e.values.size() > kEnumNamesListedMax) names += ", ...";
       return fail(f, v, quote(v.string) + " is not a value of enum " + e.name + " (" + names + ")");
     }
-    store_le(p, ev->value, f.size);
+    store_le_bytes(p, ev->value, f.size);
     return true;
   }
 
@@ -830,7 +819,7 @@ class FieldReader {
     if (!ok || hi != 0 || lo > (n.negative ? kMaxUnits + 1 : kMaxUnits)) {
       return out_of_range(f, v, range);
     }
-    store_le(p, n.negative ? 0 - lo : lo, 8);
+    store_le_bytes(p, n.negative ? 0 - lo : lo, 8);
     return true;
   }
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "bank_domain.h"
-#include "engine/engine.h"
+#include "runtime/engine.h"
 
 namespace lockstep {
 namespace {

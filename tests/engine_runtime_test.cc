@@ -1,4 +1,4 @@
-// The running engine (engine/engine.h) on the bank domain: submissions from several
+// The running engine (runtime/engine.h) on the bank domain: submissions from several
 // threads, completions once each and in order, restart by replay, retries, invalid
 // commands, backpressure, and the failed state after a journal I/O error; journals it
 // refuses to open, bad configurations, subscribers, linked chains through the ingest
@@ -34,12 +34,12 @@
 #include <vector>
 
 #include "bank_domain.h"
-#include "engine/engine.h"
 #include "engine/tx_result.h"
 #include "journal/format.h"
 #include "journal/memory_disk.h"
 #include "journal/segment_header.h"
 #include "ledger_domain.h"
+#include "runtime/engine.h"
 
 namespace lockstep {
 

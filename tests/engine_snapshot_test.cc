@@ -19,11 +19,11 @@
 #include <vector>
 
 #include "bank_domain.h"
-#include "engine/engine.h"
 #include "journal/memory_disk.h"
 #include "journal/posix_backend.h"
 #include "replay/replay.h"
-#include "replay/snapshot.h"
+#include "runtime/engine.h"
+#include "snapshot/snapshot.h"
 
 namespace lockstep {
 namespace {
@@ -154,7 +154,7 @@ std::vector<std::string> write_snapshots(const std::string& dir, std::vector<std
 std::vector<std::string> snapshot_files(const std::string& dir) {
   std::vector<std::string> v;
   for (const auto& f : fs::directory_iterator(dir)) {
-    if (replay::parse_snapshot_file_name(f.path().filename().string())) {
+    if (snapshot::parse_snapshot_file_name(f.path().filename().string())) {
       v.push_back(f.path().filename().string());
     }
   }
@@ -305,13 +305,13 @@ TEST(EngineSnapshot, ASnapshotWithTwoRecordsOnOneKeyIsRefused) {
   std::unique_ptr<journal::IoBackend> io;
   std::string error;
   ASSERT_TRUE(replay::open_directory(dir.path, &io, &error)) << error;
-  std::unique_ptr<replay::SnapshotReader> reader;
-  ASSERT_TRUE(replay::SnapshotReader::open(*io, names[0], &reader).is_ok());
-  replay::SnapshotHeader h = reader->header();
-  std::vector<replay::SnapshotSession> sessions;
+  std::unique_ptr<snapshot::SnapshotReader> reader;
+  ASSERT_TRUE(snapshot::SnapshotReader::open(*io, names[0], &reader).is_ok());
+  snapshot::SnapshotHeader h = reader->header();
+  std::vector<snapshot::ClientRecord> sessions;
   std::vector<std::pair<std::uint16_t, std::vector<std::byte>>> records;
   ASSERT_TRUE(reader
-                  ->read([&](const replay::SnapshotSession& x) { sessions.push_back(x); },
+                  ->read([&](const snapshot::ClientRecord& x) { sessions.push_back(x); },
                          [&](std::uint16_t t, std::span<const std::byte> image) {
                            records.emplace_back(t,
                                                 std::vector<std::byte>(image.begin(), image.end()));
@@ -327,8 +327,8 @@ TEST(EngineSnapshot, ASnapshotWithTwoRecordsOnOneKeyIsRefused) {
   for (const auto& [t, image] : records) hash.add(t, image);
   h.state_hash = hash;
   ASSERT_TRUE(io->remove(names[0]));
-  std::unique_ptr<replay::SnapshotWriter> w;
-  ASSERT_TRUE(replay::SnapshotWriter::begin(*io, h, &w).is_ok());
+  std::unique_ptr<snapshot::SnapshotWriter> w;
+  ASSERT_TRUE(snapshot::SnapshotWriter::begin(*io, h, &w).is_ok());
   for (const auto& x : sessions) ASSERT_TRUE(w->add_session(x).is_ok());
   std::uint16_t table = 0xFFFF;
   for (const auto& [t, image] : records) {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "journal/endian.h"
+#include "base/endian.h"
 
 namespace lockstep::journal {
 namespace {

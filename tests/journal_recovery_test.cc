@@ -43,7 +43,7 @@
 #include <utility>
 #include <vector>
 
-#include "journal/endian.h"
+#include "base/endian.h"
 #include "journal/format.h"
 #include "journal/frame.h"
 #include "journal/journal_writer.h"

@@ -7,7 +7,7 @@
 
 #include <xxhash.h>
 
-#include "journal/endian.h"
+#include "base/endian.h"
 
 namespace lockstep::journal {
 namespace {

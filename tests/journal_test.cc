@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "journal/endian.h"
+#include "base/endian.h"
 #include "journal/journal_reader.h"
 #include "journal/journal_writer.h"
 #include "journal/memory_disk.h"

@@ -11,8 +11,8 @@
 #include <string>
 #include <thread>
 
-#include "engine/engine.h"
 #include "ledger_domain.h"
+#include "runtime/engine.h"
 
 namespace lockstep {
 namespace {

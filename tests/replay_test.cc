@@ -32,7 +32,6 @@
 
 #include "bank/bank_harness.h"
 #include "bank_domain.h"
-#include "engine/engine.h"
 #include "engine/tx_result.h"
 #include "journal/format.h"
 #include "journal/memory_disk.h"
@@ -42,8 +41,9 @@
 #include "replay/journal_scan.h"
 #include "replay/reexecute.h"
 #include "replay/replay.h"
-#include "replay/snapshot.h"
+#include "runtime/engine.h"
 #include "schema/descriptor.h"
+#include "snapshot/snapshot.h"
 
 namespace lockstep {
 
@@ -1242,7 +1242,7 @@ TEST(ReplaySnapshots, ReplayFromEachSnapshotEndsInTheFullReplaysState) {
     ASSERT_TRUE(r.at_frame_end());
     Written w;
     ASSERT_TRUE(r.write_snapshot(disk, head.flags, head.descriptor, &w.name, &error)) << error;
-    EXPECT_EQ(w.name, replay::snapshot_file_name(r.next_sequence()));
+    EXPECT_EQ(w.name, snapshot::snapshot_file_name(r.next_sequence()));
     w.next_sequence = r.next_sequence();
     w.hash = r.state().hash();
     w.chain = r.chain();
@@ -1253,7 +1253,7 @@ TEST(ReplaySnapshots, ReplayFromEachSnapshotEndsInTheFullReplaysState) {
   ASSERT_GE(snaps.size(), 3u);
   EXPECT_TRUE(tried_mid_frame) << "no frame of several entries, seed " << seed;
   std::vector<std::pair<std::uint64_t, std::string>> listed;
-  ASSERT_TRUE(replay::list_snapshots(disk, &listed).is_ok());
+  ASSERT_TRUE(snapshot::list_snapshots(disk, &listed).is_ok());
   ASSERT_EQ(listed.size(), snaps.size());
   for (std::size_t i = 0; i < snaps.size(); ++i) {
     EXPECT_EQ(listed[i].first, snaps[i].next_sequence);

@@ -21,19 +21,19 @@
 #include <vector>
 
 #include "bank/bank_domain.h"
-#include "journal/endian.h"
+#include "base/endian.h"
 #include "journal/memory_disk.h"
 #include "journal/posix_backend.h"
-#include "replay/snapshot.h"
+#include "snapshot/snapshot.h"
 
-namespace lockstep::replay {
+namespace lockstep::snapshot {
 namespace {
 
 namespace f = snapshot_format;
 using journal::FileHandle;
-using journal::load_le;
 using journal::MemoryDisk;
-using journal::store_le;
+using lockstep::load_le;
+using lockstep::store_le;
 
 constexpr std::uint32_t kAccountBytes = sizeof(bank::Account);    // table 0
 constexpr std::uint32_t kTransferBytes = sizeof(bank::Transfer);  // table 1
@@ -57,7 +57,7 @@ void fill_record(std::uint16_t table, std::uint64_t i, std::span<std::byte> out)
 
 // What a snapshot holds: sessions, then (table, record count) in table order.
 struct Contents {
-  std::vector<SnapshotSession> sessions;
+  std::vector<ClientRecord> sessions;
   std::vector<std::pair<std::uint16_t, std::uint64_t>> tables;
 
   std::uint64_t records() const {
@@ -98,7 +98,7 @@ SnapshotHeader header_for(std::uint64_t next_sequence, const Contents& c) {
 SnapshotStatus write_snapshot(journal::IoBackend& io, const SnapshotHeader& h, const Contents& c) {
   std::unique_ptr<SnapshotWriter> w;
   if (SnapshotStatus s = SnapshotWriter::begin(io, h, &w); !s.is_ok()) return s;
-  for (const SnapshotSession& s : c.sessions) {
+  for (const ClientRecord& s : c.sessions) {
     if (SnapshotStatus st = w->add_session(s); !st.is_ok()) return st;
   }
   std::vector<std::byte> image(schema::kStructBytesMax);
@@ -115,7 +115,7 @@ SnapshotStatus write_snapshot(journal::IoBackend& io, const SnapshotHeader& h, c
 
 struct ReadBack {
   SnapshotHeader header;
-  std::vector<SnapshotSession> sessions;
+  std::vector<ClientRecord> sessions;
   std::vector<std::pair<std::uint16_t, std::uint64_t>> tables;
   std::uint64_t mismatches = 0;  // records whose bytes are not fill_record's
 };
@@ -125,7 +125,7 @@ SnapshotStatus read_snapshot(journal::IoBackend& io, const std::string& name, Re
   if (SnapshotStatus s = SnapshotReader::open(io, name, &r); !s.is_ok()) return s;
   out->header = r->header();
   std::vector<std::byte> expected(schema::kStructBytesMax);
-  return r->read([&](const SnapshotSession& s) { out->sessions.push_back(s); },
+  return r->read([&](const ClientRecord& s) { out->sessions.push_back(s); },
                  [&](std::uint16_t table, std::span<const std::byte> image) {
                    if (out->tables.empty() || out->tables.back().first != table) {
                      out->tables.emplace_back(table, 0);
@@ -140,7 +140,7 @@ SnapshotStatus read_snapshot(journal::IoBackend& io, const std::string& name, Re
 SnapshotStatus verify(journal::IoBackend& io, const std::string& name) {
   std::unique_ptr<SnapshotReader> r;
   if (SnapshotStatus s = SnapshotReader::open(io, name, &r); !s.is_ok()) return s;
-  return r->read([](const SnapshotSession&) {}, [](std::uint16_t, std::span<const std::byte>) {});
+  return r->read([](const ClientRecord&) {}, [](std::uint16_t, std::span<const std::byte>) {});
 }
 
 void expect_same_header(const SnapshotHeader& got, const SnapshotHeader& want) {
@@ -303,7 +303,7 @@ TEST(SnapshotRoundTrip, ReadingTwiceGivesTheSameContents) {
   for (int pass = 0; pass < 2; ++pass) {
     std::uint64_t sessions = 0;
     std::uint64_t records = 0;
-    ASSERT_TRUE(r->read([&](const SnapshotSession&) { ++sessions; },
+    ASSERT_TRUE(r->read([&](const ClientRecord&) { ++sessions; },
                         [&](std::uint16_t, std::span<const std::byte>) { ++records; })
                     .is_ok());
     EXPECT_EQ(sessions, 3u);
@@ -319,7 +319,7 @@ TEST(SnapshotRoundTrip, ASkippedTableAndAnEmptyBegunTableGiveTheSameFile) {
   MemoryDisk begun;
   std::unique_ptr<SnapshotWriter> w;
   ASSERT_TRUE(SnapshotWriter::begin(begun, h, &w).is_ok());
-  for (const SnapshotSession& s : c.sessions) ASSERT_TRUE(w->add_session(s).is_ok());
+  for (const ClientRecord& s : c.sessions) ASSERT_TRUE(w->add_session(s).is_ok());
   ASSERT_TRUE(w->begin_table(0, kAccountBytes).is_ok());
   ASSERT_TRUE(w->begin_table(1, kTransferBytes).is_ok());
   std::vector<std::byte> image(kTransferBytes);
@@ -1094,4 +1094,4 @@ TEST(SnapshotPosix, ASnapshotRoundTripsThroughRealFilesAndReplacesAnOlderOne) {
 }
 
 }  // namespace
-}  // namespace lockstep::replay
+}  // namespace lockstep::snapshot

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <limits>
 
-#include "pipeline/assert.h"
+#include "base/assert.h"
 
 namespace matching {
 

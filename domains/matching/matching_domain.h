@@ -5,7 +5,7 @@
 #include <chrono>
 #include <cstdint>
 
-#include "stages/command.h"
+#include "runtime/command.h"
 
 #include "matching.schema.h"
 

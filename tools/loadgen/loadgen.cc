@@ -48,14 +48,14 @@
 #include <thread>
 #include <vector>
 
-#include "engine/engine.h"
+#include "base/clock.h"
 #include "engine/outcome.h"
 #include "ledger_domain.h"
 #include "matching_domain.h"
 #include "order_flow.h"
-#include "pipeline/clock.h"
 #include "pipeline/cpu_relax.h"
 #include "pipeline/histogram.h"
+#include "runtime/engine.h"
 #include "schema/descriptor.h"
 #include "schema/json.h"
 #include "schema/model.h"
@@ -1275,8 +1275,7 @@ int run_executor_only(const Options& o, const lockstep::schema::Domain& schema,
     v.logical_time_ns = ++time;
     v.payload = c.payload();
     (void)exec.execute(v, batch_end, out);
-    std::uint32_t code = 0;
-    std::memcpy(&code, out.data() + lockstep::tx_field::kOutcomeCode, 4);
+    const std::uint32_t code = lockstep::read_tx_result_header(out.data()).outcome_code;
     committed += code == 0 ? 1 : 0;
     if (code < by_code.size()) {
       ++by_code[code];

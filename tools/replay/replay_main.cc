@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "bank_domain.h"
+#include "engine/descriptor_check.h"
 #include "engine/executor.h"
 #include "ledger_domain.h"
 #include "matching_domain.h"
@@ -37,9 +38,9 @@
 #include "replay/journal_scan.h"
 #include "replay/reexecute.h"
 #include "replay/replay.h"
-#include "replay/snapshot.h"
 #include "schema/descriptor.h"
 #include "schema/json.h"
+#include "snapshot/snapshot.h"
 
 namespace {
 
@@ -228,7 +229,8 @@ std::unique_ptr<DeltaReplay> begin(Journal& j, std::optional<std::uint64_t> at_m
 std::unique_ptr<DeltaReplay> begin_at_start(Journal& j) {
   if (j.head.first_sequence == 0) return std::make_unique<DeltaReplay>(j.domain);
   std::vector<std::pair<std::uint64_t, std::string>> all;
-  if (SnapshotStatus s = list_snapshots(*j.io, &all); !s.is_ok()) throw Failure(s.message());
+  if (snapshot::SnapshotStatus s = snapshot::list_snapshots(*j.io, &all); !s.is_ok())
+    throw Failure(s.message());
   for (const auto& [seq, name] : all) {
     if (seq < j.head.first_sequence) continue;
     auto r = std::make_unique<DeltaReplay>(j.domain);
@@ -266,7 +268,8 @@ struct SnapshotCheck {
 // hash to its header's state hash), one at a time.
 std::vector<SnapshotCheck> check_snapshots(Journal& j) {
   std::vector<std::pair<std::uint64_t, std::string>> all;
-  if (SnapshotStatus s = list_snapshots(*j.io, &all); !s.is_ok()) throw Failure(s.message());
+  if (snapshot::SnapshotStatus s = snapshot::list_snapshots(*j.io, &all); !s.is_ok())
+    throw Failure(s.message());
   std::vector<SnapshotCheck> out;
   for (const auto& [seq, name] : all) {
     SnapshotCheck c;
@@ -335,11 +338,7 @@ void run(Journal& j, DeltaReplay& r, const std::function<bool(const JournalEntry
 template <class D>
 bool try_reexecute(Journal& j, const typename D::Handlers& handlers, const Args& a,
                    const DeltaReplay& deltas, ReexecuteReport* rep) {
-  const auto desc = D::descriptor();
-  if (j.head.descriptor.size() != desc.size() ||
-      std::memcmp(j.head.descriptor.data(), desc.data(), desc.size()) != 0) {
-    return false;
-  }
+  if (!is_descriptor_of<D>(j.head.descriptor)) return false;
   // The running engine's limits (a refusal for a limit must happen again), and tables
   // large enough for any history here unless --capacity says otherwise.
   EngineOptions o = EngineOptions::running_engine_defaults();
@@ -420,7 +419,8 @@ int verify(const Args& a) {
   if (a.json) {
     std::cout << "{\"ok\":" << (rep.diverged || !snapshots_ok ? "false" : "true")
               << ",\"domain\":" << quote(j.domain.name) << ",\"from_sequence\":" << first
-              << ",\"snapshot\":" << (r->snapshot() ? quote(snapshot_file_name(first)) : "null")
+              << ",\"snapshot\":"
+              << (r->snapshot() ? quote(snapshot::snapshot_file_name(first)) : "null")
               << ",\"next_sequence\":" << r->next_sequence() << ",\"entries\":" << r->entries()
               << ",\"committed\":" << r->committed() << ",\"refused\":" << r->refused()
               << ",\"state_hashes_checked\":" << r->hashes_checked()
@@ -449,7 +449,8 @@ int verify(const Args& a) {
   } else {
     std::cout << "journal " << a.dir << " (domain " << j.domain.name << " version "
               << j.domain.version << ")\n";
-    if (r->snapshot()) std::cout << "  from snapshot       " << snapshot_file_name(first) << "\n";
+    if (r->snapshot())
+      std::cout << "  from snapshot       " << snapshot::snapshot_file_name(first) << "\n";
     std::cout << "  entries             " << r->entries() << " (sequences " << first << " to "
               << (r->next_sequence() == 0 ? 0 : r->next_sequence() - 1) << ")\n"
               << "  committed, refused  " << r->committed() << ", " << r->refused() << "\n"
@@ -585,7 +586,7 @@ int history(const Args& a) {
   if (!a.json) {
     std::cout << "history of " << t.name << " " << a.key << " in " << a.dir << "\n";
     if (r->snapshot()) {
-      std::cout << "  (from snapshot " << snapshot_file_name(r->snapshot()->next_sequence)
+      std::cout << "  (from snapshot " << snapshot::snapshot_file_name(r->snapshot()->next_sequence)
                 << ": before it, " << image_json(before) << ")\n";
     }
   }
@@ -696,14 +697,15 @@ int state(const Args& a) {
   if (a.json) {
     std::cout << "{\"sequence\":" << at << ",\"state_hash\":" << quote(hash_text(h))
               << ",\"records\":" << h.records << ",\"snapshot\":"
-              << (r->snapshot() ? quote(snapshot_file_name(r->snapshot()->next_sequence)) : "null")
+              << (r->snapshot() ? quote(snapshot::snapshot_file_name(r->snapshot()->next_sequence))
+                                : "null")
               << ",\"replayed\":" << r->entries() << "}\n";
   } else {
     std::cout << "state after sequence " << at << ": " << hash_text(h) << ", " << h.records
               << " records";
     if (r->snapshot()) {
-      std::cout << " (snapshot " << snapshot_file_name(r->snapshot()->next_sequence) << " + "
-                << r->entries() << " entries)";
+      std::cout << " (snapshot " << snapshot::snapshot_file_name(r->snapshot()->next_sequence)
+                << " + " << r->entries() << " entries)";
     } else {
       std::cout << " (" << r->entries() << " entries replayed)";
     }
@@ -786,7 +788,7 @@ int stats(const Args& a) {
   return snapshots_ok ? 0 : 1;
 }
 
-int snapshot(const Args& a) {
+int take_snapshot(const Args& a) {
   Journal j = open_journal(a.dir);
   std::vector<std::string> skipped;
   auto r = begin(j, UINT64_MAX, &skipped);
@@ -801,7 +803,8 @@ int snapshot(const Args& a) {
     throw Failure(error);
   }
   if (a.keep) {
-    if (SnapshotStatus s = prune_snapshots(*j.io, *a.keep); !s.is_ok()) throw Failure(s.message());
+    if (snapshot::SnapshotStatus s = snapshot::prune_snapshots(*j.io, *a.keep); !s.is_ok())
+      throw Failure(s.message());
   }
   const StateHash& h = r->state().hash();
   if (a.json) {
@@ -828,7 +831,8 @@ int salvage(const Args& a) {
                                      : ""));
   }
   std::vector<std::pair<std::uint64_t, std::string>> all;
-  if (SnapshotStatus ss = list_snapshots(*j.io, &all); !ss.is_ok()) throw Failure(ss.message());
+  if (snapshot::SnapshotStatus ss = snapshot::list_snapshots(*j.io, &all); !ss.is_ok())
+    throw Failure(ss.message());
   // Snapshots past the journal's (new) end: set aside whether this run cut the journal or
   // an earlier, interrupted one did.
   std::vector<std::pair<std::string, std::string>> stale;  // snapshot, its new name
@@ -895,7 +899,7 @@ int main(int argc, char** argv) {
     if (a.command == "state") return state(a);
     if (a.command == "stats") return stats(a);
     if (a.command == "salvage") return salvage(a);
-    return snapshot(a);
+    return take_snapshot(a);
   } catch (const HelpAsked&) {
     std::cout << kUsage;
     return 0;

@@ -1,4 +1,4 @@
-// SessionTable: the sequence stage's record of each client's newest request, which lets
+// ClientTable: the sequence stage's record of each client's newest request, which lets
 // it drop retries. It is engine state: it is rebuilt from the journal on open (every
 // TxResult carries its client and request id), so a retry after a restart is still
 // recognised.
@@ -18,11 +18,11 @@
 
 namespace lockstep {
 
-class SessionTable {
+class ClientTable {
  public:
   enum class Check : std::uint8_t { kNew, kDuplicate, kFull };
 
-  explicit SessionTable(std::size_t capacity) : capacity_(capacity) { map_.reserve(capacity); }
+  explicit ClientTable(std::size_t capacity) : capacity_(capacity) { map_.reserve(capacity); }
 
   // Whether (client, request) may be sequenced. For kDuplicate, *newest is the sequence
   // of the client's newest request.

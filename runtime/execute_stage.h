@@ -25,19 +25,19 @@
 #include <utility>
 #include <vector>
 
+#include "base/clock.h"
+#include "base/endian.h"
 #include "engine/executor.h"
 #include "engine/tx_result.h"
-#include "journal/endian.h"
 #include "journal/format.h"
-#include "pipeline/clock.h"
 #include "pipeline/owner_check.h"
 #include "pipeline/ring_buffer.h"
 #include "pipeline/sequence_barrier.h"
 #include "pipeline/stage.h"
 #include "pipeline/stage_runner.h"
-#include "stages/command.h"
-#include "stages/engine_signals.h"
-#include "stages/result_arena.h"
+#include "runtime/command.h"
+#include "runtime/engine_signals.h"
+#include "runtime/result_arena.h"
 
 namespace lockstep {
 
@@ -157,9 +157,7 @@ class ExecuteStage final : public Stage {
     sizes_.clear();
     std::size_t read = 0;
     for (std::uint32_t i = 0; i < r.results; ++i) {
-      std::uint32_t body = 0;
-      std::memcpy(&body, p + kEntryPrefixBytes + read + tx_field::kBodyBytes, 4);
-      const std::size_t n = kTxResultHeaderBytes + body;
+      const std::size_t n = tx_result_size(p + kEntryPrefixBytes + read);
       sizes_.push_back(n);
       read += n;
     }
@@ -172,12 +170,13 @@ class ExecuteStage final : public Stage {
       std::byte* entry = p + kEntryPrefixBytes * i + offset;
       if (i > 0) std::memmove(entry + kEntryPrefixBytes, p + kEntryPrefixBytes + offset, sizes_[i]);
       const auto n = static_cast<std::uint32_t>(sizes_[i]);
-      journal::store_le<std::uint32_t>({entry, kEntryPrefixBytes}, 0, n);
+      store_le<std::uint32_t>({entry, kEntryPrefixBytes}, 0, n);
       CommandItem<P>& c = *waiting_[i];
       c.result_at = at + (entry - p) + kEntryPrefixBytes;
       c.result_bytes = n;
-      std::memcpy(&c.outcome_code, entry + kEntryPrefixBytes + tx_field::kOutcomeCode, 4);
-      std::memcpy(&c.outcome_detail, entry + kEntryPrefixBytes + tx_field::kOutcomeDetail, 4);
+      const TxResultHeader h = read_tx_result_header(entry + kEntryPrefixBytes);
+      c.outcome_code = h.outcome_code;
+      c.outcome_detail = h.outcome_detail;
       c.disposition = Disposition::kExecuted;
     }
     waiting_.erase(waiting_.begin(), waiting_.begin() + r.results);

@@ -30,17 +30,17 @@
 #include <utility>
 #include <vector>
 
+#include "base/clock.h"
 #include "journal/format.h"
 #include "journal/journal_writer.h"
-#include "pipeline/clock.h"
 #include "pipeline/owner_check.h"
 #include "pipeline/ring_buffer.h"
 #include "pipeline/sequence_barrier.h"
 #include "pipeline/stage.h"
 #include "pipeline/stage_runner.h"
-#include "stages/command.h"
-#include "stages/engine_signals.h"
-#include "stages/result_arena.h"
+#include "runtime/command.h"
+#include "runtime/engine_signals.h"
+#include "runtime/result_arena.h"
 
 namespace lockstep {
 

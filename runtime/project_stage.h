@@ -8,9 +8,9 @@
 
 #include "engine/projection.h"
 #include "pipeline/batch_view.h"
-#include "stages/command.h"
-#include "stages/engine_signals.h"
-#include "stages/result_arena.h"
+#include "runtime/command.h"
+#include "runtime/engine_signals.h"
+#include "runtime/result_arena.h"
 
 namespace lockstep {
 

@@ -1,4 +1,4 @@
-#include "pipeline/assert.h"
+#include "base/assert.h"
 
 #include <cstdio>
 #include <cstdlib>

@@ -1,4 +1,4 @@
-#include "replay/snapshot.h"
+#include "snapshot/snapshot.h"
 
 // Static-linking-only API: XXH3_state_t on the stack, no allocation per block.
 #define XXH_STATIC_LINKING_ONLY
@@ -10,11 +10,11 @@
 #include <cstdio>
 #include <cstring>
 
-#include "journal/endian.h"
-#include "pipeline/assert.h"
+#include "base/assert.h"
+#include "base/endian.h"
 #include "schema/descriptor.h"
 
-namespace lockstep::replay {
+namespace lockstep::snapshot {
 namespace {
 
 namespace f = snapshot_format;
@@ -22,8 +22,8 @@ namespace hf = snapshot_format::header_field;
 namespace bf = snapshot_format::block_field;
 namespace tf = snapshot_format::trailer_field;
 namespace ef = snapshot_format::entry_field;
-using journal::load_le;
-using journal::store_le;
+using lockstep::load_le;
+using lockstep::store_le;
 
 constexpr std::size_t kNameDigits = 20;
 
@@ -297,7 +297,7 @@ std::byte* SnapshotWriter::block_start() noexcept {
   return buffers_[buffer_].data() + buffer_blocks_ * f::kBlockBytes;
 }
 
-SnapshotStatus SnapshotWriter::add_session(const SnapshotSession& s) {
+SnapshotStatus SnapshotWriter::add_session(const ClientRecord& s) {
   if (phase_ == Phase::kFailed) return error_;
   if (phase_ == Phase::kFinished) return SnapshotStatus::refused(name_, "session after finish");
   if (phase_ != Phase::kSessions) return refuse("session after a table");
@@ -471,7 +471,7 @@ namespace {
 // (a session or record may span two blocks: it is gathered in `carry_`).
 class StreamCursor {
  public:
-  using OnSession = std::function<void(const SnapshotSession&)>;
+  using OnSession = std::function<void(const ClientRecord&)>;
   using OnRecord = std::function<void(std::uint16_t, std::span<const std::byte>)>;
 
   StreamCursor(const SnapshotReader& reader, std::uint64_t header_bytes,
@@ -554,8 +554,8 @@ class StreamCursor {
 
   SnapshotStatus session(const std::byte* bytes, std::uint64_t pos) {
     const std::span<const std::byte> b(bytes, f::kSessionBytes);
-    const SnapshotSession s{load_le<std::uint64_t>(b, 0), load_le<std::uint64_t>(b, 8),
-                            load_le<std::uint64_t>(b, 16)};
+    const ClientRecord s{load_le<std::uint64_t>(b, 0), load_le<std::uint64_t>(b, 8),
+                         load_le<std::uint64_t>(b, 16)};
     const std::uint64_t next = reader_.header().next_sequence;
     std::string problem;
     if (s.client_id == 0) {
@@ -793,7 +793,7 @@ SnapshotStatus SnapshotReader::read_trailer() {
 }
 
 SnapshotStatus SnapshotReader::read(
-    const std::function<void(const SnapshotSession&)>& on_session,
+    const std::function<void(const ClientRecord&)>& on_session,
     const std::function<void(std::uint16_t table, std::span<const std::byte> image)>& on_record) {
   StreamCursor cursor(*this, header_bytes_, on_session, on_record);
   const std::uint64_t body_end = trailer_offset_;
@@ -883,4 +883,4 @@ SnapshotStatus prune_snapshots(journal::IoBackend& io, std::size_t keep) {
   return {};
 }
 
-}  // namespace lockstep::replay
+}  // namespace lockstep::snapshot

@@ -10,12 +10,12 @@
 #include <span>
 #include <vector>
 
+#include "base/clock.h"
 #include "pipeline/batch_view.h"
-#include "pipeline/clock.h"
 #include "pipeline/histogram.h"
-#include "stages/command.h"
-#include "stages/engine_signals.h"
-#include "stages/result_arena.h"
+#include "runtime/command.h"
+#include "runtime/engine_signals.h"
+#include "runtime/result_arena.h"
 
 namespace lockstep {
 

@@ -21,8 +21,8 @@
 
 #include "engine/outcome.h"
 #include "pipeline/batch_view.h"
-#include "stages/command.h"
-#include "stages/session_table.h"
+#include "runtime/client_table.h"
+#include "runtime/command.h"
 
 namespace lockstep {
 
@@ -34,7 +34,7 @@ class SequenceHandler {
  public:
   using Slot = CommandBatch<P>;
 
-  SequenceHandler(SessionTable& sessions, std::uint64_t next_sequence, std::int64_t last_time_ns,
+  SequenceHandler(ClientTable& sessions, std::uint64_t next_sequence, std::int64_t last_time_ns,
                   LogicalClockFn clock)
       : sessions_(sessions), next_(next_sequence), last_time_(last_time_ns), clock_(clock) {
     verdicts_.reserve(kBatchCommands);
@@ -77,14 +77,14 @@ class SequenceHandler {
       return {Disposition::kInvalid, Outcome::engine(EngineReject::kMalformedCommand, c.kind)};
     }
     switch (sessions_.check(c.client_id, c.request_id, &v.newest)) {
-      case SessionTable::Check::kDuplicate: v.disposition = Disposition::kDuplicate; break;
-      case SessionTable::Check::kFull:
+      case ClientTable::Check::kDuplicate: v.disposition = Disposition::kDuplicate; break;
+      case ClientTable::Check::kFull:
         v.disposition = Disposition::kInvalid;
         v.why =
             Outcome::engine(EngineReject::kCapacityExceeded,
                             kLimitDetailBase | static_cast<std::uint32_t>(EngineLimit::kSessions));
         break;
-      case SessionTable::Check::kNew: break;
+      case ClientTable::Check::kNew: break;
     }
     return v;
   }
@@ -152,7 +152,7 @@ class SequenceHandler {
     c.outcome_detail = why.detail();
   }
 
-  SessionTable& sessions_;
+  ClientTable& sessions_;
   std::uint64_t next_;
   std::int64_t last_time_;
   LogicalClockFn clock_;

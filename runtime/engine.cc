@@ -3,8 +3,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "engine/engine.h"
 #include "pipeline/constants.h"
+#include "runtime/engine.h"
 
 namespace lockstep {
 

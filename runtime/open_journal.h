@@ -1,4 +1,4 @@
-// Opening a journal directory for the engine (apart from engine/engine.h: liburing's
+// Opening a journal directory for the engine (apart from runtime/engine.h: liburing's
 // headers define BLOCK_SIZE, which moodycamel's queue, included by the engine, uses as a
 // name).
 #pragma once
@@ -11,7 +11,7 @@
 
 namespace lockstep {
 
-// Throws EngineOpenError (engine/engine.h) with `what`.
+// Throws EngineOpenError (runtime/engine.h) with `what`.
 [[noreturn]] void throw_engine_open_error(const std::string& what);
 
 // Opens (creating if missing) a journal directory through io_uring, or through POSIX

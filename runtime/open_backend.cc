@@ -2,7 +2,7 @@
 #include <string>
 
 #include "journal/uring_backend.h"
-#include "stages/open_journal.h"
+#include "runtime/open_journal.h"
 
 namespace lockstep {
 

@@ -29,7 +29,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <cstring>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -44,7 +43,8 @@
 #include "journal/journal_reader.h"
 #include "journal/posix_backend.h"
 #include "journal/segment_header.h"
-#include "replay/snapshot.h"
+#include "snapshot/load.h"
+#include "snapshot/snapshot.h"
 
 namespace lockstep {
 
@@ -141,20 +141,18 @@ class Snapshotter {
       return "snapshotter: " + s.message();
     }
     if (start_from_.empty()) return {};
-    std::unique_ptr<replay::SnapshotReader> reader;
-    if (auto s = replay::SnapshotReader::open(*io_, start_from_, &reader); !s.is_ok()) {
-      return "snapshotter: " + s.message();
+    std::string why;
+    const std::unique_ptr<snapshot::SnapshotReader> reader =
+        snapshot::open_snapshot<D>(*io_, start_from_, &why);
+    if (!reader || !snapshot::load_snapshot_state<D>(
+                       *reader, nullptr, &replica_,
+                       [&](const snapshot::ClientRecord& x) {
+                         sessions_[x.client_id] = {x.request_id, x.sequence};
+                       },
+                       nullptr, &why)) {
+      return "snapshotter: " + why;
     }
-    const replay::SnapshotHeader& h = reader->header();
-    const auto s = reader->read(
-        [&](const replay::SnapshotSession& x) {
-          sessions_[x.client_id] = {x.request_id, x.sequence};
-        },
-        [&](std::uint16_t table, std::span<const std::byte> image) {
-          replica_.load_record(table, image);
-        });
-    if (!s.is_ok()) return "snapshotter: " + s.message();
-    replica_.finish_load();
+    const snapshot::SnapshotHeader& h = reader->header();
     next_sequence_ = h.next_sequence;
     last_snapshot_ = h.next_sequence;
     tx_sequence_ = h.tx_sequence;
@@ -206,34 +204,19 @@ class Snapshotter {
   }
 
   void apply(std::span<const std::byte> e) {
-    using namespace tx_field;
-    const auto get = [&](std::size_t off, auto v) {
-      std::memcpy(&v, e.data() + off, sizeof v);
-      return v;
-    };
-    const std::uint64_t client = get(kClientId, std::uint64_t{});
-    if (client != 0) {
-      sessions_[client] = {get(kRequestId, std::uint64_t{}),
-                           get(kCommandSequence, std::uint64_t{})};
-    }
-    tx_sequence_ = get(kTxSequence, std::uint64_t{});
-    last_time_ = get(kLogicalTime, std::int64_t{});
-    const std::uint16_t flags = get(kFlags, std::uint16_t{});
-    has_recorded_hash_ = (flags & kTxFlagBatchEnd) != 0;
+    const TxResultHeader h = read_tx_result_header(e.data());
+    if (h.client_id != 0) sessions_[h.client_id] = {h.request_id, h.command_sequence};
+    tx_sequence_ = h.tx_sequence;
+    last_time_ = h.logical_time_ns;
+    has_recorded_hash_ = tx_result_state_hash(e, &recorded_);
     at_batch_end_ = has_recorded_hash_;
-    if (has_recorded_hash_) {
-      const std::size_t at = e.size() - kTxStateHashBytes;
-      std::memcpy(&recorded_.lo, e.data() + at, 8);
-      std::memcpy(&recorded_.hi, e.data() + at + 8, 8);
-      std::memcpy(&recorded_.records, e.data() + at + 16, 8);
-    }
     replica_.write([&] { replica_.apply(e); });
   }
 
   std::string write() {
     const auto t0 = std::chrono::steady_clock::now();
     const auto& tables = replica_.tables_unlocked();
-    replay::SnapshotHeader h;
+    snapshot::SnapshotHeader h;
     h.next_sequence = next_sequence_;
     h.tx_sequence = tx_sequence_;
     h.last_logical_time_ns = last_time_;
@@ -246,8 +229,8 @@ class Snapshotter {
     h.journal_flags = journal_flags_;
     const auto desc = D::descriptor();
     h.descriptor.assign(desc.begin(), desc.end());
-    std::unique_ptr<replay::SnapshotWriter> w;
-    replay::SnapshotStatus s = replay::SnapshotWriter::begin(*io_, h, &w);
+    std::unique_ptr<snapshot::SnapshotWriter> w;
+    snapshot::SnapshotStatus s = snapshot::SnapshotWriter::begin(*io_, h, &w);
     for (const auto& [client, x] : sessions_) {
       if (!s.is_ok()) break;
       s = w->add_session({client, x.request, x.sequence});
@@ -265,7 +248,7 @@ class Snapshotter {
     w.reset();
     if (!s.is_ok()) return "snapshotter: " + s.message();
     last_snapshot_ = next_sequence_;
-    if (auto p = replay::prune_snapshots(*io_, policy_.keep); !p.is_ok()) {
+    if (auto p = snapshot::prune_snapshots(*io_, policy_.keep); !p.is_ok()) {
       return "snapshotter: " + p.message();
     }
     std::uint64_t removed = 0;
@@ -284,7 +267,7 @@ class Snapshotter {
 
   std::string remove_old_segments(std::uint64_t* removed) {
     std::vector<std::pair<std::uint64_t, std::string>> snaps;
-    if (auto s = replay::list_snapshots(*io_, &snaps); !s.is_ok() || snaps.empty()) {
+    if (auto s = snapshot::list_snapshots(*io_, &snaps); !s.is_ok() || snaps.empty()) {
       return s.is_ok() ? std::string() : "snapshotter: " + s.message();
     }
     const std::uint64_t oldest = snaps.front().first;
@@ -311,7 +294,7 @@ class Snapshotter {
     return {};
   }
 
-  struct Session {
+  struct ClientRequest {
     std::uint64_t request;
     std::uint64_t sequence;
   };
@@ -327,7 +310,7 @@ class Snapshotter {
   std::unique_ptr<journal::PosixBackend> io_;
   std::unique_ptr<journal::JournalReader> reader_;  // over io_: declared after it
   Projection<D> replica_;
-  absl::btree_map<std::uint64_t, Session> sessions_;
+  absl::btree_map<std::uint64_t, ClientRequest> sessions_;
   std::uint64_t next_sequence_ = 0;
   std::uint64_t last_snapshot_ = 0;
   std::uint64_t tx_sequence_ = 0;

@@ -32,13 +32,13 @@
 #include <utility>
 #include <vector>
 
-#include "pipeline/assert.h"
-#include "pipeline/clock.h"
+#include "base/assert.h"
+#include "base/clock.h"
 #include "pipeline/ingress.h"
 #include "pipeline/ring_buffer.h"
 #include "pipeline/single_producer_sequencer.h"
 #include "pipeline/stage.h"
-#include "stages/command.h"
+#include "runtime/command.h"
 
 namespace lockstep {
 

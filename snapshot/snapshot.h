@@ -33,7 +33,7 @@
 #include "journal/io_backend.h"
 #include "schema/model.h"
 
-namespace lockstep::replay {
+namespace lockstep::snapshot {
 
 // ---- The format's numbers (docs/snapshot-format.md) ------------------------------------
 namespace snapshot_format {
@@ -162,10 +162,10 @@ struct SnapshotHeader {
   std::vector<std::byte> descriptor;
 };
 
-// One entry of the engine's retry table (stages/session_table.h). In a snapshot, sessions
+// One entry of the engine's retry table (runtime/client_table.h). In a snapshot, sessions
 // are in strictly increasing client id order (so one state has one file), client id is
 // never 0 (anonymous clients are not recorded) and sequence is below next_sequence.
-struct SnapshotSession {
+struct ClientRecord {
   std::uint64_t client_id = 0;
   std::uint64_t request_id = 0;
   std::uint64_t sequence = 0;
@@ -225,7 +225,7 @@ class SnapshotWriter {
                               std::unique_ptr<SnapshotWriter>* out);
   // REQUIRES (refused otherwise): before any begin_table; client ids strictly increasing and
   // not 0; sequence < next_sequence.
-  SnapshotStatus add_session(const SnapshotSession& s);
+  SnapshotStatus add_session(const ClientRecord& s);
   // Starts the records of `table`. REQUIRES (refused otherwise): ids strictly increasing
   // (each table at most once; a table with no records may be skipped); the table exists in
   // the descriptor with records of `record_bytes`.
@@ -329,7 +329,7 @@ class SnapshotReader {
   // The state hash is not recomputed here (the caller that rebuilds the state does).
   // May be called again: each call reads the whole body.
   SnapshotStatus read(
-      const std::function<void(const SnapshotSession&)>& on_session,
+      const std::function<void(const ClientRecord&)>& on_session,
       const std::function<void(std::uint16_t table, std::span<const std::byte> image)>& on_record);
 
  private:
@@ -364,4 +364,4 @@ SnapshotStatus list_snapshots(journal::IoBackend& io,
 // syncs the directory. REQUIRES: no SnapshotWriter is writing in this directory.
 SnapshotStatus prune_snapshots(journal::IoBackend& io, std::size_t keep);
 
-}  // namespace lockstep::replay
+}  // namespace lockstep::snapshot

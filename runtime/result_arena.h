@@ -16,7 +16,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "pipeline/assert.h"
+#include "base/assert.h"
 
 namespace lockstep {
 
