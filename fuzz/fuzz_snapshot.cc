@@ -19,7 +19,7 @@
 
 #include "fuzz/fuzz_check.h"
 #include "journal/memory_disk.h"
-#include "pipeline/assert.h"
+#include "base/assert.h"
 #include "snapshot/snapshot.h"
 
 namespace {
