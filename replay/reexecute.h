@@ -135,30 +135,28 @@ std::unique_ptr<Executor<D>> load_snapshot_into(journal::IoBackend& io, const st
   return exec;
 }
 
-// Re-executes io's journal with domain D's handlers. `options` must give the capacities
-// and limits the live engine ran with (a capacity refusal that did not happen live is a
-// divergence). Returns false with *error if the journal cannot be read or re-execution
-// cannot start; a divergence is not an error: it is in the report.
+namespace detail {
+// An executor where io's journal begins: empty at sequence 0, else holding the oldest
+// snapshot at or after the journal's first sequence that loads and hashes right (a
+// refused one is skipped, as the engine's open does). Null with *error if there is none.
 template <class D>
-bool reexecute_journal(journal::IoBackend& io, const typename D::Handlers& handlers,
-                       EngineOptions options, ReexecuteReport* report, std::string* error) {
+std::unique_ptr<Executor<D>> executor_at_start(journal::IoBackend& io,
+                                               const typename D::Handlers& handlers,
+                                               const EngineOptions& options,
+                                               ReexecuteReport* report, std::string* error) {
   std::unique_ptr<journal::JournalReader> probe;
   if (auto s = journal::JournalReader::open(io, &probe); !s.is_ok()) {
     *error = s.message();
-    return false;
+    return nullptr;
   }
   const std::uint64_t first = probe->first_sequence();
   probe.reset();
-  // Starting from a snapshot: the oldest one covering the journal's beginning that loads
-  // and hashes right (a refused one is skipped, as start_replay does).
   std::unique_ptr<Executor<D>> exec;
-  schema::Domain domain;
-  if (!schema::decode_descriptor(D::descriptor(), &domain, error)) return false;
   if (first > 0) {
     std::vector<std::pair<std::uint64_t, std::string>> all;
     if (snapshot::SnapshotStatus s = snapshot::list_snapshots(io, &all); !s.is_ok()) {
       *error = s.message();
-      return false;
+      return nullptr;
     }
     std::string refused;
     for (const auto& [seq, name] : all) {
@@ -174,11 +172,28 @@ bool reexecute_journal(journal::IoBackend& io, const typename D::Handlers& handl
     if (!exec) {
       *error = "the journal begins at sequence " + std::to_string(first) +
                " (older segments were removed) and no snapshot that loads covers it" + refused;
-      return false;
+      return nullptr;
     }
   } else {
     exec = std::make_unique<Executor<D>>(handlers, options);
   }
+  return exec;
+}
+
+}  // namespace detail
+
+// Re-executes io's journal with domain D's handlers. `options` must give the capacities
+// and limits the live engine ran with (a capacity refusal that did not happen live is a
+// divergence). Returns false with *error if the journal cannot be read or re-execution
+// cannot start; a divergence is not an error: it is in the report.
+template <class D>
+bool reexecute_journal(journal::IoBackend& io, const typename D::Handlers& handlers,
+                       EngineOptions options, ReexecuteReport* report, std::string* error) {
+  schema::Domain domain;
+  if (!schema::decode_descriptor(D::descriptor(), &domain, error)) return false;
+  const std::unique_ptr<Executor<D>> exec =
+      detail::executor_at_start<D>(io, handlers, options, report, error);
+  if (!exec) return false;
   report->from_sequence = exec->next_sequence();
   Reexecutor<D> reexecutor(*exec);
   std::string failure;
