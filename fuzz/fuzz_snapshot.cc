@@ -17,9 +17,9 @@
 #include <string>
 #include <vector>
 
+#include "base/assert.h"
 #include "fuzz/fuzz_check.h"
 #include "journal/memory_disk.h"
-#include "base/assert.h"
 #include "snapshot/snapshot.h"
 
 namespace {
