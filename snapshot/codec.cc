@@ -5,7 +5,6 @@
 #include <xxhash.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
@@ -16,12 +15,6 @@
 #include "schema/descriptor.h"
 
 namespace lockstep::snapshot {
-
-namespace f = snapshot_format;
-namespace hf = snapshot_format::header_field;
-namespace bf = snapshot_format::block_field;
-namespace tf = snapshot_format::trailer_field;
-namespace ef = snapshot_format::entry_field;
 
 namespace codec {
 

@@ -13,6 +13,12 @@
 
 namespace lockstep::snapshot::codec {
 
+namespace f = snapshot_format;
+namespace hf = snapshot_format::header_field;
+namespace bf = snapshot_format::block_field;
+namespace tf = snapshot_format::trailer_field;
+namespace ef = snapshot_format::entry_field;
+
 inline constexpr std::size_t kNameDigits = 20;  // digits of a snapshot file name
 
 // XXH3-64 of the whole header but its checksum field.

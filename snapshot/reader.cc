@@ -1,28 +1,15 @@
 #include "snapshot/snapshot.h"
 
-// Static-linking-only API: XXH3_state_t on the stack, no allocation per block.
-#define XXH_STATIC_LINKING_ONLY
-#include <xxhash.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <charconv>
-#include <cstdio>
 #include <cstring>
 #include <functional>
 
 #include "base/assert.h"
 #include "base/endian.h"
-#include "schema/descriptor.h"
 #include "snapshot/codec.h"
 
 namespace lockstep::snapshot {
 
-namespace f = snapshot_format;
-namespace hf = snapshot_format::header_field;
-namespace bf = snapshot_format::block_field;
-namespace tf = snapshot_format::trailer_field;
-namespace ef = snapshot_format::entry_field;
 using namespace codec;
 
 // ---- SnapshotReader ----------------------------------------------------------------------
