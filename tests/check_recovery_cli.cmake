@@ -188,8 +188,10 @@ expect_refused_everywhere("${j}" "journal format version 1; this build reads ver
 set(j "${WORK}/killed")
 # Killed 2 s after its first segment is durable (named *.lsj), however long the start
 # takes (a sanitizer build starts slowly): then thousands of commands are acknowledged.
+# The segment (64 MiB) holds all of them: the flip below is in the last frame of the
+# segment the journal ends in.
 run(k sh -c "\"$0\" ledger --journal \"$1\" --accounts 1000 --transfers 1000000 \
---rate 20000 --segment-bytes 8388608 >/dev/null &
+--rate 20000 --segment-bytes 67108864 >/dev/null &
 pid=$!
 for i in $(seq 600)
 do
@@ -214,21 +216,22 @@ endif()
 run(ks "${REPLAY}" stats "${j}" --json)
 json_object(ks "${ks_out}" "${ks_cmd}")
 json_get(kend "${ks_json}" "${ks_cmd}" end offset)
+json_get(kendseg "${ks_json}" "${ks_cmd}" end segment)
 json_get(kentries "${ks_json}" "${ks_cmd}" entries)
 if(kentries LESS 1000)
   fail("'${ks_cmd}': only ${kentries} entries after 2 s at 20,000 commands/s")
 endif()
 set(jc "${WORK}/killed_copy")
 copy_journal("${j}" "${jc}")
-run(ko "${LOADGEN}" ledger --open-only --journal "${j}" --segment-bytes 8388608)
+run(ko "${LOADGEN}" ledger --open-only --journal "${j}" --segment-bytes 67108864)
 if(NOT ko_status STREQUAL "0")
   fail("'${ko_cmd}' after kill -9: exit '${ko_status}':\n${ko_err}")
 endif()
 # A byte of the killed journal's last frame flipped: a whole frame whose bytes changed.
 math(EXPR at "${kend} - 700")
-flip_byte("${jc}/${segment_name}" ${at})
+flip_byte("${jc}/${kendseg}" ${at})
 run(kf "${REPLAY}" verify "${jc}")
-if(NOT kf_status STREQUAL "1" OR NOT kf_err MATCHES "corrupt journal: ${segment_name}")
+if(NOT kf_status STREQUAL "1" OR NOT kf_err MATCHES "corrupt journal: ${kendseg}")
   fail("'${kf_cmd}' with a byte of the last frame flipped: exit '${kf_status}':\n${kf_err}")
 endif()
 
